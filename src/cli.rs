@@ -1,0 +1,88 @@
+//! The command line, as clap derive types only. Each command's glue in
+//! `commands/` converts these once into validated settings for an engine.
+
+use clap::{Args, Parser, Subcommand};
+
+const AFTER_HELP: &str = "\
+Connection target (every command that needs a database):
+  --url/-d takes a postgres:// URL or a keyword conninfo string; without it,
+  DATABASE_URL, then the libpq variables PGHOST, PGPORT, PGUSER, PGPASSWORD,
+  PGDATABASE, PGSSLMODE are used; with none of these, dbload uses its managed
+  local cluster (see `dbload local --help`), starting it if needed.
+
+Examples:
+  dbload local start                      start the embedded PostgreSQL
+  dbload migrate                          create the vet-clinic schema there
+  dbload -d postgres://app@db:5432/app migrate
+  dbload -d 'host=/var/run/postgresql dbname=bench' migrate
+
+Exit codes: 0 success, 1 a check failed (regression, proposals with
+--fail-on-proposals), 2 usage, input or connection error, 3 invalid run.";
+
+/// dbload: PostgreSQL load generation, index advice and regression checks.
+#[derive(Debug, Parser)]
+#[command(name = "dbload", version, about, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Target database: postgres:// URL or conninfo ("host=… port=… dbname=…").
+    /// Default: DATABASE_URL, then PG* variables, then the managed local cluster.
+    #[arg(short = 'd', long = "url", global = true, value_name = "URL|CONNINFO")]
+    pub url: Option<String>,
+    /// More log output on stderr (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Manage the embedded local PostgreSQL cluster.
+    #[command(subcommand, after_help = LOCAL_HELP)]
+    Local(LocalCommand),
+    /// Create or update the vet-clinic schema (migrations/) in the target database.
+    #[command(
+        after_help = "Examples:\n  dbload migrate\n  dbload -d postgres://me@localhost/bench migrate\n\n\
+Re-running is a no-op. A migration file changed after it was applied is an error."
+    )]
+    Migrate,
+}
+
+const LOCAL_HELP: &str = "\
+The cluster lives under $DBLOAD_HOME (default: ~/.local/share/dbload, or
+/var/lib/dbload when run as root, where the server runs as the 'postgres'
+user). It listens on 127.0.0.1 and a socket in its directory, trusts local
+connections, and preloads pg_stat_statements (and HypoPG when installed).
+
+Examples:
+  dbload local start && psql \"$(dbload local url)\"
+  dbload local status
+  dbload local destroy --yes";
+
+#[derive(Debug, Subcommand)]
+pub enum LocalCommand {
+    /// Create (if needed) and start the cluster; does nothing if it runs.
+    Start,
+    /// Stop the cluster gracefully (fast shutdown).
+    Stop,
+    /// Show version, address, data size and extensions.
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the connection URL (for psql, pgbench, your app).
+    Url,
+    /// Stop the cluster and delete all its data.
+    Destroy {
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+}

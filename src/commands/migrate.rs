@@ -1,0 +1,23 @@
+//! `dbload migrate`: apply the embedded schema migrations.
+
+use std::process::ExitCode;
+
+use crate::cli::GlobalArgs;
+use crate::db::{connect, migrate};
+
+pub async fn run(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let target = super::resolve_target(global).await?;
+    let mut client = connect(&target).await?;
+    let report = migrate::apply(&mut client, migrate::MIGRATIONS).await?;
+    for name in &report.applied {
+        println!("applied {name}");
+    }
+    if report.applied.is_empty() {
+        println!(
+            "schema up to date at version {} ({})",
+            migrate::latest_version(),
+            target
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,711 @@
+//! Connection targets: parse a `postgres://` URL or a libpq keyword conninfo
+//! string, layer the libpq environment (`PG*`) underneath, and redact the
+//! password in every rendering.
+//!
+//! The parser is our own (not tokio-postgres's) so that a malformed target
+//! names the exact part at fault, and so that the same settings can be shown
+//! to the user (redacted) and turned into a `tokio_postgres::Config`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use percent_encoding::percent_decode_str;
+
+/// Why a connection string could not be understood. Each variant names the
+/// part at fault; none ever contains a password.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TargetError {
+    #[error("invalid connection URL: {0}")]
+    Url(String),
+    #[error("invalid conninfo string: {0}")]
+    Conninfo(String),
+    #[error("invalid value for {key}: {reason}")]
+    Value { key: String, reason: String },
+    /// An error in a value that came from `origin` (a flag or variable).
+    #[error("{origin}: {inner}")]
+    In {
+        origin: &'static str,
+        inner: Box<TargetError>,
+    },
+}
+
+impl TargetError {
+    fn within(self, origin: &'static str) -> Self {
+        TargetError::In {
+            origin,
+            inner: Box::new(self),
+        }
+    }
+}
+
+/// TLS policy, as libpq's `sslmode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SslMode {
+    Disable,
+    Allow,
+    #[default]
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl SslMode {
+    fn parse(v: &str) -> Result<Self, TargetError> {
+        Ok(match v {
+            "disable" => Self::Disable,
+            "allow" => Self::Allow,
+            "prefer" => Self::Prefer,
+            "require" => Self::Require,
+            "verify-ca" => Self::VerifyCa,
+            "verify-full" => Self::VerifyFull,
+            other => {
+                return Err(TargetError::Value {
+                    key: "sslmode".into(),
+                    reason: format!(
+                        "'{other}' is not one of disable, allow, prefer, require, verify-ca, verify-full"
+                    ),
+                });
+            }
+        })
+    }
+
+    /// The libpq spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Disable => "disable",
+            Self::Allow => "allow",
+            Self::Prefer => "prefer",
+            Self::Require => "require",
+            Self::VerifyCa => "verify-ca",
+            Self::VerifyFull => "verify-full",
+        }
+    }
+}
+
+/// Fully resolved connection settings for one PostgreSQL database.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Target {
+    /// Host name, IP address, or (starting with `/`) a Unix-socket directory.
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub dbname: Option<String>,
+    pub sslmode: SslMode,
+    pub application_name: Option<String>,
+    pub connect_timeout: Option<Duration>,
+    /// Server `options` (e.g. `-c statement_timeout=5s`).
+    pub options: Option<String>,
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Target({})", self.redacted())
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// The environment variables a target honours, read through a closure so
+/// tests need not touch the process environment.
+pub const ENV_VARS: &[&str] = &[
+    "DATABASE_URL",
+    "PGHOST",
+    "PGPORT",
+    "PGUSER",
+    "PGPASSWORD",
+    "PGDATABASE",
+    "PGSSLMODE",
+    "PGAPPNAME",
+    "PGCONNECT_TIMEOUT",
+    "PGOPTIONS",
+];
+
+impl Target {
+    /// Parse a URL (`postgres://` or `postgresql://`) or a keyword conninfo
+    /// string (`host=… port=…`).
+    pub fn parse(s: &str) -> Result<Self, TargetError> {
+        let s = s.trim();
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            parse_url(s)
+        } else if s.contains("://") {
+            let scheme = s.split("://").next().unwrap_or_default();
+            Err(TargetError::Url(format!(
+                "scheme '{scheme}' is not supported (use postgres:// or postgresql://)"
+            )))
+        } else if s.contains('=') {
+            parse_conninfo(s)
+        } else if s.is_empty() {
+            Err(TargetError::Conninfo("empty connection string".into()))
+        } else {
+            // libpq treats a bare word as a database name.
+            Ok(Target {
+                dbname: Some(s.to_string()),
+                ..Default::default()
+            })
+        }
+    }
+
+    /// Resolve the target of a command: the explicit `--url` value, else
+    /// `DATABASE_URL`, else the libpq `PG*` variables. Values missing from
+    /// the explicit string are filled from `PG*`, as libpq does. Returns
+    /// `None` when nothing names a server, so the caller can fall back to the
+    /// managed local cluster.
+    pub fn resolve(
+        arg: Option<&str>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, TargetError> {
+        let env = |k: &str| env(k).filter(|v| !v.is_empty());
+        let explicit = match arg {
+            Some(a) => Some(Self::parse(a).map_err(|e| e.within("--url"))?),
+            None => match env("DATABASE_URL") {
+                Some(u) => Some(Self::parse(&u).map_err(|e| e.within("DATABASE_URL"))?),
+                None => None,
+            },
+        };
+        let any_pg = ["PGHOST", "PGPORT", "PGDATABASE", "PGUSER"]
+            .iter()
+            .any(|k| env(k).is_some());
+        if explicit.is_none() && !any_pg {
+            return Ok(None);
+        }
+        let mut t = explicit.unwrap_or_default();
+        if t.host.is_none() {
+            t.host = env("PGHOST");
+        }
+        if t.port.is_none()
+            && let Some(p) = env("PGPORT")
+        {
+            t.port = Some(parse_port(&p, "PGPORT")?);
+        }
+        if t.user.is_none() {
+            t.user = env("PGUSER");
+        }
+        if t.password.is_none() {
+            t.password = env("PGPASSWORD");
+        }
+        if t.dbname.is_none() {
+            t.dbname = env("PGDATABASE");
+        }
+        if t.application_name.is_none() {
+            t.application_name = env("PGAPPNAME");
+        }
+        if t.options.is_none() {
+            t.options = env("PGOPTIONS");
+        }
+        if t.connect_timeout.is_none()
+            && let Some(v) = env("PGCONNECT_TIMEOUT")
+        {
+            t.connect_timeout = Some(parse_timeout(&v, "PGCONNECT_TIMEOUT")?);
+        }
+        if let Some(m) = env("PGSSLMODE")
+            && !t.sslmode_explicit(arg, &env)
+        {
+            t.sslmode = SslMode::parse(&m).map_err(|_| TargetError::Value {
+                key: "PGSSLMODE".into(),
+                reason: format!("'{m}' is not a valid sslmode"),
+            })?;
+        }
+        Ok(Some(t))
+    }
+
+    fn sslmode_explicit(&self, arg: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> bool {
+        let s = arg.map(str::to_string).or_else(|| env("DATABASE_URL"));
+        s.is_some_and(|s| s.contains("sslmode"))
+    }
+
+    /// Host shown to users: the socket directory, host name, or the libpq
+    /// default.
+    pub fn host_display(&self) -> String {
+        self.host.clone().unwrap_or_else(|| "localhost".into())
+    }
+
+    /// Port, or PostgreSQL's default 5432.
+    pub fn port_or_default(&self) -> u16 {
+        self.port.unwrap_or(5432)
+    }
+
+    /// User name, or the OS user as libpq would use.
+    pub fn user_or_default(&self) -> String {
+        self.user
+            .clone()
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| "postgres".into())
+    }
+
+    /// Database name, or the user name as libpq would use.
+    pub fn dbname_or_default(&self) -> String {
+        self.dbname
+            .clone()
+            .unwrap_or_else(|| self.user_or_default())
+    }
+
+    /// `host:port` (or socket directory and port), for error messages.
+    pub fn address(&self) -> String {
+        let host = self.host_display();
+        if is_socket_dir(&host) {
+            format!("socket {host}/.s.PGSQL.{}", self.port_or_default())
+        } else {
+            format!("{host}:{}", self.port_or_default())
+        }
+    }
+
+    /// A copy pointing at another database on the same server.
+    pub fn with_dbname(&self, dbname: &str) -> Self {
+        Self {
+            dbname: Some(dbname.to_string()),
+            ..self.clone()
+        }
+    }
+
+    /// A URL that renders every setting, with the password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        self.to_url(true)
+    }
+
+    /// A URL carrying the password. Only for handing to another program
+    /// (psql, pgbench) through its environment; never print it.
+    pub fn to_url_with_password(&self) -> String {
+        self.to_url(false)
+    }
+
+    fn to_url(&self, redact: bool) -> String {
+        use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+        let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+        let mut out = String::from("postgresql://");
+        if let Some(u) = &self.user {
+            out.push_str(&enc(u));
+            if self.password.is_some() {
+                out.push(':');
+                if redact {
+                    out.push_str("***");
+                } else {
+                    out.push_str(&enc(self.password.as_deref().unwrap_or_default()));
+                }
+            }
+            out.push('@');
+        }
+        let mut query: Vec<(String, String)> = Vec::new();
+        match &self.host {
+            Some(h) if is_socket_dir(h) => query.push(("host".into(), h.clone())),
+            Some(h) if h.contains(':') => out.push_str(&format!("[{h}]")),
+            Some(h) => out.push_str(h),
+            None => {}
+        }
+        if let Some(p) = self.port {
+            out.push_str(&format!(":{p}"));
+        }
+        out.push('/');
+        if let Some(d) = &self.dbname {
+            out.push_str(&enc(d));
+        }
+        if self.sslmode != SslMode::Prefer {
+            query.push(("sslmode".into(), self.sslmode.as_str().into()));
+        }
+        if let Some(a) = &self.application_name {
+            query.push(("application_name".into(), a.clone()));
+        }
+        if let Some(t) = self.connect_timeout {
+            query.push(("connect_timeout".into(), t.as_secs().to_string()));
+        }
+        if let Some(o) = &self.options {
+            query.push(("options".into(), o.clone()));
+        }
+        for (i, (k, v)) in query.iter().enumerate() {
+            out.push(if i == 0 { '?' } else { '&' });
+            out.push_str(k);
+            out.push('=');
+            // Keep '/' readable in socket paths.
+            out.push_str(&enc(v).replace("%2F", "/"));
+        }
+        out
+    }
+
+    /// The equivalent tokio-postgres configuration.
+    pub fn pg_config(&self) -> tokio_postgres::Config {
+        let mut c = tokio_postgres::Config::new();
+        let host = self.host_display();
+        if is_socket_dir(&host) {
+            c.host_path(PathBuf::from(&host));
+        } else {
+            c.host(&host);
+        }
+        c.port(self.port_or_default());
+        c.user(self.user_or_default());
+        if let Some(p) = &self.password {
+            c.password(p.as_bytes());
+        }
+        c.dbname(self.dbname_or_default());
+        c.application_name(self.application_name.as_deref().unwrap_or("dbload"));
+        c.connect_timeout(self.connect_timeout.unwrap_or(Duration::from_secs(10)));
+        if let Some(o) = &self.options {
+            c.options(o);
+        }
+        c.ssl_mode(match self.sslmode {
+            SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+            SslMode::Allow | SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
+                tokio_postgres::config::SslMode::Require
+            }
+        });
+        c
+    }
+
+    fn set(
+        &mut self,
+        key: &str,
+        value: String,
+        err: &dyn Fn(String) -> TargetError,
+    ) -> Result<(), TargetError> {
+        match key {
+            "host" | "hostaddr" => self.host = Some(value),
+            "port" => self.port = Some(parse_port(&value, "port")?),
+            "user" => self.user = Some(value),
+            "password" => self.password = Some(value),
+            "dbname" => self.dbname = Some(value),
+            "sslmode" => self.sslmode = SslMode::parse(&value)?,
+            "application_name" => self.application_name = Some(value),
+            "connect_timeout" => {
+                self.connect_timeout = Some(parse_timeout(&value, "connect_timeout")?)
+            }
+            "options" => self.options = Some(value),
+            // Accepted by libpq and harmless to ignore here.
+            "fallback_application_name" | "client_encoding" | "target_session_attrs" => {}
+            other => return Err(err(format!("unknown parameter '{other}'"))),
+        }
+        Ok(())
+    }
+}
+
+/// True when a host value names a Unix-socket directory.
+pub fn is_socket_dir(host: &str) -> bool {
+    host.starts_with('/')
+}
+
+fn parse_port(v: &str, key: &str) -> Result<u16, TargetError> {
+    match v.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err(TargetError::Value {
+            key: key.into(),
+            reason: format!("'{v}' is not a port number (1-65535)"),
+        }),
+    }
+}
+
+fn parse_timeout(v: &str, key: &str) -> Result<Duration, TargetError> {
+    v.parse::<u64>()
+        .map(Duration::from_secs)
+        .map_err(|_| TargetError::Value {
+            key: key.into(),
+            reason: format!("'{v}' is not a whole number of seconds"),
+        })
+}
+
+fn decode(s: &str, what: &str) -> Result<String, TargetError> {
+    percent_decode_str(s)
+        .decode_utf8()
+        .map(|c| c.into_owned())
+        .map_err(|_| TargetError::Url(format!("{what} is not valid percent-encoded UTF-8")))
+}
+
+fn parse_url(s: &str) -> Result<Target, TargetError> {
+    let rest = s.split_once("://").map(|x| x.1).unwrap_or_default();
+    let (main, query) = match rest.split_once('?') {
+        Some((m, q)) => (m, Some(q)),
+        None => (rest, None),
+    };
+    let (authority, path) = match main.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (main, None),
+    };
+    let mut t = Target::default();
+    let hostport = match authority.rsplit_once('@') {
+        Some((userinfo, hp)) => {
+            let (u, p) = match userinfo.split_once(':') {
+                Some((u, p)) => (u, Some(p)),
+                None => (userinfo, None),
+            };
+            if !u.is_empty() {
+                t.user = Some(decode(u, "user name")?);
+            }
+            if let Some(p) = p {
+                t.password = Some(decode(p, "password")?);
+            }
+            hp
+        }
+        None => authority,
+    };
+    if hostport.contains(',') {
+        return Err(TargetError::Url(format!(
+            "multiple hosts ('{hostport}') are not supported"
+        )));
+    }
+    if let Some(v6) = hostport.strip_prefix('[') {
+        let (h, after) = v6.split_once(']').ok_or_else(|| {
+            TargetError::Url(format!("unterminated IPv6 address in '{hostport}'"))
+        })?;
+        t.host = Some(h.to_string());
+        if let Some(p) = after.strip_prefix(':') {
+            t.port = Some(parse_port(p, "port")?);
+        } else if !after.is_empty() {
+            return Err(TargetError::Url(format!(
+                "unexpected '{after}' after IPv6 address"
+            )));
+        }
+    } else if !hostport.is_empty() {
+        let (h, p) = match hostport.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (hostport, None),
+        };
+        if !h.is_empty() {
+            t.host = Some(decode(h, "host")?);
+        }
+        if let Some(p) = p {
+            t.port = Some(parse_port(p, "port")?);
+        }
+    }
+    if let Some(p) = path
+        && !p.is_empty()
+    {
+        t.dbname = Some(decode(p, "database name")?);
+    }
+    if let Some(q) = query {
+        for pair in q.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').ok_or_else(|| {
+                TargetError::Url(format!("query parameter '{pair}' has no '=value'"))
+            })?;
+            let v = decode(v, k)?;
+            t.set(k, v, &|m| TargetError::Url(m))?;
+        }
+    }
+    Ok(t)
+}
+
+fn parse_conninfo(s: &str) -> Result<Target, TargetError> {
+    let mut t = Target::default();
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    let n = chars.len();
+    while i < n {
+        while i < n && chars[i].is_whitespace() {
+            i += 1;
+        }
+        if i >= n {
+            break;
+        }
+        let start = i;
+        while i < n && chars[i] != '=' && !chars[i].is_whitespace() {
+            i += 1;
+        }
+        let key: String = chars[start..i].iter().collect();
+        while i < n && chars[i].is_whitespace() {
+            i += 1;
+        }
+        if i >= n || chars[i] != '=' {
+            return Err(TargetError::Conninfo(format!(
+                "missing '=' after '{key}' (at character {})",
+                start + 1
+            )));
+        }
+        i += 1;
+        while i < n && chars[i].is_whitespace() {
+            i += 1;
+        }
+        let mut value = String::new();
+        if i < n && chars[i] == '\'' {
+            i += 1;
+            let mut closed = false;
+            while i < n {
+                match chars[i] {
+                    '\\' if i + 1 < n => {
+                        value.push(chars[i + 1]);
+                        i += 2;
+                    }
+                    '\'' => {
+                        closed = true;
+                        i += 1;
+                        break;
+                    }
+                    c => {
+                        value.push(c);
+                        i += 1;
+                    }
+                }
+            }
+            if !closed {
+                return Err(TargetError::Conninfo(format!(
+                    "unterminated quoted value for '{key}'"
+                )));
+            }
+        } else {
+            while i < n && !chars[i].is_whitespace() {
+                if chars[i] == '\\' && i + 1 < n {
+                    i += 1;
+                }
+                value.push(chars[i]);
+                i += 1;
+            }
+        }
+        if key.is_empty() {
+            return Err(TargetError::Conninfo(format!(
+                "empty keyword before '=' (at character {})",
+                start + 1
+            )));
+        }
+        t.set(&key, value, &|m| TargetError::Conninfo(m))?;
+    }
+    Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| m.get(k).cloned()
+    }
+
+    #[test]
+    fn url_full() {
+        let t = Target::parse("postgres://al%40ice:s3cr%3At@db.example:6543/app%2Fx?sslmode=require&application_name=bench").unwrap();
+        assert_eq!(t.user.as_deref(), Some("al@ice"));
+        assert_eq!(t.password.as_deref(), Some("s3cr:t"));
+        assert_eq!(t.host.as_deref(), Some("db.example"));
+        assert_eq!(t.port, Some(6543));
+        assert_eq!(t.dbname.as_deref(), Some("app/x"));
+        assert_eq!(t.sslmode, SslMode::Require);
+        assert_eq!(t.application_name.as_deref(), Some("bench"));
+    }
+
+    #[test]
+    fn url_socket_and_ipv6() {
+        let t = Target::parse("postgresql:///db?host=/var/run/postgresql&port=5433").unwrap();
+        assert_eq!(t.host.as_deref(), Some("/var/run/postgresql"));
+        assert_eq!(t.port, Some(5433));
+        assert_eq!(t.address(), "socket /var/run/postgresql/.s.PGSQL.5433");
+        let t = Target::parse("postgres://u@[::1]:5999/d").unwrap();
+        assert_eq!(t.host.as_deref(), Some("::1"));
+        assert_eq!(t.port, Some(5999));
+    }
+
+    #[test]
+    fn conninfo_quoted() {
+        let t =
+            Target::parse("host=/tmp port = 5432 dbname='my db' user=bob password='it\\'s secret'")
+                .unwrap();
+        assert_eq!(t.host.as_deref(), Some("/tmp"));
+        assert_eq!(t.dbname.as_deref(), Some("my db"));
+        assert_eq!(t.password.as_deref(), Some("it's secret"));
+    }
+
+    #[test]
+    fn bad_parts_are_named() {
+        let e = Target::parse("postgres://h:99999/db").unwrap_err();
+        assert!(
+            e.to_string().contains("port") && e.to_string().contains("99999"),
+            "{e}"
+        );
+        let e = Target::parse("host=x bogus=1").unwrap_err();
+        assert!(e.to_string().contains("'bogus'"), "{e}");
+        let e = Target::parse("host=x port").unwrap_err();
+        assert!(e.to_string().contains("'port'"), "{e}");
+        let e = Target::parse("mysql://h/db").unwrap_err();
+        assert!(e.to_string().contains("mysql"), "{e}");
+        let e = Target::parse("postgres://h/db?sslmode=sometimes").unwrap_err();
+        assert!(e.to_string().contains("sometimes"), "{e}");
+        let e = Target::parse("dbname='unterminated").unwrap_err();
+        assert!(e.to_string().contains("dbname"), "{e}");
+    }
+
+    #[test]
+    fn redaction_never_shows_password() {
+        for s in [
+            "postgres://u:hunter2@h/db",
+            "host=h user=u password=hunter2",
+        ] {
+            let t = Target::parse(s).unwrap();
+            assert!(!t.redacted().contains("hunter2"));
+            assert!(!format!("{t}").contains("hunter2"));
+            assert!(!format!("{t:?}").contains("hunter2"));
+            assert!(t.redacted().contains("***"));
+            assert!(t.to_url_with_password().contains("hunter2"));
+        }
+    }
+
+    #[test]
+    fn url_roundtrip() {
+        let t =
+            Target::parse("host='/tmp/x y' port=5 user=a password=p:w dbname=d sslmode=disable")
+                .unwrap();
+        let back = Target::parse(&t.to_url_with_password()).unwrap();
+        assert_eq!(t, back);
+    }
+
+    #[test]
+    fn env_resolution() {
+        // Nothing set: fall back to the local cluster.
+        assert_eq!(Target::resolve(None, &env_of(&[])).unwrap(), None);
+        // PG* alone.
+        let t = Target::resolve(
+            None,
+            &env_of(&[
+                ("PGHOST", "/sock"),
+                ("PGPORT", "5444"),
+                ("PGUSER", "u"),
+                ("PGPASSWORD", "pw"),
+                ("PGDATABASE", "d"),
+                ("PGSSLMODE", "disable"),
+            ]),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(t.host.as_deref(), Some("/sock"));
+        assert_eq!(t.port, Some(5444));
+        assert_eq!(t.password.as_deref(), Some("pw"));
+        assert_eq!(t.sslmode, SslMode::Disable);
+        // DATABASE_URL beats PG*, PG* fills gaps.
+        let t = Target::resolve(
+            None,
+            &env_of(&[
+                ("DATABASE_URL", "postgres://h1/d1"),
+                ("PGHOST", "h2"),
+                ("PGUSER", "u2"),
+            ]),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(t.host.as_deref(), Some("h1"));
+        assert_eq!(t.user.as_deref(), Some("u2"));
+        // Explicit flag beats DATABASE_URL; explicit sslmode beats PGSSLMODE.
+        let t = Target::resolve(
+            Some("host=h3 sslmode=require"),
+            &env_of(&[
+                ("DATABASE_URL", "postgres://h1/d1"),
+                ("PGSSLMODE", "disable"),
+            ]),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(t.host.as_deref(), Some("h3"));
+        assert_eq!(t.dbname, None);
+        assert_eq!(t.sslmode, SslMode::Require);
+        // Bad env values are named.
+        let e = Target::resolve(None, &env_of(&[("PGPORT", "abc")])).unwrap_err();
+        assert!(e.to_string().contains("PGPORT"), "{e}");
+        let e =
+            Target::resolve(None, &env_of(&[("DATABASE_URL", "postgres://h:x/d")])).unwrap_err();
+        assert!(e.to_string().contains("port"), "{e}");
+    }
+}

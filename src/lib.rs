@@ -1,0 +1,42 @@
+//! dbload: a PostgreSQL load and query-analysis tool.
+//!
+//! The library holds the engines (`db`, and the seed/stress/analyze/regress
+//! engines as they land); `commands` is the glue that turns parsed CLI
+//! arguments into engine calls and renders results. See ARCHITECTURE.md.
+
+pub mod cli;
+mod commands;
+pub mod db;
+
+use std::process::ExitCode;
+
+/// Exit code for a failed check (regression, threshold, proposals).
+pub const EXIT_FAILED_CHECK: u8 = 1;
+/// Exit code for usage, input or connection errors.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code for an invalid run (driver could not hold the rate, interrupted).
+pub const EXIT_INVALID_RUN: u8 = 3;
+
+/// Log to stderr; `RUST_LOG` overrides the `-v` level.
+pub fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("dbload={level}")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+}
+
+/// Run one parsed command line to completion.
+pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(commands::dispatch(cli))
+}

@@ -1,0 +1,101 @@
+//! Bad input and failures at the CLI: one clear line, exit 2, no panic,
+//! never the password.
+
+use crate::common::{TestDb, dbload};
+
+fn stderr_of(a: assert_cmd::assert::Assert) -> String {
+    String::from_utf8_lossy(&a.get_output().stderr).into_owned()
+}
+
+#[test]
+fn unreachable_server_names_address() {
+    let err = stderr_of(
+        dbload()
+            .args(["-d", "postgres://bob:sup3rsecret@127.0.0.1:1/x", "migrate"])
+            .assert()
+            .code(2),
+    );
+    assert!(
+        err.contains("127.0.0.1:1") && err.contains("refused"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("sup3rsecret") && !err.contains("panicked"),
+        "{err}"
+    );
+}
+
+#[test]
+fn malformed_targets_name_the_bad_part() {
+    for (arg, part) in [
+        ("postgres://h:abc/db", "'abc'"),
+        ("host=x bogus=1", "'bogus'"),
+        ("host=x sslmode=maybe", "'maybe'"),
+        ("mysql://h/db", "mysql"),
+    ] {
+        let err = stderr_of(dbload().args(["-d", arg, "migrate"]).assert().code(2));
+        assert!(err.contains(part) && err.contains("--url"), "{arg}: {err}");
+    }
+    let err = stderr_of(
+        dbload()
+            .env("DATABASE_URL", "postgres://h:99999/d")
+            .arg("migrate")
+            .assert()
+            .code(2),
+    );
+    assert!(
+        err.contains("DATABASE_URL") && err.contains("99999"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn wrong_password_says_auth_failed_for_user() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let role = format!("{}_r", db.name);
+    c.batch_execute(&format!("CREATE ROLE {role} LOGIN PASSWORD 'right-pw'"))
+        .await
+        .unwrap();
+    let mut t = db.target.clone();
+    t.user = Some(role.clone());
+    t.password = Some("wr0ngpassw0rd".into());
+    let err = stderr_of(
+        dbload()
+            .args(["-d", &t.to_url_with_password(), "migrate"])
+            .assert()
+            .code(2),
+    );
+    assert!(
+        err.contains("authentication failed") && err.contains(&role),
+        "{err}"
+    );
+    assert!(!err.contains("wr0ngpassw0rd"), "{err}");
+    // PGPASSWORD route, and the right password works.
+    t.password = None;
+    let out = dbload()
+        .env("PGPASSWORD", "right-pw")
+        .args(["-d", &t.to_url_with_password(), "migrate"])
+        .assert();
+    let err = stderr_of(out);
+    // The role may not create tables in public on PG15: what matters is that
+    // authentication passed.
+    assert!(!err.contains("authentication failed"), "{err}");
+    c.batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role}"))
+        .await
+        .ok();
+}
+
+#[test]
+fn help_shows_examples() {
+    dbload()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("Examples:"));
+    dbload()
+        .args(["local", "--help"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("dbload local start"));
+}

@@ -1,0 +1,94 @@
+//! Shared test harness: a real server and a throw-away database per test.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use dbload::db::local::{LocalCluster, default_home};
+use dbload::db::{Target, connect};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// The server tests run against: `DBLOAD_TEST_URL`, else the managed local
+/// cluster (started if needed; concurrent starts are safe).
+pub async fn server() -> Target {
+    if let Ok(url) = std::env::var("DBLOAD_TEST_URL") {
+        return Target::parse(&url).expect("DBLOAD_TEST_URL");
+    }
+    let cluster = LocalCluster::new(default_home()).expect("local cluster binaries");
+    cluster.start().await.expect("start local cluster").target
+}
+
+/// A database created for one test and dropped when the guard drops.
+pub struct TestDb {
+    pub target: Target,
+    server: Target,
+    pub name: String,
+}
+
+impl TestDb {
+    /// Create a fresh, empty database (from template1, so it has the
+    /// extensions the server offers).
+    pub async fn new() -> TestDb {
+        let server = server().await;
+        let name = format!(
+            "dbload_t_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos()
+        );
+        let admin = connect(&server.with_dbname("postgres"))
+            .await
+            .expect("connect admin");
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create test database");
+        TestDb {
+            target: server.with_dbname(&name),
+            server,
+            name,
+        }
+    }
+
+    /// The target as a URL for the CLI (`--url`). Test servers have no password.
+    pub fn url(&self) -> String {
+        self.target.to_url_with_password()
+    }
+
+    pub async fn client(&self) -> tokio_postgres::Client {
+        connect(&self.target).await.expect("connect test database")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let server = self.server.clone();
+        let name = self.name.clone();
+        // Drop from a separate thread with its own runtime: Drop cannot await.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                if let Ok(c) = connect(&server.with_dbname("postgres")).await {
+                    let _ = c
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// The dbload binary, with a clean environment for connection variables.
+pub fn dbload() -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::cargo_bin("dbload").unwrap();
+    for v in dbload::db::target::ENV_VARS {
+        c.env_remove(v);
+    }
+    c
+}

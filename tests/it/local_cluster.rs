@@ -1,0 +1,140 @@
+//! Lifecycle of a managed cluster in its own DBLOAD_HOME (so it never
+//! disturbs the shared test cluster): concurrent start, status, url, stop,
+//! restart on a taken port, destroy.
+
+use std::net::TcpListener;
+
+use dbload::db::connect;
+use dbload::db::local::LocalCluster;
+
+use crate::common::dbload;
+
+fn temp_home() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("dbload-home-")
+        .tempdir_in("/tmp")
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lifecycle_with_concurrent_start() {
+    let home = temp_home();
+    let path = home.path().to_path_buf();
+    // Three concurrent starters on their own threads and runtimes.
+    let handles: Vec<_> = (0..3)
+        .map(|_| {
+            let p = path.clone();
+            std::thread::spawn(move || {
+                tokio::runtime::Runtime::new()
+                    .unwrap()
+                    .block_on(async move {
+                        LocalCluster::new(p)
+                            .unwrap()
+                            .start()
+                            .await
+                            .map(|s| (s.target, s.started_now))
+                    })
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles
+        .into_iter()
+        .map(|h| h.join().unwrap().unwrap())
+        .collect();
+    assert_eq!(
+        results.iter().filter(|r| r.1).count(),
+        1,
+        "exactly one caller starts it"
+    );
+    assert!(
+        results.windows(2).all(|w| w[0].0 == w[1].0),
+        "all callers get the same target"
+    );
+
+    let cluster = LocalCluster::new(path.clone()).unwrap();
+    let target = cluster.target().unwrap();
+    let c = connect(&target).await.unwrap();
+    let libs: String = c
+        .query_one("SHOW shared_preload_libraries", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(libs.contains("pg_stat_statements"), "{libs}");
+    let st = cluster.status().await.unwrap();
+    assert!(st.running && st.pg_stat_statements && st.data_bytes > 0);
+    drop(c);
+
+    // CLI against the same home.
+    let env_home = path.to_str().unwrap();
+    dbload()
+        .env("DBLOAD_HOME", env_home)
+        .args(["local", "status"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("running"))
+        .stdout(predicates::str::contains("pg_stat_statements: active"));
+    dbload()
+        .env("DBLOAD_HOME", env_home)
+        .args(["local", "url"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(format!(
+            ":{}/dbload",
+            target.port.unwrap()
+        )));
+    dbload()
+        .env("DBLOAD_HOME", env_home)
+        .args(["local", "stop"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("stopped"));
+    assert!(!cluster.status().await.unwrap().running);
+
+    // The old port is taken by someone else: start picks another.
+    let old_port = target.port.unwrap();
+    let squatter = TcpListener::bind(("127.0.0.1", old_port)).unwrap();
+    dbload()
+        .env("DBLOAD_HOME", env_home)
+        .args(["local", "start"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("started"));
+    let new_target = cluster.target().unwrap();
+    assert_ne!(new_target.port, Some(old_port));
+    connect(&new_target).await.unwrap();
+    drop(squatter);
+    dbload()
+        .env("DBLOAD_HOME", env_home)
+        .args(["local", "start"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("already running"));
+
+    // Destroy asks; without a terminal and without --yes it refuses.
+    dbload()
+        .env("DBLOAD_HOME", env_home)
+        .args(["local", "destroy"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--yes"));
+    assert!(cluster.dir().exists());
+    dbload()
+        .env("DBLOAD_HOME", env_home)
+        .args(["local", "destroy", "--yes"])
+        .assert()
+        .success();
+    assert!(!cluster.dir().exists());
+}
+
+#[test]
+fn missing_binaries_say_what_to_install() {
+    let home = temp_home();
+    dbload()
+        .env("DBLOAD_HOME", home.path())
+        .env("DBLOAD_PG_BINDIR", "/nonexistent/bin")
+        .args(["local", "start"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("no PostgreSQL server binaries"))
+        .stderr(predicates::str::contains("apt-get install postgresql"));
+}

@@ -1,0 +1,9 @@
+//! The one integration-test binary: every test talks to a real PostgreSQL
+//! (the managed local cluster, or the server named by DBLOAD_TEST_URL), each
+//! in its own throw-away database so tests run in parallel.
+
+mod common;
+
+mod cli_errors;
+mod local_cluster;
+mod migrations;
