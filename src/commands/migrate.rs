@@ -12,12 +12,14 @@ pub async fn run(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     for name in &report.applied {
         println!("applied {name}");
     }
-    if report.applied.is_empty() {
-        println!(
-            "schema up to date at version {} ({})",
-            migrate::latest_version(),
-            target
-        );
-    }
+    let state = if report.applied.is_empty() {
+        "up to date"
+    } else {
+        "now"
+    };
+    println!(
+        "schema {state} at version {} in {target}",
+        migrate::latest_version()
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -277,8 +277,14 @@ impl Target {
     }
 
     fn to_url(&self, redact: bool) -> String {
-        use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
-        let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+        use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+        // Everything but RFC 3986 unreserved characters.
+        const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+            .remove(b'-')
+            .remove(b'.')
+            .remove(b'_')
+            .remove(b'~');
+        let enc = |s: &str| utf8_percent_encode(s, COMPONENT).to_string();
         let mut out = String::from("postgresql://");
         if let Some(u) = &self.user {
             out.push_str(&enc(u));

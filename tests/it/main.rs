@@ -5,5 +5,6 @@
 mod common;
 
 mod cli_errors;
+mod connect;
 mod local_cluster;
 mod migrations;
