@@ -4,6 +4,7 @@
 //! engines as they land); `commands` is the glue that turns parsed CLI
 //! arguments into engine calls and renders results. See ARCHITECTURE.md.
 
+pub mod capacity;
 pub mod cli;
 mod commands;
 pub mod db;
