@@ -8,6 +8,7 @@ pub mod capacity;
 pub mod cli;
 mod commands;
 pub mod db;
+pub mod regress;
 
 use std::process::ExitCode;
 
