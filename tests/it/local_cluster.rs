@@ -138,3 +138,33 @@ fn missing_binaries_say_what_to_install() {
         .stderr(predicates::str::contains("no PostgreSQL server binaries"))
         .stderr(predicates::str::contains("apt-get install postgresql"));
 }
+
+#[tokio::test]
+async fn commands_without_target_use_and_start_the_local_cluster() {
+    let home = temp_home();
+    let env_home = home.path().to_str().unwrap();
+    dbload()
+        .env("DBLOAD_HOME", env_home)
+        .arg("migrate")
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("started the local cluster"))
+        .stdout(predicates::str::contains("applied 0001_vetclinic.sql"));
+    // Second time: already running, so no notice.
+    let out = dbload()
+        .env("DBLOAD_HOME", env_home)
+        .arg("migrate")
+        .assert()
+        .success();
+    assert!(out.get_output().stderr.is_empty());
+    let cluster = LocalCluster::new(home.path().to_path_buf()).unwrap();
+    let c = connect(&cluster.target().unwrap()).await.unwrap();
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM dbload_migrations", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+    drop(c);
+    cluster.destroy().await.unwrap();
+}
