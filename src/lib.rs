@@ -4,9 +4,11 @@
 //! engines as they land); `commands` is the glue that turns parsed CLI
 //! arguments into engine calls and renders results. See ARCHITECTURE.md.
 
+pub mod analyze;
 pub mod cli;
 mod commands;
 pub mod db;
+pub mod report;
 
 use std::process::ExitCode;
 

@@ -1,0 +1,423 @@
+//! Candidate btree indexes for one statement: resolve each column use to a
+//! base table with the catalog (partitions map to their partitioned
+//! parent), group the uses per table reference, and build single- and
+//! multi-column candidates — equality columns first, then one range column
+//! or the ORDER BY columns with their directions — dropping any that an
+//! existing valid index already serves as a leading prefix.
+
+use std::collections::BTreeMap;
+
+use super::catalog::{Catalog, Index};
+use super::model::IndexColumn;
+use super::names::{RelName, quote_ident};
+use super::sql::{ColumnUse, Owner, UseKind};
+
+/// How one table reference of a statement uses its columns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Access {
+    /// Equality and join columns, in order of appearance.
+    pub eq: Vec<String>,
+    pub range: Vec<String>,
+    /// ORDER BY columns with directions (only when all belong to this table).
+    pub order: Vec<IndexColumn>,
+    pub group: Vec<String>,
+}
+
+/// A candidate index.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Candidate {
+    /// The table the index goes on (a partitioned parent, not a partition).
+    pub table: RelName,
+    pub columns: Vec<(String, bool)>,
+    /// How many leading columns are equality columns (their direction is irrelevant).
+    pub n_eq: usize,
+}
+
+impl Candidate {
+    pub fn index_columns(&self) -> Vec<IndexColumn> {
+        self.columns
+            .iter()
+            .map(|(n, d)| IndexColumn {
+                name: n.clone(),
+                desc: *d,
+            })
+            .collect()
+    }
+
+    /// `(a, b DESC)`.
+    pub fn column_list(&self) -> String {
+        let cols: Vec<String> = self
+            .columns
+            .iter()
+            .map(|(n, d)| {
+                if *d {
+                    format!("{} DESC", quote_ident(n))
+                } else {
+                    quote_ident(n)
+                }
+            })
+            .collect();
+        format!("({})", cols.join(", "))
+    }
+
+    /// The statement that creates it; plain on a partitioned parent
+    /// (PostgreSQL cannot build those concurrently).
+    pub fn ddl(&self, partitioned: bool) -> String {
+        format!(
+            "CREATE INDEX {}ON {} {}",
+            if partitioned { "" } else { "CONCURRENTLY " },
+            self.table,
+            self.column_list()
+        )
+    }
+
+    /// `CREATE INDEX ON t (…)` for HypoPG, on `table`.
+    pub fn hypo_ddl(&self, table: &RelName) -> String {
+        format!("CREATE INDEX ON {} {}", table, self.column_list())
+    }
+
+    /// Short form for messages: `table(a, b DESC)`.
+    pub fn label(&self) -> String {
+        format!("{}{}", self.table, self.column_list())
+    }
+}
+
+/// Uses resolved to tables: (table reference → access), or the names of
+/// relations that were not found.
+pub fn resolve_uses(uses: &[ColumnUse], cat: &Catalog) -> BTreeMap<(RelName, u32), Access> {
+    let mut per: BTreeMap<(RelName, u32), Access> = BTreeMap::new();
+    // ORDER BY / GROUP BY only count when every item lands on one reference.
+    let mut order: Vec<(Owner, RelName, IndexColumn, usize)> = Vec::new();
+    let mut group: Vec<(Owner, RelName, String)> = Vec::new();
+    let mut order_items = 0;
+    let mut group_items = 0;
+    for u in uses {
+        let mut hit = None;
+        for tier in &u.owners {
+            let found: Vec<_> = tier
+                .iter()
+                .filter_map(|t| {
+                    let rel = cat.resolve(&t.owner.rel)?;
+                    let col = rel.column(&t.column)?;
+                    Some((t, rel, col))
+                })
+                .collect();
+            if !found.is_empty() {
+                if found.len() == 1 {
+                    hit = Some(found[0]);
+                }
+                break;
+            }
+        }
+        if matches!(u.kind, UseKind::OrderBy { .. }) {
+            order_items += 1;
+        }
+        if u.kind == UseKind::GroupBy {
+            group_items += 1;
+        }
+        let Some((t, rel, col)) = hit else { continue };
+        if !col.btree || !matches!(rel.kind, 'r' | 'p' | 'm') {
+            continue;
+        }
+        let table = rel
+            .partition_root
+            .clone()
+            .unwrap_or_else(|| rel.name.clone());
+        let key = (table.clone(), t.owner.inst);
+        let name = col.name.clone();
+        match u.kind {
+            UseKind::Eq | UseKind::Join => {
+                let a = per.entry(key).or_default();
+                if !a.eq.contains(&name) {
+                    a.eq.push(name);
+                }
+            }
+            UseKind::Range => {
+                let a = per.entry(key).or_default();
+                if !a.range.contains(&name) {
+                    a.range.push(name);
+                }
+            }
+            UseKind::OrderBy { desc, pos } => {
+                order.push((t.owner.clone(), table, IndexColumn { name, desc }, pos))
+            }
+            UseKind::GroupBy => group.push((t.owner.clone(), table, name)),
+        }
+    }
+    // ORDER BY uses come per query level; accept them when they all resolved
+    // to a single reference (positions restart at 0 per query level).
+    if !order.is_empty() && order.len() == order_items {
+        let first = &order[0].0;
+        if order.iter().all(|o| &o.0 == first) {
+            let key = (order[0].1.clone(), first.inst);
+            let a = per.entry(key).or_default();
+            let mut items = order.clone();
+            items.sort_by_key(|o| o.3);
+            for (_, _, c, _) in items {
+                if !a.order.iter().any(|x| x.name == c.name) {
+                    a.order.push(c);
+                }
+            }
+        }
+    }
+    if !group.is_empty() && group.len() == group_items {
+        let first = &group[0].0;
+        if group.iter().all(|g| &g.0 == first) {
+            let key = (group[0].1.clone(), first.inst);
+            let a = per.entry(key).or_default();
+            for (_, _, c) in group {
+                if !a.group.contains(&c) {
+                    a.group.push(c);
+                }
+            }
+        }
+    }
+    per
+}
+
+/// Most equality columns considered in one candidate.
+const MAX_EQ: usize = 4;
+
+/// Candidates for one table reference, before coverage filtering.
+pub fn generate(table: &RelName, a: &Access) -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = Vec::new();
+    let mut add = |cols: Vec<(String, bool)>, n_eq: usize| {
+        if cols.is_empty() {
+            return;
+        }
+        // Drop repeated columns, keeping the first.
+        let mut seen = Vec::new();
+        let cols: Vec<_> = cols
+            .into_iter()
+            .filter(|(n, _)| {
+                let new = !seen.contains(n);
+                seen.push(n.clone());
+                new
+            })
+            .collect();
+        // All-descending tails are served by a backward scan of an ascending index.
+        let mut cols = cols;
+        if cols.len() > n_eq && cols[n_eq..].iter().all(|c| c.1) {
+            cols.iter_mut().for_each(|c| c.1 = false);
+        }
+        let c = Candidate {
+            table: table.clone(),
+            columns: cols,
+            n_eq: n_eq.min(seen.len()),
+        };
+        if !out.contains(&c) {
+            out.push(c);
+        }
+    };
+    let eq: Vec<(String, bool)> =
+        a.eq.iter()
+            .take(MAX_EQ)
+            .map(|c| (c.clone(), false))
+            .collect();
+    let n = eq.len();
+    for e in &eq {
+        add(vec![e.clone()], 1);
+    }
+    if n > 1 {
+        add(eq.clone(), n);
+    }
+    for r in a.range.iter().take(2) {
+        let mut v = eq.clone();
+        v.push((r.clone(), false));
+        add(v, n);
+    }
+    if !a.order.is_empty() {
+        let mut v = eq.clone();
+        v.extend(a.order.iter().map(|c| (c.name.clone(), c.desc)));
+        add(v, n);
+    }
+    if !a.group.is_empty() && n > 0 {
+        let mut v = eq.clone();
+        v.extend(a.group.iter().map(|c| (c.clone(), false)));
+        add(v, n);
+    }
+    out
+}
+
+/// Whether an existing index already serves `c`: a valid, non-partial
+/// btree whose leading key columns are exactly `c`'s, with the directions
+/// of the non-equality part all equal or all reversed (a backward scan).
+pub fn covered_by(c: &Candidate, idx: &Index) -> bool {
+    if idx.method != "btree" || !idx.valid || idx.predicate.is_some() {
+        return false;
+    }
+    if idx.columns.len() < c.columns.len() {
+        return false;
+    }
+    let names_match = c
+        .columns
+        .iter()
+        .zip(&idx.columns)
+        .all(|((n, _), ic)| ic.as_deref() == Some(n.as_str()));
+    if !names_match {
+        return false;
+    }
+    let flips: Vec<bool> = c
+        .columns
+        .iter()
+        .zip(&idx.desc)
+        .skip(c.n_eq)
+        .map(|((_, d), id)| d != id)
+        .collect();
+    flips.iter().all(|f| *f) || flips.iter().all(|f| !*f)
+}
+
+/// All candidates for a statement, minus those existing indexes cover.
+/// Returns (candidates, labels of candidates dropped as already covered).
+pub fn for_statement(
+    accesses: &BTreeMap<(RelName, u32), Access>,
+    cat: &Catalog,
+) -> (Vec<Candidate>, Vec<String>) {
+    let mut out: Vec<Candidate> = Vec::new();
+    let mut covered = Vec::new();
+    for ((table, _), a) in accesses {
+        for c in generate(table, a) {
+            if let Some(i) = cat.usable_indexes(table).find(|i| covered_by(&c, i)) {
+                let l = format!("{} (existing {})", c.label(), i.name.name);
+                if !covered.contains(&l) {
+                    covered.push(l);
+                }
+            } else if !out.contains(&c) {
+                out.push(c);
+            }
+        }
+    }
+    (out, covered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t() -> RelName {
+        RelName::new(Some("public"), "medical_records")
+    }
+
+    fn cols(c: &Candidate) -> String {
+        c.column_list()
+    }
+
+    fn index(cols: &[&str], desc: &[bool]) -> Index {
+        Index {
+            name: RelName::new(Some("public"), "i"),
+            table: t(),
+            columns: cols.iter().map(|c| Some(c.to_string())).collect(),
+            desc: desc.to_vec(),
+            method: "btree".into(),
+            predicate: None,
+            valid: true,
+            unique: false,
+            primary: false,
+            size_bytes: 0,
+            idx_scan: 0,
+            definition: String::new(),
+        }
+    }
+
+    #[test]
+    fn equality_first_then_range_or_order() {
+        let a = Access {
+            eq: vec!["clinic_id".into(), "pet_id".into()],
+            range: vec!["recorded_at".into()],
+            order: vec![
+                IndexColumn {
+                    name: "recorded_at".into(),
+                    desc: true,
+                },
+                IndexColumn {
+                    name: "id".into(),
+                    desc: false,
+                },
+            ],
+            group: vec![],
+        };
+        let c: Vec<String> = generate(&t(), &a).iter().map(cols).collect();
+        assert_eq!(
+            c,
+            vec![
+                "(clinic_id)",
+                "(pet_id)",
+                "(clinic_id, pet_id)",
+                "(clinic_id, pet_id, recorded_at)",
+                "(clinic_id, pet_id, recorded_at DESC, id)",
+            ]
+        );
+    }
+
+    #[test]
+    fn all_desc_order_becomes_ascending() {
+        let a = Access {
+            eq: vec!["pet_id".into()],
+            order: vec![IndexColumn {
+                name: "recorded_at".into(),
+                desc: true,
+            }],
+            ..Default::default()
+        };
+        let c: Vec<String> = generate(&t(), &a).iter().map(cols).collect();
+        assert_eq!(c, vec!["(pet_id)", "(pet_id, recorded_at)"]);
+    }
+
+    #[test]
+    fn prefix_coverage_and_directions() {
+        let c = Candidate {
+            table: t(),
+            columns: vec![("pet_id".into(), false), ("recorded_at".into(), false)],
+            n_eq: 1,
+        };
+        assert!(covered_by(
+            &c,
+            &index(&["pet_id", "recorded_at", "id"], &[false; 3])
+        ));
+        // Backward scan: all reversed.
+        assert!(covered_by(
+            &c,
+            &index(&["pet_id", "recorded_at"], &[true, true])
+        ));
+        // Equality column direction does not matter.
+        assert!(covered_by(
+            &c,
+            &index(&["pet_id", "recorded_at"], &[true, false])
+        ));
+        assert!(!covered_by(
+            &c,
+            &index(&["recorded_at", "pet_id"], &[false; 2])
+        ));
+        assert!(!covered_by(&c, &index(&["pet_id"], &[false])));
+        let mixed = Candidate {
+            table: t(),
+            columns: vec![("recorded_at".into(), true), ("id".into(), false)],
+            n_eq: 0,
+        };
+        assert!(!covered_by(
+            &mixed,
+            &index(&["recorded_at", "id"], &[false, false])
+        ));
+        assert!(covered_by(
+            &mixed,
+            &index(&["recorded_at", "id"], &[false, true])
+        ));
+        let mut partial = index(&["pet_id", "recorded_at"], &[false; 2]);
+        partial.predicate = Some("(pet_id > 0)".into());
+        assert!(!covered_by(&c, &partial));
+    }
+
+    #[test]
+    fn ddl_quotes_and_partitioned_parent() {
+        let c = Candidate {
+            table: RelName::new(Some("Billing"), "Invoices"),
+            columns: vec![("OwnerId".into(), false), ("at".into(), true)],
+            n_eq: 1,
+        };
+        assert_eq!(
+            c.ddl(false),
+            "CREATE INDEX CONCURRENTLY ON \"Billing\".\"Invoices\" (\"OwnerId\", at DESC)"
+        );
+        assert!(c.ddl(true).starts_with("CREATE INDEX ON "));
+    }
+}
