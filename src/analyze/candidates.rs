@@ -178,8 +178,13 @@ pub fn resolve_uses(uses: &[ColumnUse], cat: &Catalog) -> BTreeMap<(RelName, u32
 /// Most equality columns considered in one candidate.
 const MAX_EQ: usize = 4;
 
+/// Ranks equality columns: higher comes first in an index (the number of
+/// distinct values, so the most selective column leads).
+pub type EqRank<'a> = &'a dyn Fn(&RelName, &str) -> f64;
+
 /// Candidates for one table reference, before coverage filtering.
-pub fn generate(table: &RelName, a: &Access) -> Vec<Candidate> {
+/// Equality columns are ordered by `rank`, highest first (stable).
+pub fn generate(table: &RelName, a: &Access, rank: EqRank<'_>) -> Vec<Candidate> {
     let mut out: Vec<Candidate> = Vec::new();
     let mut add = |cols: Vec<(String, bool)>, n_eq: usize| {
         if cols.is_empty() {
@@ -209,11 +214,13 @@ pub fn generate(table: &RelName, a: &Access) -> Vec<Candidate> {
             out.push(c);
         }
     };
-    let eq: Vec<(String, bool)> =
-        a.eq.iter()
-            .take(MAX_EQ)
-            .map(|c| (c.clone(), false))
-            .collect();
+    let mut ranked = a.eq.clone();
+    ranked.sort_by(|x, y| rank(table, y).total_cmp(&rank(table, x)));
+    let eq: Vec<(String, bool)> = ranked
+        .iter()
+        .take(MAX_EQ)
+        .map(|c| (c.clone(), false))
+        .collect();
     let n = eq.len();
     for e in &eq {
         add(vec![e.clone()], 1);
@@ -272,11 +279,12 @@ pub fn covered_by(c: &Candidate, idx: &Index) -> bool {
 pub fn for_statement(
     accesses: &BTreeMap<(RelName, u32), Access>,
     cat: &Catalog,
+    rank: EqRank<'_>,
 ) -> (Vec<Candidate>, Vec<String>) {
     let mut out: Vec<Candidate> = Vec::new();
     let mut covered = Vec::new();
     for ((table, _), a) in accesses {
-        for c in generate(table, a) {
+        for c in generate(table, a, rank) {
             if let Some(i) = cat.usable_indexes(table).find(|i| covered_by(&c, i)) {
                 let l = format!("{} (existing {})", c.label(), i.name.name);
                 if !covered.contains(&l) {
@@ -336,7 +344,7 @@ mod tests {
             ],
             group: vec![],
         };
-        let c: Vec<String> = generate(&t(), &a).iter().map(cols).collect();
+        let c: Vec<String> = generate(&t(), &a, &|_, _| 0.0).iter().map(cols).collect();
         assert_eq!(
             c,
             vec![
@@ -350,6 +358,17 @@ mod tests {
     }
 
     #[test]
+    fn most_distinct_equality_column_leads() {
+        let a = Access {
+            eq: vec!["status".into(), "owner_id".into()],
+            ..Default::default()
+        };
+        let rank = |_: &RelName, c: &str| if c == "owner_id" { 10_000.0 } else { 3.0 };
+        let c: Vec<String> = generate(&t(), &a, &rank).iter().map(cols).collect();
+        assert_eq!(c, vec!["(owner_id)", "(status)", "(owner_id, status)"]);
+    }
+
+    #[test]
     fn all_desc_order_becomes_ascending() {
         let a = Access {
             eq: vec!["pet_id".into()],
@@ -359,7 +378,7 @@ mod tests {
             }],
             ..Default::default()
         };
-        let c: Vec<String> = generate(&t(), &a).iter().map(cols).collect();
+        let c: Vec<String> = generate(&t(), &a, &|_, _| 0.0).iter().map(cols).collect();
         assert_eq!(c, vec!["(pet_id)", "(pet_id, recorded_at)"]);
     }
 

@@ -52,6 +52,15 @@ pub async fn load_stats(
         .collect())
 }
 
+/// Estimated number of distinct values of a column.
+pub fn distinct(s: &ColumnStats, reltuples: f64) -> f64 {
+    if s.n_distinct < 0.0 {
+        -s.n_distinct * reltuples
+    } else {
+        s.n_distinct
+    }
+}
+
 /// Selectivity of `cand`'s equality columns and (at most one) range column.
 /// `None` when the candidate has neither (ORDER BY only): not estimable.
 pub fn selectivity(
@@ -66,11 +75,7 @@ pub fn selectivity(
         any = true;
         sel *= match stats.get(name) {
             Some(s) => {
-                let nd = if s.n_distinct < 0.0 {
-                    -s.n_distinct * reltuples
-                } else {
-                    s.n_distinct
-                };
+                let nd = distinct(s, reltuples);
                 if nd >= 1.0 {
                     (1.0 - s.null_frac) / nd
                 } else {

@@ -14,8 +14,13 @@ pub struct Choice {
     pub mean_ms: f64,
     pub cost_before: f64,
     pub cost_after: Option<f64>,
-    /// Saving as a fraction (0..1).
+    /// Saving as a fraction (0..1) of `cost_before`.
     pub saving: f64,
+    /// The share of the statement's original cost this index removes
+    /// (equals `saving` for the first index chosen for a statement).
+    pub share: f64,
+    /// 0 for the first index chosen for the statement, 1 for the next…
+    pub round: usize,
 }
 
 /// Merged proposals: the index and the choices it serves.
@@ -30,7 +35,7 @@ impl Merged {
     pub fn time_saved_ms(&self) -> f64 {
         self.choices
             .iter()
-            .map(|c| c.calls as f64 * c.mean_ms * c.saving)
+            .map(|c| c.calls as f64 * c.mean_ms * c.share)
             .sum()
     }
 
@@ -38,7 +43,7 @@ impl Merged {
     pub fn cost_saved(&self) -> f64 {
         self.choices
             .iter()
-            .map(|c| c.calls as f64 * c.cost_before * c.saving)
+            .map(|c| c.calls as f64 * c.cost_before * c.share)
             .sum()
     }
 }
@@ -68,8 +73,8 @@ pub fn serves(wide: &Candidate, narrow: &Candidate) -> bool {
     flips.iter().all(|f| *f) || flips.iter().all(|f| !*f)
 }
 
-/// Merge choices into proposals, best first.
-pub fn merge(choices: Vec<Choice>) -> Vec<Merged> {
+/// Group choices by identical candidate (no folding).
+pub fn group(choices: Vec<Choice>) -> Vec<Merged> {
     let mut groups: Vec<Merged> = Vec::new();
     for ch in choices {
         match groups.iter_mut().find(|g| g.candidate == ch.candidate) {
@@ -80,6 +85,19 @@ pub fn merge(choices: Vec<Choice>) -> Vec<Merged> {
             }),
         }
     }
+    groups
+}
+
+/// Best first: estimated time saved, then cost saved.
+pub fn by_time_saved(a: &Merged, b: &Merged) -> std::cmp::Ordering {
+    b.time_saved_ms()
+        .total_cmp(&a.time_saved_ms())
+        .then_with(|| b.cost_saved().total_cmp(&a.cost_saved()))
+}
+
+/// Merge choices into proposals, best first.
+pub fn merge(choices: Vec<Choice>) -> Vec<Merged> {
+    let mut groups = group(choices);
     // Widest first, so a narrow group folds into the widest that serves it.
     groups.sort_by(|a, b| {
         b.candidate
@@ -95,11 +113,7 @@ pub fn merge(choices: Vec<Choice>) -> Vec<Merged> {
             None => out.push(g),
         }
     }
-    out.sort_by(|a, b| {
-        b.time_saved_ms()
-            .total_cmp(&a.time_saved_ms())
-            .then_with(|| b.cost_saved().total_cmp(&a.cost_saved()))
-    });
+    out.sort_by(by_time_saved);
     out
 }
 
@@ -125,6 +139,8 @@ mod tests {
             cost_before: 1000.0,
             cost_after: Some(10.0),
             saving: 0.99,
+            share: 0.99,
+            round: 0,
         }
     }
 

@@ -119,13 +119,19 @@ pub async fn run(c: &Client, settings: &Settings) -> Result<AnalyzeReport, Analy
             detail: String::new(),
         };
         match analyse_one(c, &cat, settings, hypo, w, &mut r, &mut stats_cache).await {
-            Ok(choice) => {
+            Ok(chosen) => {
                 r.status = StatementStatus::Proposed;
-                r.index = Some(choice.candidate.label());
-                choices.push(Choice {
+                r.index = Some(
+                    chosen
+                        .iter()
+                        .map(|ch| ch.candidate.label())
+                        .collect::<Vec<_>>()
+                        .join(" + "),
+                );
+                choices.extend(chosen.into_iter().map(|ch| Choice {
                     statement: id,
-                    ..choice
-                });
+                    ..ch
+                }));
             }
             Err((reason, detail)) => {
                 r.reason = Some(reason);
@@ -135,32 +141,44 @@ pub async fn run(c: &Client, settings: &Settings) -> Result<AnalyzeReport, Analy
         results.push(r);
     }
 
+    let min_saving = settings.min_savings_pct / 100.0;
     let mut merged = merge::merge(choices);
-    // A statement folded into a wider index: re-check it with that index.
+    // A statement folded into a wider index: re-check it with that index;
+    // if the wider one no longer serves it well enough, it keeps its own.
     if hypo {
+        let mut unfolded = Vec::new();
         for m in &mut merged {
-            for ch in &mut m.choices {
-                if ch.candidate == m.candidate {
+            let mut keep = Vec::new();
+            for mut ch in std::mem::take(&mut m.choices) {
+                if ch.candidate == m.candidate || ch.round > 0 {
+                    keep.push(ch);
                     continue;
                 }
                 let w = &workload[ch.statement];
                 let params = sql::max_param(&w.query);
-                if let Ok(t) = whatif::try_candidates(
+                let trial = whatif::try_candidates(
                     c,
                     &cat,
                     &w.query,
                     params,
                     std::slice::from_ref(&m.candidate),
                 )
-                .await
-                    && let Some(t) = t.first()
-                    && t.used
-                {
-                    ch.cost_after = Some(t.cost_after);
-                    ch.saving = saving(ch.cost_before, t.cost_after);
+                .await;
+                match trial.ok().and_then(|t| t.into_iter().next()) {
+                    Some(t) if t.used && saving(ch.cost_before, t.cost_after) >= min_saving => {
+                        ch.cost_after = Some(t.cost_after);
+                        ch.saving = saving(ch.cost_before, t.cost_after);
+                        ch.share = ch.saving;
+                        keep.push(ch);
+                    }
+                    _ => unfolded.push(ch),
                 }
             }
+            m.choices = keep;
         }
+        merged.retain(|m| !m.choices.is_empty());
+        merged.extend(merge::group(unfolded));
+        merged.sort_by(merge::by_time_saved);
         whatif::reset(c).await;
     }
     let proposals: Vec<Proposal> = merged
@@ -232,6 +250,111 @@ pub async fn run(c: &Client, settings: &Settings) -> Result<AnalyzeReport, Analy
     })
 }
 
+/// Most indexes proposed for one statement (one per table reference).
+const MAX_PER_STATEMENT: usize = 3;
+
+/// Choose indexes for one statement with HypoPG, greedily: the best
+/// candidate first, then — with it in place — the best candidate on another
+/// table, while each step still saves `min` of the cost at that point.
+#[allow(clippy::too_many_arguments)]
+async fn greedy(
+    c: &Client,
+    cat: &Catalog,
+    w: &WorkloadStatement,
+    params: usize,
+    cands: &[Candidate],
+    original: f64,
+    min: f64,
+    base: Choice,
+) -> Result<Vec<Choice>, Skip> {
+    let mut chosen: Vec<Choice> = Vec::new();
+    let mut hypos = Vec::new();
+    let mut current = original;
+    let mut outcome = Ok(());
+    for round in 0..MAX_PER_STATEMENT {
+        let remaining: Vec<Candidate> = cands
+            .iter()
+            .filter(|k| !chosen.iter().any(|ch| ch.candidate.table == k.table))
+            .cloned()
+            .collect();
+        if remaining.is_empty() {
+            break;
+        }
+        let trials = match whatif::try_candidates(c, cat, &w.query, params, &remaining).await {
+            Ok(t) => t,
+            Err(m) => {
+                if round == 0 {
+                    outcome = Err((SkipReason::ExplainFailed, m));
+                }
+                break;
+            }
+        };
+        let used: Vec<_> = trials.iter().filter(|t| t.used).collect();
+        let Some(best_cost) = used.iter().map(|t| t.cost_after).reduce(f64::min) else {
+            if round == 0 {
+                outcome = Err((
+                    SkipReason::NotUsedByPlanner,
+                    format!(
+                        "tried {}",
+                        remaining
+                            .iter()
+                            .map(Candidate::label)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+            break;
+        };
+        // Narrowest among those within COST_TIE of the best.
+        let best = used
+            .iter()
+            .filter(|t| t.cost_after <= best_cost * (1.0 + COST_TIE) + 0.01)
+            .min_by_key(|t| t.candidate.columns.len())
+            .expect("non-empty");
+        let s = saving(current, best.cost_after);
+        if s < min {
+            if round == 0 {
+                outcome = Err((
+                    SkipReason::SavingBelowThreshold,
+                    format!(
+                        "best {} saves {:.1}% (cost {:.1} → {:.1}), below {:.0}%",
+                        best.candidate.label(),
+                        s * 100.0,
+                        current,
+                        best.cost_after,
+                        min * 100.0
+                    ),
+                ));
+            }
+            break;
+        }
+        chosen.push(Choice {
+            candidate: best.candidate.clone(),
+            cost_before: current,
+            cost_after: Some(best.cost_after),
+            saving: s,
+            share: if original > 0.0 {
+                ((current - best.cost_after) / original).clamp(0.0, 1.0)
+            } else {
+                0.0
+            },
+            round,
+            ..base.clone()
+        });
+        current = best.cost_after;
+        // Keep it in place for the next round.
+        match whatif::create_hypo(c, &best.candidate, &best.candidate.table).await {
+            Ok(h) => hypos.push(h),
+            Err(_) => break,
+        }
+    }
+    for h in &hypos {
+        whatif::drop_hypo(c, h).await;
+    }
+    outcome.map(|()| chosen)
+}
+
 fn saving(before: f64, after: f64) -> f64 {
     if before <= 0.0 {
         0.0
@@ -251,7 +374,7 @@ async fn analyse_one(
     w: &WorkloadStatement,
     r: &mut StatementResult,
     stats_cache: &mut HashMap<RelName, HashMap<String, heuristic::ColumnStats>>,
-) -> Result<Choice, Skip> {
+) -> Result<Vec<Choice>, Skip> {
     let views = |n: &RelName| cat.view_def(n);
     let x = sql::extract(&w.query, &views).map_err(|e| match e {
         sql::ExtractError::Utility(k) => (SkipReason::Utility, format!("{k} statement")),
@@ -302,7 +425,21 @@ async fn analyse_one(
         ));
     }
     let accesses = candidates::resolve_uses(&x.uses, cat);
-    let (cands, covered) = candidates::for_statement(&accesses, cat);
+    for (table, _) in accesses.keys() {
+        if !stats_cache.contains_key(table) {
+            let st = heuristic::load_stats(c, table).await.unwrap_or_default();
+            stats_cache.insert(table.clone(), st);
+        }
+    }
+    let rank = |t: &RelName, col: &str| {
+        let rows = cat.relations.get(t).map(|r| r.reltuples).unwrap_or(0.0);
+        stats_cache
+            .get(t)
+            .and_then(|s| s.get(col))
+            .map(|s| heuristic::distinct(s, rows))
+            .unwrap_or(0.0)
+    };
+    let (cands, covered) = candidates::for_statement(&accesses, cat, &rank);
     if cands.is_empty() {
         let detail = if covered.is_empty() {
             "no equality, range, join or ORDER BY column a btree index could serve".to_string()
@@ -319,52 +456,12 @@ async fn analyse_one(
         cost_before: before.cost,
         cost_after: None,
         saving: 0.0,
+        share: 0.0,
+        round: 0,
     };
     let min = settings.min_savings_pct / 100.0;
     if hypo {
-        let trials = whatif::try_candidates(c, cat, &w.query, x.params, &cands)
-            .await
-            .map_err(|m| (SkipReason::ExplainFailed, m))?;
-        let used: Vec<_> = trials.iter().filter(|t| t.used).collect();
-        let Some(best_cost) = used.iter().map(|t| t.cost_after).reduce(f64::min) else {
-            return Err((
-                SkipReason::NotUsedByPlanner,
-                format!(
-                    "tried {}",
-                    cands
-                        .iter()
-                        .map(Candidate::label)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ));
-        };
-        // Narrowest among those within COST_TIE of the best.
-        let best = used
-            .iter()
-            .filter(|t| t.cost_after <= best_cost * (1.0 + COST_TIE) + 0.01)
-            .min_by_key(|t| t.candidate.columns.len())
-            .expect("non-empty");
-        let s = saving(before.cost, best.cost_after);
-        if s < min {
-            return Err((
-                SkipReason::SavingBelowThreshold,
-                format!(
-                    "best {} saves {:.1}% (cost {:.1} → {:.1}), below {:.0}%",
-                    best.candidate.label(),
-                    s * 100.0,
-                    before.cost,
-                    best.cost_after,
-                    settings.min_savings_pct
-                ),
-            ));
-        }
-        Ok(Choice {
-            candidate: best.candidate.clone(),
-            cost_after: Some(best.cost_after),
-            saving: s,
-            ..base
-        })
+        greedy(c, cat, w, x.params, &cands, before.cost, min, base).await
     } else {
         let mut best: Option<(f64, &Candidate)> = None;
         let ranges: BTreeMap<&RelName, Vec<String>> = accesses
@@ -372,12 +469,6 @@ async fn analyse_one(
             .map(|((t, _), a)| (t, a.range.clone()))
             .collect();
         for cand in &cands {
-            if !stats_cache.contains_key(&cand.table) {
-                let st = heuristic::load_stats(c, &cand.table)
-                    .await
-                    .unwrap_or_default();
-                stats_cache.insert(cand.table.clone(), st);
-            }
             let reltuples = cat
                 .relations
                 .get(&cand.table)
@@ -395,11 +486,12 @@ async fn analyse_one(
             }
         }
         match best {
-            Some((s, cand)) if s >= min => Ok(Choice {
+            Some((s, cand)) if s >= min => Ok(vec![Choice {
                 candidate: cand.clone(),
                 saving: s,
+                share: s,
                 ..base
-            }),
+            }]),
             Some((s, cand)) => Err((
                 SkipReason::SavingBelowThreshold,
                 format!(

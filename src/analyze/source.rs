@@ -66,9 +66,10 @@ pub async fn from_pgss(
              FROM pg_stat_statements \
              WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
              GROUP BY query \
-             HAVING sum(calls) >= $1 AND sum(total_exec_time) / greatest(sum(calls), 1) >= $2 \
+             HAVING sum(calls)::bigint >= $1::bigint \
+               AND sum(total_exec_time)::float8 / greatest(sum(calls), 1)::float8 >= $2::float8 \
              ORDER BY sum(total_exec_time) DESC \
-             LIMIT $3",
+             LIMIT $3::bigint",
             &[
                 &(filter.min_calls as i64),
                 &filter.min_mean_ms,

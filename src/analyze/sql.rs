@@ -714,6 +714,23 @@ impl Extractor<'_> {
                 self.predicate(left);
                 self.predicate(right);
             }
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Eq,
+                right,
+            } if matches!((left.as_ref(), right.as_ref()), (Expr::Tuple(a), Expr::Tuple(b)) if a.len() == b.len()) =>
+            {
+                // (a, b) = ($1, $2): pairwise equalities.
+                if let (Expr::Tuple(a), Expr::Tuple(b)) = (left.as_ref(), right.as_ref()) {
+                    for (l, r) in a.iter().zip(b) {
+                        self.predicate(&Expr::BinaryOp {
+                            left: Box::new(l.clone()),
+                            op: BinaryOperator::Eq,
+                            right: Box::new(r.clone()),
+                        });
+                    }
+                }
+            }
             Expr::BinaryOp { left, op, right } if is_comparison(op) => {
                 let l = self.column(left);
                 let r = self.column(right);
@@ -1090,6 +1107,8 @@ mod tests {
         assert!(has(&v, "clinic_id", "invoices", UseKind::Eq));
         let v = uses("DELETE FROM user_sessions WHERE expires_at < now()");
         assert!(has(&v, "expires_at", "user_sessions", UseKind::Range));
+        let v = uses("SELECT * FROM pets p WHERE (p.clinic_id, p.name) = ($1, $2)");
+        assert!(has(&v, "clinic_id", "pets", UseKind::Eq) && has(&v, "name", "pets", UseKind::Eq));
         let v = uses("SELECT clinic_id, count(*) FROM invoices GROUP BY clinic_id");
         assert!(has(&v, "clinic_id", "invoices", UseKind::GroupBy));
     }

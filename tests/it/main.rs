@@ -4,6 +4,7 @@
 
 mod common;
 
+mod analyze;
 mod cli_errors;
 mod local_cluster;
 mod migrations;
