@@ -32,6 +32,9 @@ pub struct Relation {
     /// For a partitioned table: its leaf partitions.
     pub leaves: Vec<RelName>,
     pub view_def: Option<String>,
+    /// Created by an extension (pg_stat_statements, HypoPG…): treated like
+    /// the system catalogs.
+    pub extension_owned: bool,
 }
 
 impl Relation {
@@ -117,7 +120,9 @@ impl Catalog {
                       JOIN pg_class rc ON rc.oid = r.oid JOIN pg_namespace rn ON rn.oid = rc.relnamespace \
                       WHERE c.relispartition), \
                    (SELECT rc.relname::text FROM pg_partition_root(c.oid) r(oid) \
-                      JOIN pg_class rc ON rc.oid = r.oid WHERE c.relispartition) \
+                      JOIN pg_class rc ON rc.oid = r.oid WHERE c.relispartition), \
+                   EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
+                           AND d.objid = c.oid AND d.deptype = 'e') \
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
                  WHERE c.relkind IN ('r','p','v','m','f') \
                    AND n.nspname NOT IN ('information_schema') AND n.nspname NOT LIKE 'pg_toast%'",
@@ -145,6 +150,7 @@ impl Catalog {
                     partition_root: root,
                     leaves: Vec::new(),
                     view_def: r.get(5),
+                    extension_owned: r.get(8),
                 },
             );
         }

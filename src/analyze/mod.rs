@@ -390,7 +390,7 @@ async fn analyse_one(
         match cat.resolve(rel) {
             Some(found) => {
                 let s = found.name.schema.as_deref().unwrap_or_default();
-                if !is_system_schema(s) {
+                if !is_system_schema(s) && !found.extension_owned {
                     let t = found.name.to_string();
                     if !user_tables.contains(&t) {
                         user_tables.push(t);
@@ -409,21 +409,15 @@ async fn analyse_one(
         ));
     }
     if user_tables.is_empty() {
-        return Err((SkipReason::CatalogOnly, "reads only system catalogs".into()));
+        return Err((
+            SkipReason::CatalogOnly,
+            "reads only system catalogs or extension views".into(),
+        ));
     }
     let before = whatif::explain(c, &w.query, x.params, cat.server_version)
         .await
         .map_err(|m| (SkipReason::ExplainFailed, m))?;
     r.cost = Some(before.cost);
-    if before.cost < settings.min_cost {
-        return Err((
-            SkipReason::CostAlreadyLow,
-            format!(
-                "plan cost {:.1} is below {:.0}",
-                before.cost, settings.min_cost
-            ),
-        ));
-    }
     let accesses = candidates::resolve_uses(&x.uses, cat);
     for (table, _) in accesses.keys() {
         if !stats_cache.contains_key(table) {
@@ -447,6 +441,15 @@ async fn analyse_one(
             format!("already indexed: {}", covered.join("; "))
         };
         return Err((SkipReason::NoCandidates, detail));
+    }
+    if before.cost < settings.min_cost {
+        return Err((
+            SkipReason::CostAlreadyLow,
+            format!(
+                "plan cost {:.1} is below {:.0}",
+                before.cost, settings.min_cost
+            ),
+        ));
     }
     let base = Choice {
         statement: 0,

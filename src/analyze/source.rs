@@ -40,7 +40,8 @@ pub struct PgssFilter {
 
 /// Read the statements of the current database from `pg_stat_statements`,
 /// grouped by query text (several users/top-level flags give several
-/// rows), ranked by total execution time.
+/// rows), ranked by total execution time. dbload's own what-if statements
+/// (HypoPG calls, its prepared statement) are left out.
 pub async fn from_pgss(
     c: &Client,
     filter: PgssFilter,
@@ -65,6 +66,7 @@ pub async fn from_pgss(
             "SELECT min(queryid)::text, query, sum(calls)::bigint, sum(total_exec_time)::float8 \
              FROM pg_stat_statements \
              WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+               AND query NOT LIKE '%hypopg%' AND query NOT LIKE '%dbload_whatif%' \
              GROUP BY query \
              HAVING sum(calls)::bigint >= $1::bigint \
                AND sum(total_exec_time)::float8 / greatest(sum(calls), 1)::float8 >= $2::float8 \
