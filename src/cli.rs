@@ -62,8 +62,8 @@ const ANALYZE_HELP: &str = "\
 Examples:
   dbload analyze                                 pg_stat_statements of the target database
   dbload analyze --min-calls 10 --top 200 --format markdown > analyze.md
-  dbload analyze --from-file queries/slow.sql --format json
-  psql -Atc 'select query from my_log' | dbload analyze --stdin
+  dbload analyze --from-file slow.sql --format json     SQL statements separated by ;
+  cat slow.sql | dbload analyze --stdin
   dbload analyze --fail-on-proposals             CI: exit 1 when an index is proposed
   dbload analyze --apply                         show the DDL, ask, CREATE INDEX CONCURRENTLY
 

@@ -77,7 +77,7 @@ pub async fn apply(c: &Client, proposals: &[Proposal]) -> Vec<ApplyOutcome> {
             Ok(()) => out.push(ApplyOutcome {
                 ddl: p.ddl.clone(),
                 status: ApplyStatus::Created,
-                detail: format!("built in {:.1}s", started.elapsed().as_secs_f64()),
+                detail: format!("built in {} ms", started.elapsed().as_millis()),
             }),
             Err(e) => {
                 let mut detail = server_message(e);
