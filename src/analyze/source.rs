@@ -123,8 +123,17 @@ pub fn split_sql(text: &str, origin: &str) -> Vec<WorkloadStatement> {
         match b[i] {
             b'\'' | b'"' => {
                 let q = b[i];
+                // E'…' strings take backslash escapes.
+                let escapes = q == b'\''
+                    && i > 0
+                    && matches!(b[i - 1], b'E' | b'e')
+                    && (i < 2 || !(b[i - 2].is_ascii_alphanumeric() || b[i - 2] == b'_'));
                 i += 1;
                 while i < b.len() {
+                    if escapes && b[i] == b'\\' {
+                        i += 2;
+                        continue;
+                    }
                     if b[i] == q {
                         if i + 1 < b.len() && b[i + 1] == q {
                             i += 2;
@@ -222,5 +231,8 @@ mod tests {
         assert_eq!(v[2].location, "w.sql:6");
         assert_eq!(v[2].query, "SELECT \"a;b\" FROM t");
         assert!(split_sql("  \n-- only a comment\n", "x").is_empty());
+        let v = split_sql("SELECT E'a\\';b' FROM t; SELECT 'c\\'; SELECT 2", "x");
+        assert_eq!(v.len(), 3, "{v:?}");
+        assert_eq!(v[0].query, "SELECT E'a\\';b' FROM t");
     }
 }

@@ -11,6 +11,7 @@ use tokio_postgres::{Client, SimpleQueryMessage};
 use super::candidates::Candidate;
 use super::catalog::Catalog;
 use super::names::RelName;
+use super::source::split_sql;
 
 /// Name of the prepared statement used on servers older than 16.
 const STMT: &str = "dbload_whatif";
@@ -23,39 +24,55 @@ pub struct Plan {
 }
 
 /// Explain `sql` (with `params` `$n` placeholders) as a generic plan.
-/// Errors carry the server's message.
+/// Errors carry the server's message. The text must be one statement: it is
+/// sent with the extended protocol (which refuses several), or, for
+/// `GENERIC_PLAN`, only after the splitter found exactly one.
 pub async fn explain(
     c: &Client,
     sql: &str,
     params: usize,
     server_version: i32,
 ) -> Result<Plan, String> {
-    let text = if params == 0 {
-        simple_text(c, &format!("EXPLAIN (FORMAT JSON) {sql}")).await
+    if split_sql(sql, "").len() != 1 {
+        return Err("the text holds more than one statement".into());
+    }
+    let v: serde_json::Value = if params == 0 {
+        json_row(c, &format!("EXPLAIN (FORMAT JSON) {sql}")).await?
     } else if server_version >= 160000 {
-        simple_text(c, &format!("EXPLAIN (GENERIC_PLAN, FORMAT JSON) {sql}")).await
+        let text = simple_text(c, &format!("EXPLAIN (GENERIC_PLAN, FORMAT JSON) {sql}")).await?;
+        serde_json::from_str(&text).map_err(|e| format!("unreadable EXPLAIN output: {e}"))?
     } else {
         let nulls = vec!["NULL"; params].join(", ");
         let r = async {
-            c.batch_execute(&format!(
-                "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; PREPARE {STMT} AS {sql}"
-            ))
-            .await
-            .map_err(server_message)?;
-            simple_text(c, &format!("EXPLAIN (FORMAT JSON) EXECUTE {STMT}({nulls})")).await
+            c.batch_execute("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan")
+                .await
+                .map_err(server_message)?;
+            c.execute(&format!("PREPARE {STMT} AS {sql}"), &[])
+                .await
+                .map_err(server_message)?;
+            json_row(c, &format!("EXPLAIN (FORMAT JSON) EXECUTE {STMT}({nulls})")).await
         }
         .await;
         // PREPARE is not transactional: deallocate whatever happened.
         let _ = c.batch_execute("ROLLBACK").await;
         let _ = c.batch_execute(&format!("DEALLOCATE {STMT}")).await;
-        r
-    }?;
-    let v: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("unreadable EXPLAIN output: {e}"))?;
+        r?
+    };
     let cost = v[0]["Plan"]["Total Cost"]
         .as_f64()
         .ok_or_else(|| "EXPLAIN output without a total cost".to_string())?;
-    Ok(Plan { cost, json: text })
+    Ok(Plan {
+        cost,
+        json: v.to_string(),
+    })
+}
+
+/// The single json value an `EXPLAIN (FORMAT JSON)` returns (extended protocol).
+async fn json_row(c: &Client, sql: &str) -> Result<serde_json::Value, String> {
+    let rows = c.query(sql, &[]).await.map_err(server_message)?;
+    rows.first()
+        .and_then(|r| r.try_get::<_, serde_json::Value>(0).ok())
+        .ok_or_else(|| "EXPLAIN returned no plan".to_string())
 }
 
 async fn simple_text(c: &Client, sql: &str) -> Result<String, String> {
