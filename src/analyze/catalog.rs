@@ -29,8 +29,6 @@ pub struct Relation {
     pub reltuples: f64,
     /// For a partition: the root of its partition tree.
     pub partition_root: Option<RelName>,
-    /// For a partitioned table: its leaf partitions.
-    pub leaves: Vec<RelName>,
     pub view_def: Option<String>,
     /// Created by an extension (pg_stat_statements, HypoPG…): treated like
     /// the system catalogs.
@@ -148,25 +146,11 @@ impl Catalog {
                     columns: Vec::new(),
                     reltuples: r.get::<_, f64>(4).max(0.0),
                     partition_root: root,
-                    leaves: Vec::new(),
                     view_def: r.get(5),
                     extension_owned: r.get(8),
                 },
             );
         }
-        // Leaves of partitioned tables.
-        let leaves: Vec<(RelName, RelName)> = cat
-            .relations
-            .values()
-            .filter(|r| r.kind == 'r' || r.kind == 'f')
-            .filter_map(|r| r.partition_root.clone().map(|root| (root, r.name.clone())))
-            .collect();
-        for (root, leaf) in leaves {
-            if let Some(p) = cat.relations.get_mut(&root) {
-                p.leaves.push(leaf);
-            }
-        }
-
         let rows = c
             .query(
                 "SELECT a.attrelid, a.attname::text, format_type(a.atttypid, a.atttypmod), \

@@ -94,7 +94,10 @@ pub fn selectivity(
     any.then_some(sel.clamp(0.0, 1.0))
 }
 
-/// The estimated saving fraction for a selectivity, if worth an index.
+/// The estimated saving fraction for a selectivity, if worth an index: a
+/// deliberately rough 1 − 10 × selectivity (an index read costs several
+/// times a sequential one per row), only on tables of [`MIN_ROWS`] or more
+/// and for at most [`MAX_SELECTIVITY`] of the rows.
 pub fn saving(sel: f64, reltuples: f64) -> Option<f64> {
     (reltuples >= MIN_ROWS && sel <= MAX_SELECTIVITY).then(|| (1.0 - sel * 10.0).clamp(0.0, 0.99))
 }

@@ -190,11 +190,14 @@ pub async fn run(c: &Client, settings: &Settings) -> Result<AnalyzeReport, Analy
                 .is_some_and(|r| r.kind == 'p');
             for ch in &m.choices {
                 if let Some(r) = results.get_mut(ch.statement) {
-                    r.detail = format!(
+                    if !r.detail.is_empty() {
+                        r.detail.push_str("; ");
+                    }
+                    r.detail.push_str(&format!(
                         "served by {} (saves {:.0}%)",
                         m.candidate.label(),
                         ch.saving * 100.0
-                    );
+                    ));
                 }
             }
             Proposal {

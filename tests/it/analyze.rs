@@ -541,6 +541,16 @@ async fn without_hypopg_proposals_are_unverified() {
         .find(|s| s["reason"] == "parse_error")
         .unwrap();
     assert_eq!(bad["location"], format!("{WORKLOAD}:5"));
+    // The same through stdin: locations say stdin:<line>.
+    let text = std::fs::read_to_string(WORKLOAD).unwrap();
+    let out = dbload()
+        .args(["-d", &db.url(), "analyze", "--stdin", "--format", "json"])
+        .write_stdin(text)
+        .assert()
+        .success();
+    let v = json_of(&out);
+    assert_eq!(v["source"], "stdin");
+    assert_eq!(v["statements"][0]["location"], "stdin:2");
     for fmt in ["table", "markdown"] {
         dbload()
             .args([
