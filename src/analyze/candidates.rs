@@ -426,6 +426,79 @@ mod tests {
         assert!(!covered_by(&c, &partial));
     }
 
+    fn catalog() -> Catalog {
+        use crate::analyze::catalog::{Column, Relation};
+        let col = |n: &str, btree: bool| Column {
+            name: n.into(),
+            type_name: String::new(),
+            btree,
+        };
+        let rel = |name: &str, kind: char, root: Option<&str>, cols: Vec<Column>| Relation {
+            oid: 0,
+            name: RelName::new(Some("public"), name),
+            kind,
+            columns: cols,
+            reltuples: 1000.0,
+            partition_root: root.map(|r| RelName::new(Some("public"), r)),
+            view_def: None,
+            extension_owned: false,
+        };
+        let mut cat = Catalog {
+            search_path: vec!["public".into()],
+            ..Default::default()
+        };
+        for r in [
+            rel(
+                "ev",
+                'p',
+                None,
+                vec![col("clinic_id", true), col("at", true)],
+            ),
+            rel(
+                "ev_1",
+                'r',
+                Some("ev"),
+                vec![col("clinic_id", true), col("at", true)],
+            ),
+            rel("docs", 'r', None, vec![col("id", true), col("body", false)]),
+            rel(
+                "pets",
+                'r',
+                None,
+                vec![col("id", true), col("owner_id", true)],
+            ),
+        ] {
+            cat.relations.insert(r.name.clone(), r);
+        }
+        cat
+    }
+
+    fn accesses(sql: &str) -> Vec<(String, Access)> {
+        let x = crate::analyze::sql::extract(sql, &|_| None).unwrap();
+        resolve_uses(&x.uses, &catalog())
+            .into_iter()
+            .map(|((t, _), a)| (t.to_string(), a))
+            .collect()
+    }
+
+    #[test]
+    fn resolution_maps_partitions_drops_json_and_needs_one_owner_for_order() {
+        let a = accesses("SELECT * FROM ev_1 WHERE clinic_id = $1 ORDER BY at DESC");
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].0, "public.ev");
+        assert_eq!(a[0].1.eq, vec!["clinic_id"]);
+        assert_eq!(a[0].1.order[0].name, "at");
+        assert!(accesses("SELECT * FROM docs WHERE body IS NULL").is_empty());
+        // Unqualified columns go to the one table that has them.
+        let a = accesses("SELECT * FROM pets p JOIN docs d ON d.id = p.id WHERE owner_id = $1");
+        let pets = a.iter().find(|x| x.0 == "public.pets").unwrap();
+        assert!(pets.1.eq.contains(&"owner_id".to_string()), "{a:?}");
+        // ORDER BY across two tables serves no single index.
+        let a =
+            accesses("SELECT * FROM pets p JOIN docs d ON d.id = p.id ORDER BY p.owner_id, d.id");
+        assert!(a.iter().all(|x| x.1.order.is_empty()), "{a:?}");
+    }
+
     #[test]
     fn ddl_quotes_and_partitioned_parent() {
         let c = Candidate {
