@@ -58,6 +58,39 @@ Re-running is a no-op. A migration file changed after it was applied is an error
     Analyze(AnalyzeArgs),
 }
 
+const LOCAL_HELP: &str = "\
+The cluster lives under $DBLOAD_HOME (default: ~/.local/share/dbload, or
+/var/lib/dbload when run as root, where the server runs as the 'postgres'
+user). It listens on 127.0.0.1 and a socket in its directory, trusts local
+connections, and preloads pg_stat_statements (and HypoPG when installed).
+
+Examples:
+  dbload local start && psql \"$(dbload local url)\"
+  dbload local status
+  dbload local destroy --yes";
+
+#[derive(Debug, Subcommand)]
+pub enum LocalCommand {
+    /// Create (if needed) and start the cluster; does nothing if it runs.
+    Start,
+    /// Stop the cluster gracefully (fast shutdown).
+    Stop,
+    /// Show version, address, data size and extensions.
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the connection URL (for psql, pgbench, your app).
+    Url,
+    /// Stop the cluster and delete all its data.
+    Destroy {
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+}
+
 const ANALYZE_HELP: &str = "\
 Examples:
   dbload analyze                                 pg_stat_statements of the target database
@@ -125,37 +158,4 @@ pub struct AnalyzeArgs {
     /// With --apply: do not ask.
     #[arg(long, short = 'y', requires = "apply")]
     pub yes: bool,
-}
-
-const LOCAL_HELP: &str = "\
-The cluster lives under $DBLOAD_HOME (default: ~/.local/share/dbload, or
-/var/lib/dbload when run as root, where the server runs as the 'postgres'
-user). It listens on 127.0.0.1 and a socket in its directory, trusts local
-connections, and preloads pg_stat_statements (and HypoPG when installed).
-
-Examples:
-  dbload local start && psql \"$(dbload local url)\"
-  dbload local status
-  dbload local destroy --yes";
-
-#[derive(Debug, Subcommand)]
-pub enum LocalCommand {
-    /// Create (if needed) and start the cluster; does nothing if it runs.
-    Start,
-    /// Stop the cluster gracefully (fast shutdown).
-    Stop,
-    /// Show version, address, data size and extensions.
-    Status {
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Print the connection URL (for psql, pgbench, your app).
-    Url,
-    /// Stop the cluster and delete all its data.
-    Destroy {
-        /// Do not ask for confirmation.
-        #[arg(long, short = 'y')]
-        yes: bool,
-    },
 }

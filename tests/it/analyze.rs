@@ -463,6 +463,18 @@ async fn statement_cases_give_the_expected_index_or_reason() {
     // The explain error carries the server's message.
     let e = &report.statements[CASES.iter().position(|c| c.0 == "explain error").unwrap()];
     assert!(e.detail.contains("no_such_column"), "{}", e.detail);
+    // Nothing is left behind in the session: no hypothetical index, no
+    // prepared statement, no open transaction.
+    let left: i64 = c
+        .query_one(
+            "SELECT (SELECT count(*) FROM hypopg_list_indexes) + \
+             (SELECT count(*) FROM pg_prepared_statements WHERE name = 'dbload_whatif')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
     // A saving under --min-savings is reported as such.
     let mut strict = settings(Input::Sql {
         origin: "strict.sql".into(),
