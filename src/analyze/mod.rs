@@ -113,6 +113,7 @@ pub async fn run(c: &Client, settings: &Settings) -> Result<AnalyzeReport, Analy
             index: None,
             reason: None,
             detail: String::new(),
+            hints: Vec::new(),
         };
         match statement::analyse_one(c, &cat, settings, hypo, w, &mut r, &mut stats_cache).await {
             Ok(chosen) => {

@@ -114,6 +114,9 @@ pub struct StatementResult {
     pub reason: Option<SkipReason>,
     /// Details: the server's error, the best saving found, the index chosen.
     pub detail: String,
+    /// Advice about predicates no btree index serves (e.g. LIKE patterns).
+    #[serde(default)]
+    pub hints: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

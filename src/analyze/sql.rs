@@ -85,6 +85,8 @@ pub struct Extracted {
     pub uses: Vec<ColumnUse>,
     /// The highest `$n` parameter number (0 when none).
     pub params: usize,
+    /// Predicates no btree index serves, as advice (pattern matching).
+    pub hints: Vec<String>,
 }
 
 /// Why a statement could not be extracted.
@@ -189,6 +191,7 @@ pub fn extract(sql: &str, views: ViewLookup<'_>) -> Result<Extracted, ExtractErr
         ctes: Vec::new(),
         relations: Vec::new(),
         uses: Vec::new(),
+        hints: Vec::new(),
         depth: 0,
     };
     let kind = match &stmt {
@@ -251,6 +254,7 @@ pub fn extract(sql: &str, views: ViewLookup<'_>) -> Result<Extracted, ExtractErr
         relations: x.relations,
         uses: x.uses,
         params,
+        hints: x.hints,
     })
 }
 
@@ -329,6 +333,7 @@ struct Extractor<'v> {
     ctes: Vec<Vec<Cte>>,
     relations: Vec<RelName>,
     uses: Vec<ColumnUse>,
+    hints: Vec<String>,
     depth: usize,
 }
 
@@ -800,6 +805,34 @@ impl Extractor<'_> {
                     self.emit(col_name(x), t, UseKind::Eq);
                 }
             }
+            Expr::Like { expr, .. } | Expr::ILike { expr, .. } => {
+                let op = if matches!(e, Expr::Like { .. }) {
+                    "LIKE"
+                } else {
+                    "ILIKE"
+                };
+                let inner = match expr.as_ref() {
+                    Expr::Function(f) => match &f.args {
+                        FunctionArguments::List(l) if l.args.len() == 1 => match &l.args[0] {
+                            FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) => Some(x),
+                            _ => None,
+                        },
+                        _ => None,
+                    },
+                    x => Some(x),
+                };
+                if let Some(x) = inner
+                    && self.column(x).is_some()
+                {
+                    let hint = format!(
+                        "{op} on {expr}: a btree index cannot serve patterns with a parameter \
+                         (or any pattern under a non-C collation); consider pg_trgm with a GIN index"
+                    );
+                    if !self.hints.contains(&hint) {
+                        self.hints.push(hint);
+                    }
+                }
+            }
             other => self.walk_subqueries(other),
         }
     }
@@ -1127,6 +1160,17 @@ mod tests {
             extract("SELEC * FROM", &no_views),
             Err(ExtractError::Parse(_))
         ));
+        let x = extract(
+            "SELECT * FROM pets WHERE clinic_id = $1 AND lower(name) LIKE $2",
+            &no_views,
+        )
+        .unwrap();
+        assert_eq!(x.hints.len(), 1, "{:?}", x.hints);
+        assert!(
+            x.hints[0].starts_with("LIKE on lower(name)"),
+            "{:?}",
+            x.hints
+        );
         // json operators are not btree predicates.
         let v = uses("SELECT * FROM docs WHERE body @> '{\"a\":1}' AND body->>'k' = 'x'");
         assert!(v.is_empty(), "{v:?}");

@@ -155,6 +155,7 @@ pub async fn analyse_one(
         sql::ExtractError::Utility(k) => (SkipReason::Utility, format!("{k} statement")),
         sql::ExtractError::Parse(m) => (SkipReason::ParseError, m),
     })?;
+    r.hints = x.hints.clone();
     if x.relations.is_empty() {
         return Err((SkipReason::NoTables, "reads no table".into()));
     }

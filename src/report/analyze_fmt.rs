@@ -72,6 +72,18 @@ pub fn summary(r: &AnalyzeReport) -> String {
     )
 }
 
+/// The detail of a statement with its hints appended.
+pub fn with_hints(s: &StatementResult) -> String {
+    let mut d = s.detail.clone();
+    for h in &s.hints {
+        if !d.is_empty() {
+            d.push_str("; ");
+        }
+        d.push_str(h);
+    }
+    d
+}
+
 /// Whether a skipped statement deserves a line in human output: utility
 /// and catalog-only statements are only counted.
 pub fn noteworthy(s: &StatementResult) -> bool {

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::analyze_fmt::{bytes, costs, ms, noteworthy, saved, short, summary};
+use super::analyze_fmt::{bytes, costs, ms, noteworthy, saved, short, summary, with_hints};
 use crate::analyze::model::AnalyzeReport;
 
 fn cell(s: &str) -> String {
@@ -69,7 +69,7 @@ pub fn render(r: &AnalyzeReport) -> String {
                 "| {} | {} | {} | `{}` |",
                 cell(&s.location),
                 s.reason.map(|x| x.label()).unwrap_or_default(),
-                cell(&s.detail),
+                cell(&with_hints(s)),
                 cell(&short(&s.query, 80))
             );
         }
@@ -197,6 +197,7 @@ pub(crate) mod tests {
                     index: Some("public.medical_records(pet_id, recorded_at DESC)".into()),
                     reason: None,
                     detail: String::new(),
+                    hints: vec![],
                 },
                 StatementResult {
                     id: 1,
@@ -211,6 +212,7 @@ pub(crate) mod tests {
                     index: None,
                     reason: Some(SkipReason::ParseError),
                     detail: "Expected: an SQL statement, found: SELEC".into(),
+                    hints: vec![],
                 },
             ],
             health: Health {

@@ -4,7 +4,7 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, ContentArrangement, Table};
 
-use super::analyze_fmt::{bytes, costs, ms, noteworthy, saved, short, summary};
+use super::analyze_fmt::{bytes, costs, ms, noteworthy, saved, short, summary, with_hints};
 use crate::analyze::model::AnalyzeReport;
 
 fn table(header: Vec<&str>) -> Table {
@@ -93,7 +93,7 @@ pub fn render(r: &AnalyzeReport) -> String {
             t.add_row(vec![
                 s.location.clone(),
                 s.reason.map(|x| x.label()).unwrap_or_default().to_string(),
-                short(&s.detail, 120),
+                short(&with_hints(s), 200),
                 short(&s.query, 60),
             ]);
         }

@@ -413,6 +413,11 @@ const CASES: &[(&str, &str, Expect)] = &[
         "SELECT * FROM invoices WHERE currency = $1",
         Skip(&[SavingBelowThreshold, NotUsedByPlanner]),
     ),
+    (
+        "LIKE pattern: advice instead",
+        "SELECT * FROM pets WHERE lower(name) LIKE $1",
+        Skip(&[NoCandidates]),
+    ),
     ("utility", "SET work_mem = '64MB'", Skip(&[Utility])),
     ("no tables", "SELECT $1::int + 1", Skip(&[NoTables])),
 ];
@@ -475,6 +480,8 @@ async fn statement_cases_give_the_expected_index_or_reason() {
         .unwrap()
         .get(0);
     assert_eq!(left, 0);
+    let like = &report.statements[CASES.iter().position(|c| c.0.starts_with("LIKE")).unwrap()];
+    assert!(like.hints[0].contains("pg_trgm"), "{:?}", like.hints);
     // A saving under --min-savings is reported as such.
     let mut strict = settings(Input::Sql {
         origin: "strict.sql".into(),
