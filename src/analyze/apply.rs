@@ -6,7 +6,7 @@
 use serde::Serialize;
 use tokio_postgres::Client;
 
-use super::candidates::{Candidate, covered_by};
+use super::candidates::{Candidate, Key, covered_by};
 use super::catalog::Catalog;
 use super::model::Proposal;
 use super::whatif::server_message;
@@ -35,7 +35,19 @@ pub enum ApplyStatus {
 pub fn candidate_of(p: &Proposal) -> Candidate {
     Candidate {
         table: p.table_ref.clone(),
-        columns: p.columns.iter().map(|c| (c.name.clone(), c.desc)).collect(),
+        columns: p
+            .columns
+            .iter()
+            .map(|c| {
+                (
+                    Key {
+                        column: c.name.clone(),
+                        func: c.function.clone(),
+                    },
+                    c.desc,
+                )
+            })
+            .collect(),
         n_eq: 0,
     }
 }

@@ -3,24 +3,59 @@
 //! parent), group the uses per table reference, and build single- and
 //! multi-column candidates — equality columns first, then one range column
 //! or the ORDER BY columns with their directions — dropping any that an
-//! existing valid index already serves as a leading prefix.
+//! existing valid index already serves as a leading prefix. A key is a
+//! column or `lower()`/`upper()` of one (an expression index).
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use super::catalog::{Catalog, Index};
 use super::model::IndexColumn;
 use super::names::{RelName, quote_ident};
 use super::sql::{ColumnUse, Owner, UseKind};
 
+/// One index key: a column, or a function (`lower`/`upper`) of one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key {
+    pub column: String,
+    pub func: Option<String>,
+}
+
+impl Key {
+    /// A plain column key.
+    pub fn col(c: &str) -> Key {
+        Key {
+            column: c.to_string(),
+            func: None,
+        }
+    }
+}
+
+impl From<&str> for Key {
+    fn from(c: &str) -> Key {
+        Key::col(c)
+    }
+}
+
+impl fmt::Display for Key {
+    /// The key as SQL: `name`, `"Name"`, `lower(name)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.func {
+            Some(func) => write!(f, "{func}({})", quote_ident(&self.column)),
+            None => f.write_str(&quote_ident(&self.column)),
+        }
+    }
+}
+
 /// How one table reference of a statement uses its columns.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Access {
-    /// Equality and join columns, in order of appearance.
-    pub eq: Vec<String>,
-    pub range: Vec<String>,
-    /// ORDER BY columns with directions (only when all belong to this table).
-    pub order: Vec<IndexColumn>,
-    pub group: Vec<String>,
+    /// Equality and join keys, in order of appearance.
+    pub eq: Vec<Key>,
+    pub range: Vec<Key>,
+    /// ORDER BY keys with DESC flags (only when all belong to this table).
+    pub order: Vec<(Key, bool)>,
+    pub group: Vec<Key>,
 }
 
 /// A candidate index.
@@ -28,7 +63,8 @@ pub struct Access {
 pub struct Candidate {
     /// The table the index goes on (a partitioned parent, not a partition).
     pub table: RelName,
-    pub columns: Vec<(String, bool)>,
+    /// Keys with DESC flags.
+    pub columns: Vec<(Key, bool)>,
     /// How many leading columns are equality columns (their direction is irrelevant).
     pub n_eq: usize,
 }
@@ -37,23 +73,24 @@ impl Candidate {
     pub fn index_columns(&self) -> Vec<IndexColumn> {
         self.columns
             .iter()
-            .map(|(n, d)| IndexColumn {
-                name: n.clone(),
+            .map(|(k, d)| IndexColumn {
+                name: k.column.clone(),
                 desc: *d,
+                function: k.func.clone(),
             })
             .collect()
     }
 
-    /// `(a, b DESC)`.
+    /// `(a, lower(b), c DESC)`.
     pub fn column_list(&self) -> String {
         let cols: Vec<String> = self
             .columns
             .iter()
-            .map(|(n, d)| {
+            .map(|(k, d)| {
                 if *d {
-                    format!("{} DESC", quote_ident(n))
+                    format!("{k} DESC")
                 } else {
-                    quote_ident(n)
+                    k.to_string()
                 }
             })
             .collect();
@@ -82,13 +119,14 @@ impl Candidate {
     }
 }
 
-/// Uses resolved to tables: (table reference → access), or the names of
-/// relations that were not found.
+/// Uses resolved to tables: table reference → how it is used. Uses whose
+/// owner is ambiguous or unknown, or whose column type has no btree
+/// operator class, are dropped.
 pub fn resolve_uses(uses: &[ColumnUse], cat: &Catalog) -> BTreeMap<(RelName, u32), Access> {
     let mut per: BTreeMap<(RelName, u32), Access> = BTreeMap::new();
     // ORDER BY / GROUP BY only count when every item lands on one reference.
-    let mut order: Vec<(Owner, RelName, IndexColumn, usize)> = Vec::new();
-    let mut group: Vec<(Owner, RelName, String)> = Vec::new();
+    let mut order: Vec<(Owner, RelName, Key, bool, usize)> = Vec::new();
+    let mut group: Vec<(Owner, RelName, Key)> = Vec::new();
     let mut order_items = 0;
     let mut group_items = 0;
     for u in uses {
@@ -124,24 +162,25 @@ pub fn resolve_uses(uses: &[ColumnUse], cat: &Catalog) -> BTreeMap<(RelName, u32
             .clone()
             .unwrap_or_else(|| rel.name.clone());
         let key = (table.clone(), t.owner.inst);
-        let name = col.name.clone();
+        let k = Key {
+            column: col.name.clone(),
+            func: t.func.clone(),
+        };
         match u.kind {
             UseKind::Eq | UseKind::Join => {
                 let a = per.entry(key).or_default();
-                if !a.eq.contains(&name) {
-                    a.eq.push(name);
+                if !a.eq.contains(&k) {
+                    a.eq.push(k);
                 }
             }
             UseKind::Range => {
                 let a = per.entry(key).or_default();
-                if !a.range.contains(&name) {
-                    a.range.push(name);
+                if !a.range.contains(&k) {
+                    a.range.push(k);
                 }
             }
-            UseKind::OrderBy { desc, pos } => {
-                order.push((t.owner.clone(), table, IndexColumn { name, desc }, pos))
-            }
-            UseKind::GroupBy => group.push((t.owner.clone(), table, name)),
+            UseKind::OrderBy { desc, pos } => order.push((t.owner.clone(), table, k, desc, pos)),
+            UseKind::GroupBy => group.push((t.owner.clone(), table, k)),
         }
     }
     // ORDER BY uses come per query level; accept them when they all resolved
@@ -152,10 +191,10 @@ pub fn resolve_uses(uses: &[ColumnUse], cat: &Catalog) -> BTreeMap<(RelName, u32
             let key = (order[0].1.clone(), first.inst);
             let a = per.entry(key).or_default();
             let mut items = order.clone();
-            items.sort_by_key(|o| o.3);
-            for (_, _, c, _) in items {
-                if !a.order.iter().any(|x| x.name == c.name) {
-                    a.order.push(c);
+            items.sort_by_key(|o| o.4);
+            for (_, _, k, desc, _) in items {
+                if !a.order.iter().any(|x| x.0 == k) {
+                    a.order.push((k, desc));
                 }
             }
         }
@@ -165,9 +204,9 @@ pub fn resolve_uses(uses: &[ColumnUse], cat: &Catalog) -> BTreeMap<(RelName, u32
         if group.iter().all(|g| &g.0 == first) {
             let key = (group[0].1.clone(), first.inst);
             let a = per.entry(key).or_default();
-            for (_, _, c) in group {
-                if !a.group.contains(&c) {
-                    a.group.push(c);
+            for (_, _, k) in group {
+                if !a.group.contains(&k) {
+                    a.group.push(k);
                 }
             }
         }
@@ -186,40 +225,39 @@ pub type EqRank<'a> = &'a dyn Fn(&RelName, &str) -> f64;
 /// Equality columns are ordered by `rank`, highest first (stable).
 pub fn generate(table: &RelName, a: &Access, rank: EqRank<'_>) -> Vec<Candidate> {
     let mut out: Vec<Candidate> = Vec::new();
-    let mut add = |cols: Vec<(String, bool)>, n_eq: usize| {
+    let mut add = |cols: Vec<(Key, bool)>, n_eq: usize| {
         if cols.is_empty() {
             return;
         }
-        // Drop repeated columns, keeping the first.
-        let mut seen = Vec::new();
-        let cols: Vec<_> = cols
+        // Drop repeated keys, keeping the first.
+        let mut seen: Vec<Key> = Vec::new();
+        let mut cols: Vec<_> = cols
             .into_iter()
-            .filter(|(n, _)| {
-                let new = !seen.contains(n);
-                seen.push(n.clone());
+            .filter(|(k, _)| {
+                let new = !seen.contains(k);
+                seen.push(k.clone());
                 new
             })
             .collect();
         // All-descending tails are served by a backward scan of an ascending index.
-        let mut cols = cols;
         if cols.len() > n_eq && cols[n_eq..].iter().all(|c| c.1) {
             cols.iter_mut().for_each(|c| c.1 = false);
         }
         let c = Candidate {
             table: table.clone(),
+            n_eq: n_eq.min(cols.len()),
             columns: cols,
-            n_eq: n_eq.min(seen.len()),
         };
         if !out.contains(&c) {
             out.push(c);
         }
     };
     let mut ranked = a.eq.clone();
-    ranked.sort_by(|x, y| rank(table, y).total_cmp(&rank(table, x)));
-    let eq: Vec<(String, bool)> = ranked
+    ranked.sort_by(|x, y| rank(table, &y.column).total_cmp(&rank(table, &x.column)));
+    let eq: Vec<(Key, bool)> = ranked
         .iter()
         .take(MAX_EQ)
-        .map(|c| (c.clone(), false))
+        .map(|k| (k.clone(), false))
         .collect();
     let n = eq.len();
     for e in &eq {
@@ -235,20 +273,29 @@ pub fn generate(table: &RelName, a: &Access, rank: EqRank<'_>) -> Vec<Candidate>
     }
     if !a.order.is_empty() {
         let mut v = eq.clone();
-        v.extend(a.order.iter().map(|c| (c.name.clone(), c.desc)));
+        v.extend(a.order.iter().cloned());
         add(v, n);
     }
     if !a.group.is_empty() && n > 0 {
         let mut v = eq.clone();
-        v.extend(a.group.iter().map(|c| (c.clone(), false)));
+        v.extend(a.group.iter().map(|k| (k.clone(), false)));
         add(v, n);
     }
     out
 }
 
+/// Whether index key `i` of `idx` is `k`: the same column, or the same
+/// expression as PostgreSQL prints it.
+fn key_matches(idx: &Index, i: usize, k: &Key) -> bool {
+    match &k.func {
+        None => idx.columns.get(i).and_then(|c| c.as_deref()) == Some(k.column.as_str()),
+        Some(_) => idx.keys.get(i).is_some_and(|e| *e == k.to_string()),
+    }
+}
+
 /// Whether an existing index already serves `c`: a valid, non-partial
-/// btree whose leading key columns are exactly `c`'s, with the directions
-/// of the non-equality part all equal or all reversed (a backward scan).
+/// btree whose leading keys are exactly `c`'s, with the directions of the
+/// non-equality part all equal or all reversed (a backward scan).
 pub fn covered_by(c: &Candidate, idx: &Index) -> bool {
     if idx.method != "btree" || !idx.valid || idx.predicate.is_some() {
         return false;
@@ -256,12 +303,12 @@ pub fn covered_by(c: &Candidate, idx: &Index) -> bool {
     if idx.columns.len() < c.columns.len() {
         return false;
     }
-    let names_match = c
+    if !c
         .columns
         .iter()
-        .zip(&idx.columns)
-        .all(|((n, _), ic)| ic.as_deref() == Some(n.as_str()));
-    if !names_match {
+        .enumerate()
+        .all(|(i, (k, _))| key_matches(idx, i, k))
+    {
         return false;
     }
     let flips: Vec<bool> = c
@@ -316,6 +363,7 @@ mod tests {
             table: t(),
             columns: cols.iter().map(|c| Some(c.to_string())).collect(),
             desc: desc.to_vec(),
+            keys: cols.iter().map(|c| c.to_string()).collect(),
             method: "btree".into(),
             predicate: None,
             valid: true,
@@ -332,16 +380,7 @@ mod tests {
         let a = Access {
             eq: vec!["clinic_id".into(), "pet_id".into()],
             range: vec!["recorded_at".into()],
-            order: vec![
-                IndexColumn {
-                    name: "recorded_at".into(),
-                    desc: true,
-                },
-                IndexColumn {
-                    name: "id".into(),
-                    desc: false,
-                },
-            ],
+            order: vec![("recorded_at".into(), true), ("id".into(), false)],
             group: vec![],
         };
         let c: Vec<String> = generate(&t(), &a, &|_, _| 0.0).iter().map(cols).collect();
@@ -372,10 +411,7 @@ mod tests {
     fn all_desc_order_becomes_ascending() {
         let a = Access {
             eq: vec!["pet_id".into()],
-            order: vec![IndexColumn {
-                name: "recorded_at".into(),
-                desc: true,
-            }],
+            order: vec![("recorded_at".into(), true)],
             ..Default::default()
         };
         let c: Vec<String> = generate(&t(), &a, &|_, _| 0.0).iter().map(cols).collect();
@@ -486,17 +522,42 @@ mod tests {
         let a = accesses("SELECT * FROM ev_1 WHERE clinic_id = $1 ORDER BY at DESC");
         assert_eq!(a.len(), 1);
         assert_eq!(a[0].0, "public.ev");
-        assert_eq!(a[0].1.eq, vec!["clinic_id"]);
-        assert_eq!(a[0].1.order[0].name, "at");
+        assert_eq!(a[0].1.eq, vec![Key::col("clinic_id")]);
+        assert_eq!(a[0].1.order[0], (Key::col("at"), true));
         assert!(accesses("SELECT * FROM docs WHERE body IS NULL").is_empty());
         // Unqualified columns go to the one table that has them.
         let a = accesses("SELECT * FROM pets p JOIN docs d ON d.id = p.id WHERE owner_id = $1");
         let pets = a.iter().find(|x| x.0 == "public.pets").unwrap();
-        assert!(pets.1.eq.contains(&"owner_id".to_string()), "{a:?}");
+        assert!(pets.1.eq.contains(&Key::col("owner_id")), "{a:?}");
         // ORDER BY across two tables serves no single index.
         let a =
             accesses("SELECT * FROM pets p JOIN docs d ON d.id = p.id ORDER BY p.owner_id, d.id");
         assert!(a.iter().all(|x| x.1.order.is_empty()), "{a:?}");
+    }
+
+    #[test]
+    fn expression_keys_render_and_match_existing_expression_indexes() {
+        let lower = Key {
+            column: "Name".into(),
+            func: Some("lower".into()),
+        };
+        let c = Candidate {
+            table: t(),
+            columns: vec![("clinic_id".into(), false), (lower.clone(), false)],
+            n_eq: 2,
+        };
+        assert_eq!(c.column_list(), "(clinic_id, lower(\"Name\"))");
+        let mut idx = index(&["clinic_id", "x"], &[false, false]);
+        idx.columns[1] = None;
+        idx.keys[1] = "lower(\"Name\")".into();
+        assert!(covered_by(&c, &idx));
+        idx.keys[1] = "upper(\"Name\")".into();
+        assert!(!covered_by(&c, &idx));
+        // A plain index on the column does not serve lower(column).
+        let plain = index(&["clinic_id", "Name"], &[false, false]);
+        assert!(!covered_by(&c, &plain));
+        let a = accesses("SELECT * FROM pets WHERE lower(owner_id::text) = $1");
+        assert!(a.is_empty(), "a cast is not a plain column: {a:?}");
     }
 
     #[test]

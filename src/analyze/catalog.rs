@@ -50,6 +50,8 @@ pub struct Index {
     pub columns: Vec<Option<String>>,
     /// DESC per key column.
     pub desc: Vec<bool>,
+    /// Each key as PostgreSQL prints it (`name`, `lower(name)`).
+    pub keys: Vec<String>,
     pub method: String,
     pub predicate: Option<String>,
     pub valid: bool,
@@ -193,7 +195,9 @@ impl Catalog {
                          FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord) \
                          WHERE k.ord <= i.indnkeyatts ORDER BY k.ord), \
                    ARRAY(SELECT (o.opt & 1) = 1 FROM unnest(i.indoption::int2[]) WITH ORDINALITY o(opt, ord) \
-                         ORDER BY o.ord) \
+                         ORDER BY o.ord), \
+                   ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, true) \
+                         FROM generate_series(1, i.indnkeyatts) k ORDER BY k) \
                  FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
                  JOIN pg_namespace n ON n.oid = ic.relnamespace \
                  JOIN pg_am am ON am.oid = ic.relam \
@@ -220,6 +224,7 @@ impl Catalog {
                 definition: r.get(11),
                 columns: r.get(12),
                 desc: r.get(13),
+                keys: r.get(14),
             });
         }
 

@@ -256,6 +256,7 @@ mod tests {
             table: RelName::new(Some("public"), "t"),
             columns: cols.iter().map(|c| Some(c.to_string())).collect(),
             desc: vec![false; cols.len()],
+            keys: cols.iter().map(|c| c.to_string()).collect(),
             method: "btree".into(),
             predicate: None,
             valid: true,

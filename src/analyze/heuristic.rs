@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use tokio_postgres::Client;
 
-use super::candidates::Candidate;
+use super::candidates::{Candidate, Key};
 use super::names::RelName;
 
 /// PostgreSQL's default selectivity of an equality without statistics.
@@ -65,7 +65,7 @@ pub fn distinct(s: &ColumnStats, reltuples: f64) -> f64 {
 /// `None` when the candidate has neither (ORDER BY only): not estimable.
 pub fn selectivity(
     cand: &Candidate,
-    range_cols: &[String],
+    range_cols: &[Key],
     stats: &HashMap<String, ColumnStats>,
     reltuples: f64,
 ) -> Option<f64> {
@@ -73,7 +73,7 @@ pub fn selectivity(
     let mut any = false;
     for (name, _) in cand.columns.iter().take(cand.n_eq) {
         any = true;
-        sel *= match stats.get(name) {
+        sel *= match stats.get(&name.column) {
             Some(s) => {
                 let nd = distinct(s, reltuples);
                 if nd >= 1.0 {

@@ -125,7 +125,7 @@ mod tests {
     fn cand(t: &str, cols: &[(&str, bool)], n_eq: usize) -> Candidate {
         Candidate {
             table: RelName::new(Some("public"), t),
-            columns: cols.iter().map(|(c, d)| (c.to_string(), *d)).collect(),
+            columns: cols.iter().map(|(c, d)| ((*c).into(), *d)).collect(),
             n_eq,
         }
     }

@@ -47,9 +47,13 @@ pub enum Verification {
 /// One key column of a proposed index.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct IndexColumn {
+    /// The column (for an expression key, the column inside it).
     pub name: String,
     /// Descending order.
     pub desc: bool,
+    /// `lower` / `upper` for an expression key `lower(name)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
 }
 
 /// A proposed index and the statements it helps.

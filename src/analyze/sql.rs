@@ -54,6 +54,9 @@ pub struct ColTarget {
     pub owner: Owner,
     /// The column name in the base relation.
     pub column: String,
+    /// `lower` / `upper` when the use is that function of the column (an
+    /// expression index serves it).
+    pub func: Option<String>,
 }
 
 /// A column use; `owners` lists the possible base columns per scope,
@@ -671,6 +674,34 @@ impl Extractor<'_> {
     fn column(&self, e: &Expr) -> Option<Tiers> {
         match e {
             Expr::Nested(x) => self.column(x),
+            // lower(col) / upper(col): served by an expression index.
+            Expr::Function(f) => {
+                let name = idents(&f.name).pop()?;
+                if name != "lower" && name != "upper" {
+                    return None;
+                }
+                let FunctionArguments::List(l) = &f.args else {
+                    return None;
+                };
+                let [FunctionArg::Unnamed(FunctionArgExpr::Expr(x))] = l.args.as_slice() else {
+                    return None;
+                };
+                let tiers = self.column(x)?;
+                let tiers: Tiers = tiers
+                    .into_iter()
+                    .map(|t| {
+                        t.into_iter()
+                            .filter(|c| c.func.is_none())
+                            .map(|c| ColTarget {
+                                func: Some(name.clone()),
+                                ..c
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                    .filter(|t| !t.is_empty())
+                    .collect();
+                (!tiers.is_empty()).then_some(tiers)
+            }
             Expr::Identifier(id) => {
                 let col = norm(id);
                 let tiers: Tiers = self
@@ -918,6 +949,7 @@ fn entries_column(entries: &[Entry], col: &str) -> Tiers {
     let target = |o: &Owner| ColTarget {
         owner: o.clone(),
         column: col.to_string(),
+        func: None,
     };
     for e in entries {
         match &e.source {
@@ -951,6 +983,7 @@ fn source_column(s: &Source, col: &str) -> Option<Tiers> {
         Source::Base(o) => Some(vec![vec![ColTarget {
             owner: o.clone(),
             column: col.to_string(),
+            func: None,
         }]]),
         Source::Derived { cols, star } => cols.get(col).cloned().or_else(|| {
             (!star.is_empty()).then(|| {
@@ -959,6 +992,7 @@ fn source_column(s: &Source, col: &str) -> Option<Tiers> {
                         .map(|o| ColTarget {
                             owner: o.clone(),
                             column: col.to_string(),
+                            func: None,
                         })
                         .collect(),
                 ]
@@ -1076,7 +1110,7 @@ mod tests {
             }
         ));
         // ORDER BY an expression gives no order use at all.
-        let v = uses("SELECT * FROM t WHERE a = 1 ORDER BY lower(b), c");
+        let v = uses("SELECT * FROM t WHERE a = 1 ORDER BY b + 1, c");
         assert!(!v.iter().any(|u| matches!(u.2, UseKind::OrderBy { .. })));
     }
 
@@ -1142,6 +1176,14 @@ mod tests {
         assert!(has(&v, "expires_at", "user_sessions", UseKind::Range));
         let v = uses("SELECT * FROM pets p WHERE (p.clinic_id, p.name) = ($1, $2)");
         assert!(has(&v, "clinic_id", "pets", UseKind::Eq) && has(&v, "name", "pets", UseKind::Eq));
+        let x = extract(
+            "SELECT * FROM users WHERE lower(email) = lower($1)",
+            &no_views,
+        )
+        .unwrap();
+        assert_eq!(x.uses.len(), 1, "{:?}", x.uses);
+        assert_eq!(x.uses[0].owners[0][0].func.as_deref(), Some("lower"));
+        assert_eq!(x.uses[0].kind, UseKind::Eq);
         let v = uses("SELECT clinic_id, count(*) FROM invoices GROUP BY clinic_id");
         assert!(has(&v, "clinic_id", "invoices", UseKind::GroupBy));
     }

@@ -243,7 +243,7 @@ pub async fn analyse_one(
         greedy(c, cat, w, x.params, &cands, before.cost, min, base).await
     } else {
         let mut best: Option<(f64, &Candidate)> = None;
-        let ranges: BTreeMap<&RelName, Vec<String>> = accesses
+        let ranges: BTreeMap<&RelName, Vec<candidates::Key>> = accesses
             .iter()
             .map(|((t, _), a)| (t, a.range.clone()))
             .collect();

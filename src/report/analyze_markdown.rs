@@ -161,10 +161,12 @@ pub(crate) mod tests {
                     IndexColumn {
                         name: "pet_id".into(),
                         desc: false,
+                        function: None,
                     },
                     IndexColumn {
                         name: "recorded_at".into(),
                         desc: true,
+                        function: None,
                     },
                 ],
                 ddl: "CREATE INDEX CONCURRENTLY ON public.medical_records (pet_id, recorded_at DESC)"

@@ -414,6 +414,16 @@ const CASES: &[(&str, &str, Expect)] = &[
         Skip(&[SavingBelowThreshold, NotUsedByPlanner]),
     ),
     (
+        "expression: lower(column) = …",
+        "SELECT * FROM users WHERE lower(email) = lower($1)",
+        Index("public.users(lower(email))"),
+    ),
+    (
+        "expression with a tenant column",
+        "SELECT * FROM pets WHERE clinic_id = $1 AND lower(name) = $2",
+        Index("public.pets(lower(name)"),
+    ),
+    (
         "LIKE pattern: advice instead",
         "SELECT * FROM pets WHERE lower(name) LIKE $1",
         Skip(&[NoCandidates]),
