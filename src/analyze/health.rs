@@ -47,23 +47,21 @@ pub fn redundant(a: &Index, b: &Index) -> bool {
     if a.predicate != b.predicate || !a.valid || !b.valid || a.primary {
         return false;
     }
-    if a.columns.iter().any(Option::is_none) || b.columns.iter().any(Option::is_none) {
+    if a.keys.len() > b.keys.len() || a.keys.len() != a.columns.len() {
         return false;
     }
-    if a.columns.len() > b.columns.len() {
-        return false;
-    }
-    let prefix = a.columns.iter().zip(&b.columns).all(|(x, y)| x == y)
+    // Keys as PostgreSQL prints them: columns and expressions alike.
+    let prefix = a.keys.iter().zip(&b.keys).all(|(x, y)| x == y)
         && a.desc.iter().zip(&b.desc).all(|(x, y)| x == y);
     if !prefix {
         return false;
     }
-    if a.unique && !(b.unique && a.columns.len() == b.columns.len()) {
+    if a.unique && !(b.unique && a.keys.len() == b.keys.len()) {
         return false;
     }
     // Identical indexes: report only one of the pair (the later name), unless
     // the other one is the primary key or a unique one.
-    if a.columns.len() == b.columns.len() && a.unique == b.unique && !b.primary {
+    if a.keys.len() == b.keys.len() && a.unique == b.unique && !b.primary {
         return a.name > b.name;
     }
     true
@@ -288,6 +286,11 @@ mod tests {
         assert!(!redundant(&desc, &ab));
         let ba = idx("t_ba", &["b", "a"]);
         assert!(!redundant(&a, &ba));
+        // Expression keys compare as printed.
+        let la = idx("t_la", &["lower(a)"]);
+        let lab = idx("t_lab", &["lower(a)", "b"]);
+        assert!(redundant(&la, &lab));
+        assert!(!redundant(&la, &ab));
     }
 
     #[test]
