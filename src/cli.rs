@@ -52,6 +52,10 @@ pub enum Command {
 Re-running is a no-op. A migration file changed after it was applied is an error."
     )]
     Migrate,
+    /// Propose indexes for the workload (pg_stat_statements or SQL files),
+    /// verified with HypoPG; report index health.
+    #[command(after_help = ANALYZE_HELP)]
+    Analyze(AnalyzeArgs),
 }
 
 const LOCAL_HELP: &str = "\
@@ -85,4 +89,73 @@ pub enum LocalCommand {
         #[arg(long, short = 'y')]
         yes: bool,
     },
+}
+
+const ANALYZE_HELP: &str = "\
+Examples:
+  dbload analyze                                 pg_stat_statements of the target database
+  dbload analyze --min-calls 10 --top 200 --format markdown > analyze.md
+  dbload analyze --from-file slow.sql --format json     SQL statements separated by ;
+  cat slow.sql | dbload analyze --stdin
+  dbload analyze --fail-on-proposals             CI: exit 1 when an index is proposed
+  dbload analyze --apply                         show the DDL, ask, CREATE INDEX CONCURRENTLY
+
+Candidates are checked with HypoPG hypothetical indexes on generic plans when
+the extension exists (CREATE EXTENSION hypopg); otherwise they are estimated
+from pg_stats and marked UNVERIFIED. A candidate is kept when the planner uses
+it and it saves at least --min-savings percent of the statement's cost.";
+
+/// Output formats of `dbload analyze`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AnalyzeFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
+/// `dbload analyze` flags.
+#[derive(Debug, Args, Clone)]
+pub struct AnalyzeArgs {
+    /// pg_stat_statements: ignore statements called fewer times.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub min_calls: u64,
+    /// pg_stat_statements: ignore statements with a lower mean time (ms).
+    #[arg(long, default_value_t = 0.0, value_name = "MS")]
+    pub min_mean_ms: f64,
+    /// pg_stat_statements: analyse at most N statements (by total time).
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub top: usize,
+    /// Read SQL statements (separated by ;) from a file instead.
+    #[arg(long, value_name = "FILE", conflicts_with = "stdin")]
+    pub from_file: Option<std::path::PathBuf>,
+    /// Read SQL statements (separated by ;) from standard input instead.
+    #[arg(long)]
+    pub stdin: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = AnalyzeFormat::Table)]
+    pub format: AnalyzeFormat,
+    /// Minimum planner-cost saving (percent) for a proposal.
+    #[arg(long, default_value_t = 20.0, value_name = "PCT")]
+    pub min_savings: f64,
+    /// Leave statements whose plan costs less than this alone.
+    #[arg(long, default_value_t = 100.0, value_name = "COST")]
+    pub min_cost: f64,
+    /// Health: report statements with a mean time at least this (ms) as slow.
+    #[arg(long, default_value_t = 100.0, value_name = "MS")]
+    pub slow_ms: f64,
+    /// Health: report unused indexes from this size (bytes) up.
+    #[arg(long, default_value_t = 1_048_576, value_name = "BYTES")]
+    pub unused_min_bytes: i64,
+    /// Health: tables with at least this many rows are big (FKs, seq scans).
+    #[arg(long, default_value_t = 10_000.0, value_name = "ROWS")]
+    pub big_table_rows: f64,
+    /// Exit 1 when at least one index is proposed (for CI).
+    #[arg(long)]
+    pub fail_on_proposals: bool,
+    /// Create the proposed indexes (CREATE INDEX CONCURRENTLY) after asking.
+    #[arg(long)]
+    pub apply: bool,
+    /// With --apply: do not ask.
+    #[arg(long, short = 'y', requires = "apply")]
+    pub yes: bool,
 }

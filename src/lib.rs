@@ -4,11 +4,13 @@
 //! engines as they land); `commands` is the glue that turns parsed CLI
 //! arguments into engine calls and renders results. See ARCHITECTURE.md.
 
+pub mod analyze;
 pub mod capacity;
 pub mod cli;
 mod commands;
 pub mod db;
 pub mod regress;
+pub mod report;
 
 use std::process::ExitCode;
 

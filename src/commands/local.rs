@@ -91,7 +91,7 @@ pub async fn run(cmd: LocalCommand) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn confirm(question: &str) -> anyhow::Result<bool> {
+pub(super) fn confirm(question: &str) -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
         anyhow::bail!("{question} Refusing without a terminal to ask on: pass --yes");
     }

@@ -1,6 +1,7 @@
 //! Glue between the CLI and the engines: resolve the target, call the
 //! engine, render the result. No engine logic lives here.
 
+mod analyze;
 mod local;
 mod migrate;
 
@@ -13,6 +14,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Local(cmd) => local::run(cmd).await,
         Command::Migrate => migrate::run(&cli.global).await,
+        Command::Analyze(args) => analyze::run(&cli.global, &args).await,
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod analyze;
 mod cli_errors;
 mod connect;
 mod local_cluster;

@@ -1,0 +1,238 @@
+//! Where statements come from: `pg_stat_statements` (current database only,
+//! ranked by total execution time) or SQL text (a file or stdin) split into
+//! statements with their line numbers kept for diagnostics.
+
+use tokio_postgres::Client;
+
+/// One statement of the workload.
+#[derive(Debug, Clone)]
+pub struct WorkloadStatement {
+    /// `file:line`, `stdin:line` or `queryid <n>`.
+    pub location: String,
+    pub query: String,
+    /// Executions recorded (1 for statements from a file).
+    pub calls: u64,
+    pub total_ms: f64,
+    pub mean_ms: f64,
+}
+
+/// Why the workload could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(
+        "pg_stat_statements is not available in database \"{0}\": run CREATE EXTENSION pg_stat_statements \
+         (the library must be in shared_preload_libraries), or pass --from-file"
+    )]
+    NoPgss(String),
+    #[error("pg_stat_statements needs PostgreSQL 13 or newer (server_version_num {0})")]
+    TooOld(i32),
+    #[error("reading pg_stat_statements: {0}")]
+    Query(#[from] tokio_postgres::Error),
+}
+
+/// Filters for `pg_stat_statements`.
+#[derive(Debug, Clone, Copy)]
+pub struct PgssFilter {
+    pub min_calls: u64,
+    pub min_mean_ms: f64,
+    pub top: usize,
+}
+
+/// Read the statements of the current database from `pg_stat_statements`,
+/// grouped by query text (several users/top-level flags give several
+/// rows), ranked by total execution time. dbload's own what-if statements
+/// (HypoPG calls, its prepared statement) are left out.
+pub async fn from_pgss(
+    c: &Client,
+    filter: PgssFilter,
+) -> Result<Vec<WorkloadStatement>, SourceError> {
+    let row = c
+        .query_one(
+            "SELECT current_setting('server_version_num')::int, current_database()::text, \
+             EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements')",
+            &[],
+        )
+        .await?;
+    let version: i32 = row.get(0);
+    let db: String = row.get(1);
+    if version < 130000 {
+        return Err(SourceError::TooOld(version));
+    }
+    if !row.get::<_, bool>(2) {
+        return Err(SourceError::NoPgss(db));
+    }
+    let rows = c
+        .query(
+            "SELECT min(queryid)::text, query, sum(calls)::bigint, sum(total_exec_time)::float8 \
+             FROM pg_stat_statements \
+             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+               AND query NOT LIKE '%hypopg%' AND query NOT LIKE '%dbload_whatif%' \
+             GROUP BY query \
+             HAVING sum(calls)::bigint >= $1::bigint \
+               AND sum(total_exec_time)::float8 / greatest(sum(calls), 1)::float8 >= $2::float8 \
+             ORDER BY sum(total_exec_time) DESC \
+             LIMIT $3::bigint",
+            &[
+                &(filter.min_calls as i64),
+                &filter.min_mean_ms,
+                &(filter.top as i64),
+            ],
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let calls = r.get::<_, i64>(2).max(0) as u64;
+            let total: f64 = r.get(3);
+            WorkloadStatement {
+                location: format!("queryid {}", r.get::<_, String>(0)),
+                query: r.get(1),
+                calls,
+                total_ms: total,
+                mean_ms: if calls > 0 { total / calls as f64 } else { 0.0 },
+            }
+        })
+        .collect())
+}
+
+/// Split SQL text into statements on top-level semicolons, respecting
+/// quotes, dollar quotes, comments and parentheses. Each statement keeps
+/// `<origin>:<line>` of its first non-blank line.
+pub fn split_sql(text: &str, origin: &str) -> Vec<WorkloadStatement> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    let push = |out: &mut Vec<WorkloadStatement>, from: usize, to: usize| {
+        let piece = &text[from..to];
+        let trimmed = strip_leading_noise(piece);
+        if trimmed.is_empty() {
+            return;
+        }
+        let offset = from + (piece.len() - trimmed.len());
+        let line = text[..offset].matches('\n').count() + 1;
+        out.push(WorkloadStatement {
+            location: format!("{origin}:{line}"),
+            query: trimmed.trim_end().to_string(),
+            calls: 1,
+            total_ms: 0.0,
+            mean_ms: 0.0,
+        });
+    };
+    while i < b.len() {
+        match b[i] {
+            b'\'' | b'"' => {
+                let q = b[i];
+                // E'…' strings take backslash escapes.
+                let escapes = q == b'\''
+                    && i > 0
+                    && matches!(b[i - 1], b'E' | b'e')
+                    && (i < 2 || !(b[i - 2].is_ascii_alphanumeric() || b[i - 2] == b'_'));
+                i += 1;
+                while i < b.len() {
+                    if escapes && b[i] == b'\\' {
+                        i += 2;
+                        continue;
+                    }
+                    if b[i] == q {
+                        if i + 1 < b.len() && b[i + 1] == q {
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                let mut depth = 1;
+                i += 2;
+                while i < b.len() && depth > 0 {
+                    if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
+                        depth += 1;
+                        i += 2;
+                    } else if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
+                        depth -= 1;
+                        i += 2;
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+            b'$' => {
+                // $tag$ … $tag$ (a $1 parameter is not a tag).
+                let tag_end = text[i + 1..]
+                    .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .map(|p| i + 1 + p);
+                match tag_end {
+                    Some(e)
+                        if b[e] == b'$'
+                            && !text[i + 1..e].starts_with(|c: char| c.is_ascii_digit()) =>
+                    {
+                        let tag = &text[i..=e];
+                        match text[e + 1..].find(tag) {
+                            Some(p) => i = e + 1 + p + tag.len(),
+                            None => i = b.len(),
+                        }
+                    }
+                    _ => i += 1,
+                }
+            }
+            b';' => {
+                push(&mut out, start, i);
+                i += 1;
+                start = i;
+            }
+            _ => i += 1,
+        }
+    }
+    if start < b.len() {
+        push(&mut out, start, b.len());
+    }
+    out
+}
+
+/// Drop leading whitespace and comments (they would shift the line number).
+fn strip_leading_noise(s: &str) -> &str {
+    let mut s = s.trim_start();
+    loop {
+        if s.starts_with("--") {
+            s = s.split_once('\n').map(|x| x.1).unwrap_or("").trim_start();
+        } else if s.starts_with("/*") {
+            match s.find("*/") {
+                Some(p) => s = s[p + 2..].trim_start(),
+                None => return "",
+            }
+        } else {
+            return s;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_with_lines_quotes_and_dollar_quotes() {
+        let text = "-- header\nSELECT 1;\n\nSELECT ';' AS x,\n  $$a;b$$ FROM t WHERE id = $1;\n/* c; */ SELECT \"a;b\" FROM t\n";
+        let v = split_sql(text, "w.sql");
+        assert_eq!(v.len(), 3, "{v:?}");
+        assert_eq!(v[0].location, "w.sql:2");
+        assert_eq!(v[0].query, "SELECT 1");
+        assert_eq!(v[1].location, "w.sql:4");
+        assert!(v[1].query.ends_with("id = $1"));
+        assert_eq!(v[2].location, "w.sql:6");
+        assert_eq!(v[2].query, "SELECT \"a;b\" FROM t");
+        assert!(split_sql("  \n-- only a comment\n", "x").is_empty());
+        let v = split_sql("SELECT E'a\\';b' FROM t; SELECT 'c\\'; SELECT 2", "x");
+        assert_eq!(v.len(), 3, "{v:?}");
+        assert_eq!(v[0].query, "SELECT E'a\\';b' FROM t");
+    }
+}

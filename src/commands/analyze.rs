@@ -1,0 +1,107 @@
+//! `dbload analyze`: read the workload, run the analyze engine, render the
+//! report, optionally create the proposed indexes.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::analyze::apply::{ApplyStatus, apply};
+use crate::analyze::health::HealthSettings;
+use crate::analyze::source::PgssFilter;
+use crate::analyze::{Input, Settings, run as analyze};
+use crate::cli::{AnalyzeArgs, AnalyzeFormat, GlobalArgs};
+use crate::db::connect;
+use crate::report::{analyze_json, analyze_markdown, analyze_table};
+
+pub async fn run(global: &GlobalArgs, args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    if !(0.0..=100.0).contains(&args.min_savings) {
+        anyhow::bail!(
+            "--min-savings must be between 0 and 100 (got {})",
+            args.min_savings
+        );
+    }
+    let input = if let Some(path) = &args.from_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("--from-file {}", path.display()))?;
+        Input::Sql {
+            origin: path.display().to_string(),
+            text,
+        }
+    } else if args.stdin {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("--stdin: reading standard input")?;
+        Input::Sql {
+            origin: "stdin".into(),
+            text,
+        }
+    } else {
+        Input::Pgss(PgssFilter {
+            min_calls: args.min_calls,
+            min_mean_ms: args.min_mean_ms,
+            top: args.top,
+        })
+    };
+    let settings = Settings {
+        input,
+        min_savings_pct: args.min_savings,
+        min_cost: args.min_cost,
+        use_hypopg: true,
+        health: HealthSettings {
+            unused_min_bytes: args.unused_min_bytes,
+            big_table_rows: args.big_table_rows,
+            slow_min_calls: args.min_calls,
+            slow_mean_ms: args.slow_ms,
+        },
+    };
+    let target = super::resolve_target(global).await?;
+    let client = connect(&target).await?;
+    let report = analyze(&client, &settings)
+        .await
+        .with_context(|| format!("analyzing {target}"))?;
+    let text = match args.format {
+        AnalyzeFormat::Table => analyze_table::render(&report),
+        AnalyzeFormat::Json => analyze_json::render(&report),
+        AnalyzeFormat::Markdown => analyze_markdown::render(&report),
+    };
+    print!("{text}");
+
+    let mut code = ExitCode::SUCCESS;
+    if args.apply && !report.proposals.is_empty() {
+        eprintln!("\nIndexes to create on {target}:");
+        for p in &report.proposals {
+            eprintln!(
+                "  {};{}",
+                p.ddl,
+                if p.verified { "" } else { "  -- unverified" }
+            );
+        }
+        if !args.yes && !super::local::confirm("Create these indexes now?")? {
+            anyhow::bail!("nothing created (pass --yes to skip this question)");
+        }
+        let outcomes = apply(&client, &report.proposals).await;
+        for o in &outcomes {
+            let what = match o.status {
+                ApplyStatus::Created => "created",
+                ApplyStatus::AlreadyPresent => "skipped",
+                ApplyStatus::Failed => "FAILED",
+            };
+            eprintln!("{what}: {} — {}", o.ddl, o.detail);
+        }
+        if outcomes.iter().any(|o| o.status == ApplyStatus::Failed) {
+            code = ExitCode::from(crate::EXIT_FAILED_CHECK);
+        }
+    } else if args.apply {
+        eprintln!("nothing to apply: no index proposed");
+    }
+    if args.fail_on_proposals && !report.proposals.is_empty() {
+        eprintln!(
+            "dbload: {} index proposal(s) (--fail-on-proposals)",
+            report.proposals.len()
+        );
+        code = ExitCode::from(crate::EXIT_FAILED_CHECK);
+    }
+    Ok(code)
+}

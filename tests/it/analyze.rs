@@ -1,0 +1,723 @@
+//! `dbload analyze` against a real server with HypoPG: proposals from
+//! pg_stat_statements verified on generic plans, a table of statement
+//! cases (expected index or expected reason), the no-HypoPG heuristic,
+//! index-health checks, `--fail-on-proposals` and `--apply`.
+
+use dbload::analyze::model::{SkipReason, StatementStatus};
+use dbload::analyze::{self, Input, Settings};
+use dbload::db::migrate;
+use serde_json::Value;
+
+use crate::common::{TestDb, dbload};
+
+const VET_DATA: &str = include_str!("../../fixtures/analyze/vet_data.sql");
+const WORKLOAD: &str = "fixtures/analyze/workload.sql";
+
+/// The vet schema with deterministic data, analysed.
+async fn vet_db(db: &TestDb) -> tokio_postgres::Client {
+    let mut c = db.client().await;
+    migrate::apply(&mut c, migrate::MIGRATIONS).await.unwrap();
+    c.batch_execute(VET_DATA).await.unwrap();
+    c
+}
+
+fn settings(input: Input) -> Settings {
+    Settings {
+        input,
+        min_savings_pct: analyze::DEFAULT_MIN_SAVINGS_PCT,
+        min_cost: analyze::DEFAULT_MIN_COST,
+        use_hypopg: true,
+        health: Default::default(),
+    }
+}
+
+fn json_of(out: &assert_cmd::assert::Assert) -> Value {
+    serde_json::from_slice(&out.get_output().stdout).expect("JSON on stdout")
+}
+
+/// Proposals as `table(col, col DESC)` strings.
+fn proposal_labels(v: &Value) -> Vec<String> {
+    v["proposals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let cols: Vec<String> = p["columns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| {
+                    let n = c["name"].as_str().unwrap().to_string();
+                    if c["desc"].as_bool().unwrap() {
+                        format!("{n} DESC")
+                    } else {
+                        n
+                    }
+                })
+                .collect();
+            format!("{}({})", p["table"].as_str().unwrap(), cols.join(", "))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn proposes_verified_indexes_from_pg_stat_statements() {
+    let db = TestDb::new().await;
+    let c = vet_db(&db).await;
+    c.batch_execute("CREATE INDEX pets_owner_dup ON pets (owner_id)")
+        .await
+        .unwrap();
+    // The workload, with parameters so pg_stat_statements normalises it.
+    let records = c
+        .prepare(
+            "SELECT * FROM medical_records WHERE pet_id = $1 ORDER BY recorded_at DESC LIMIT 20",
+        )
+        .await
+        .unwrap();
+    let items = c
+        .prepare("SELECT * FROM invoice_items WHERE invoice_id = $1")
+        .await
+        .unwrap();
+    let calendar = c
+        .prepare(
+            "SELECT * FROM appointments WHERE clinic_id = $1 AND starts_at >= $2 \
+             ORDER BY starts_at LIMIT 50",
+        )
+        .await
+        .unwrap();
+    // Valid PostgreSQL that sqlparser cannot parse.
+    let locking = c
+        .prepare("SELECT * FROM pets WHERE id = $1 FOR NO KEY UPDATE")
+        .await
+        .unwrap();
+    let since = chrono::DateTime::parse_from_rfc3339("2026-01-10T00:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    for i in 0..15i64 {
+        c.query(&records, &[&(1 + i)]).await.unwrap();
+        c.query(&items, &[&(100 + i)]).await.unwrap();
+        c.query(&calendar, &[&(1 + i), &since]).await.unwrap();
+        c.query(&locking, &[&(1 + i)]).await.unwrap();
+    }
+
+    let out = dbload()
+        .args(["-d", &db.url(), "analyze", "--format", "json"])
+        .assert()
+        .success();
+    let v = json_of(&out);
+    assert_eq!(v["schema"], "dbload.analyze/1");
+    assert_eq!(v["verification"], "hypopg");
+    let labels = proposal_labels(&v);
+    assert!(
+        labels.contains(&"public.medical_records(pet_id, recorded_at)".to_string()),
+        "{labels:?}"
+    );
+    assert!(
+        labels.contains(&"public.invoice_items(invoice_id)".to_string()),
+        "{labels:?}"
+    );
+    assert!(
+        !labels
+            .iter()
+            .any(|l| l.starts_with("public.appointments(clinic_id")),
+        "an existing index must not be proposed again: {labels:?}"
+    );
+    for p in v["proposals"].as_array().unwrap() {
+        assert_eq!(p["verified"], true);
+        assert!(
+            p["ddl"]
+                .as_str()
+                .unwrap()
+                .starts_with("CREATE INDEX CONCURRENTLY ON public.")
+        );
+        for h in p["statements"].as_array().unwrap() {
+            let (b, a) = (
+                h["cost_before"].as_f64().unwrap(),
+                h["cost_after"].as_f64().unwrap(),
+            );
+            assert!(a < b, "{h}");
+        }
+    }
+    let mr = v["proposals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["table"] == "public.medical_records")
+        .unwrap();
+    assert!(mr["statements"][0]["calls"].as_u64().unwrap() >= 15);
+    assert!(mr["est_time_saved_ms"].as_f64().unwrap() > 0.0);
+    // Every statement is accounted for; the unparsable one has a diagnostic.
+    let stmts = v["statements"].as_array().unwrap();
+    let lock = stmts
+        .iter()
+        .find(|s| s["query"].as_str().unwrap().contains("FOR NO KEY UPDATE"))
+        .expect("the locking statement is listed");
+    assert_eq!(lock["reason"], "parse_error", "{lock}");
+    let cal = stmts
+        .iter()
+        .find(|s| {
+            s["query"]
+                .as_str()
+                .unwrap()
+                .contains("FROM appointments WHERE clinic_id")
+        })
+        .unwrap();
+    assert_eq!(cal["status"], "skipped", "{cal}");
+    // Health: the duplicate we created.
+    let dups = v["health"]["duplicate_indexes"].as_array().unwrap();
+    assert!(
+        dups.iter()
+            .any(|d| d["index"] == "public.pets_owner_dup"
+                || d["index"] == "public.pets_owner_id_idx"),
+        "{dups:?}"
+    );
+
+    // CI mode: proposals make it fail.
+    dbload()
+        .args(["-d", &db.url(), "analyze", "--fail-on-proposals"])
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains("CREATE INDEX CONCURRENTLY"));
+
+    // --apply --yes creates them; afterwards nothing is proposed for these.
+    let out = dbload()
+        .args([
+            "-d",
+            &db.url(),
+            "analyze",
+            "--apply",
+            "--yes",
+            "--format",
+            "markdown",
+        ])
+        .assert()
+        .success();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        err.contains("created: CREATE INDEX CONCURRENTLY ON public.invoice_items (invoice_id)"),
+        "{err}"
+    );
+    let n: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_indexes WHERE tablename IN ('invoice_items', 'medical_records')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(n >= 4, "two primary keys and two new indexes: {n}");
+    let out = dbload()
+        .args(["-d", &db.url(), "analyze", "--format", "json"])
+        .assert()
+        .success();
+    let labels = proposal_labels(&json_of(&out));
+    assert!(
+        !labels.iter().any(|l| l.contains("invoice_items(invoice_id") || l.contains("medical_records(pet_id")),
+        "{labels:?}"
+    );
+}
+
+/// What a case expects.
+enum Expect {
+    /// The statement's chosen index label starts with this.
+    Index(&'static str),
+    /// Skipped for one of these reasons.
+    Skip(&'static [SkipReason]),
+}
+
+use Expect::{Index, Skip};
+use SkipReason::*;
+
+const CASE_SCHEMA: &str = r#"
+CREATE SCHEMA "Billing";
+CREATE TABLE "Billing"."Invoices" ("Id" bigint PRIMARY KEY, "OwnerId" bigint NOT NULL, "IssuedAt" timestamptz NOT NULL);
+INSERT INTO "Billing"."Invoices" SELECT i, 1 + i % 5000, timestamptz '2026-01-01' + i * interval '1 minute'
+  FROM generate_series(1, 20000) i;
+CREATE TABLE events (id bigint NOT NULL, clinic_id bigint NOT NULL, at timestamptz NOT NULL, kind text NOT NULL)
+  PARTITION BY RANGE (at);
+CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+INSERT INTO events SELECT i, 1 + i % 2000, timestamptz '2025-01-01' + i * interval '15 minutes', 'k' || i % 5
+  FROM generate_series(1, 30000) i;
+CREATE TABLE docs (id bigint PRIMARY KEY, body json NOT NULL, meta jsonb NOT NULL);
+INSERT INTO docs SELECT i, json_build_object('k', i), jsonb_build_object('k', i % 100) FROM generate_series(1, 20000) i;
+CREATE VIEW open_invoices AS SELECT id, clinic_id, owner_id, total_cents FROM invoices WHERE status = 'open';
+CREATE MATERIALIZED VIEW owner_revenue AS
+  SELECT clinic_id, owner_id, sum(total_cents) AS total FROM invoices GROUP BY clinic_id, owner_id;
+ANALYZE;
+"#;
+
+const CASES: &[(&str, &str, Expect)] = &[
+    (
+        "single column",
+        "SELECT * FROM invoice_items WHERE invoice_id = $1",
+        Index("public.invoice_items(invoice_id)"),
+    ),
+    (
+        "two-column equality",
+        "SELECT * FROM appointments WHERE vet_id = $1 AND status = $2",
+        Index("public.appointments(vet_id"),
+    ),
+    (
+        "equality + range",
+        "SELECT * FROM appointments WHERE vet_id = $1 AND starts_at >= $2 AND starts_at < $3",
+        Index("public.appointments(vet_id"),
+    ),
+    (
+        "equality + ORDER BY … LIMIT",
+        "SELECT * FROM medical_records WHERE pet_id = $1 ORDER BY recorded_at DESC LIMIT 20",
+        Index("public.medical_records(pet_id, recorded_at)"),
+    ),
+    (
+        "ORDER BY mixed directions",
+        "SELECT * FROM invoices ORDER BY issued_at DESC, id LIMIT 10",
+        Index("public.invoices(issued_at DESC, id)"),
+    ),
+    (
+        "range only (BETWEEN)",
+        "SELECT * FROM invoices WHERE issued_at BETWEEN $1 AND $2",
+        Index("public.invoices(issued_at)"),
+    ),
+    (
+        "join: both sides",
+        "SELECT i.number, ii.description FROM invoices i JOIN invoice_items ii ON ii.invoice_id = i.id WHERE i.owner_id = $1",
+        Index("public.invoice_items(invoice_id) + public.invoices(owner_id)"),
+    ),
+    (
+        "IN subquery",
+        "SELECT * FROM pets p WHERE p.id IN (SELECT a.pet_id FROM appointments a WHERE a.vet_id = $1)",
+        Index("public.appointments(vet_id"),
+    ),
+    (
+        "correlated EXISTS",
+        "SELECT * FROM invoices i WHERE i.clinic_id = $1 AND EXISTS (SELECT 1 FROM invoice_items ii WHERE ii.invoice_id = i.id)",
+        Index("public.invoice_items(invoice_id)"),
+    ),
+    (
+        "UPDATE",
+        "UPDATE appointments SET status = 'cancelled' WHERE pet_id = $1",
+        Index("public.appointments(pet_id)"),
+    ),
+    (
+        "DELETE",
+        "DELETE FROM invoice_items WHERE service_id = $1",
+        Index("public.invoice_items(service_id)"),
+    ),
+    (
+        "CTE (inlined)",
+        "WITH r AS (SELECT * FROM medical_records) SELECT * FROM r WHERE r.vet_id = $1",
+        Index("public.medical_records(vet_id)"),
+    ),
+    (
+        "CTE MATERIALIZED is a fence",
+        "WITH r AS MATERIALIZED (SELECT * FROM medical_records) SELECT * FROM r WHERE r.vet_id = $1",
+        Skip(&[NoCandidates]),
+    ),
+    (
+        "view resolved to its table",
+        "SELECT * FROM open_invoices WHERE owner_id = $1",
+        Index("public.invoices(owner_id"),
+    ),
+    (
+        "materialized view",
+        "SELECT * FROM owner_revenue WHERE owner_id = $1",
+        Index("public.owner_revenue(owner_id)"),
+    ),
+    (
+        "partitioned: on the parent",
+        "SELECT * FROM events WHERE clinic_id = $1",
+        Index("public.events(clinic_id)"),
+    ),
+    (
+        "a partition: on the parent",
+        "SELECT * FROM events_2025 WHERE clinic_id = $1",
+        Index("public.events(clinic_id)"),
+    ),
+    (
+        "quoted mixed-case identifiers",
+        r#"SELECT * FROM "Billing"."Invoices" i WHERE i."OwnerId" = $1"#,
+        Index(r#""Billing"."Invoices"("OwnerId")"#),
+    ),
+    (
+        "normalised $n parameters",
+        "SELECT * FROM pets WHERE clinic_id = $1 AND species = $2 AND name <> $3",
+        Index("public.pets(clinic_id"),
+    ),
+    (
+        "GROUP BY with filter",
+        "SELECT vet_id, count(*) FROM medical_records WHERE clinic_id = $1 GROUP BY vet_id",
+        Index("public.medical_records(clinic_id"),
+    ),
+    (
+        "row-value equality",
+        "SELECT * FROM invoices WHERE (owner_id, status) = ($1, $2)",
+        Index("public.invoices(owner_id"),
+    ),
+    (
+        "already indexed",
+        "SELECT * FROM pets WHERE owner_id = $1",
+        Skip(&[NoCandidates]),
+    ),
+    (
+        "already indexed (unique)",
+        "SELECT * FROM users WHERE email = $1",
+        Skip(&[NoCandidates]),
+    ),
+    (
+        "cost already low",
+        "SELECT * FROM clinics WHERE city = $1",
+        Skip(&[CostAlreadyLow]),
+    ),
+    (
+        "catalog only",
+        "SELECT relname FROM pg_class WHERE relname = $1",
+        Skip(&[CatalogOnly]),
+    ),
+    (
+        "information_schema",
+        "SELECT * FROM information_schema.tables WHERE table_name = $1",
+        Skip(&[CatalogOnly]),
+    ),
+    (
+        "unparsable",
+        "SELECT * FROM pets WHERE id = $1 FOR NO KEY UPDATE",
+        Skip(&[ParseError]),
+    ),
+    (
+        "explain error",
+        "SELECT * FROM pets WHERE no_such_column = $1",
+        Skip(&[ExplainFailed]),
+    ),
+    (
+        "table not present",
+        "SELECT * FROM no_such_table WHERE id = $1",
+        Skip(&[TableNotPresent]),
+    ),
+    (
+        "jsonb containment: not btree",
+        "SELECT * FROM docs WHERE meta @> $1",
+        Skip(&[NoCandidates]),
+    ),
+    (
+        "json expression: not a column",
+        "SELECT * FROM docs WHERE body->>'k' = $1",
+        Skip(&[NoCandidates]),
+    ),
+    (
+        "json column: no btree opclass",
+        "SELECT * FROM docs WHERE body IS NULL",
+        Skip(&[NoCandidates]),
+    ),
+    (
+        "one distinct value",
+        "SELECT * FROM invoices WHERE currency = $1",
+        Skip(&[SavingBelowThreshold, NotUsedByPlanner]),
+    ),
+    (
+        "expression: lower(column) = …",
+        "SELECT * FROM users WHERE lower(email) = lower($1)",
+        Index("public.users(lower(email))"),
+    ),
+    (
+        "expression with a tenant column",
+        "SELECT * FROM pets WHERE clinic_id = $1 AND lower(name) = $2",
+        Index("public.pets(lower(name)"),
+    ),
+    (
+        "LIKE pattern: advice instead",
+        "SELECT * FROM pets WHERE lower(name) LIKE $1",
+        Skip(&[NoCandidates]),
+    ),
+    ("utility", "SET work_mem = '64MB'", Skip(&[Utility])),
+    ("no tables", "SELECT $1::int + 1", Skip(&[NoTables])),
+];
+
+#[tokio::test]
+async fn statement_cases_give_the_expected_index_or_reason() {
+    let db = TestDb::new().await;
+    let c = vet_db(&db).await;
+    c.batch_execute(CASE_SCHEMA).await.unwrap();
+    let text: String = CASES
+        .iter()
+        .map(|(_, sql, _)| format!("{sql};\n"))
+        .collect();
+    let report = analyze::run(
+        &c,
+        &settings(Input::Sql {
+            origin: "cases.sql".into(),
+            text,
+        }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.statements.len(), CASES.len());
+    let mut failures = Vec::new();
+    for ((name, sql, expect), r) in CASES.iter().zip(&report.statements) {
+        assert_eq!(r.location, format!("cases.sql:{}", r.id + 1));
+        let ok = match expect {
+            Index(prefix) => {
+                r.status == StatementStatus::Proposed
+                    && r.index.as_deref().is_some_and(|i| i.starts_with(prefix))
+            }
+            Skip(reasons) => r.reason.is_some_and(|x| reasons.contains(&x)),
+        };
+        if !ok {
+            failures.push(format!(
+                "{name}: {sql}\n    got {:?} {:?} index={:?} cost={:?} {}",
+                r.status, r.reason, r.index, r.cost, r.detail
+            ));
+        }
+    }
+    for ((name, _, _), r) in CASES.iter().zip(&report.statements) {
+        eprintln!(
+            "case {name}: {:?} {:?} {:?} cost={:?} {}",
+            r.status, r.index, r.reason, r.cost, r.detail
+        );
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // The explain error carries the server's message.
+    let e = &report.statements[CASES.iter().position(|c| c.0 == "explain error").unwrap()];
+    assert!(e.detail.contains("no_such_column"), "{}", e.detail);
+    // Nothing is left behind in the session: no hypothetical index, no
+    // prepared statement, no open transaction.
+    let left: i64 = c
+        .query_one(
+            "SELECT (SELECT count(*) FROM hypopg_list_indexes) + \
+             (SELECT count(*) FROM pg_prepared_statements WHERE name = 'dbload_whatif')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
+    let like = &report.statements[CASES.iter().position(|c| c.0.starts_with("LIKE")).unwrap()];
+    assert!(like.hints[0].contains("pg_trgm"), "{:?}", like.hints);
+    // A saving under --min-savings is reported as such.
+    let mut strict = settings(Input::Sql {
+        origin: "strict.sql".into(),
+        text: "SELECT * FROM invoices WHERE status = $1".into(),
+    });
+    strict.min_savings_pct = 60.0;
+    let r = analyze::run(&c, &strict).await.unwrap();
+    let s = &r.statements[0];
+    assert_eq!(s.reason, Some(SavingBelowThreshold), "{}", s.detail);
+    assert!(s.detail.contains("below 60%"), "{}", s.detail);
+    assert!(r.proposals.is_empty());
+    // The partitioned proposal is built on the parent, plainly.
+    let ev = report
+        .proposals
+        .iter()
+        .find(|p| p.table == "public.events")
+        .unwrap();
+    assert!(
+        ev.partitioned && ev.ddl == "CREATE INDEX ON public.events (clinic_id)",
+        "{}",
+        ev.ddl
+    );
+    // Quoted identifiers survive into the DDL.
+    assert!(
+        report
+            .proposals
+            .iter()
+            .any(|p| p.ddl == r#"CREATE INDEX CONCURRENTLY ON "Billing"."Invoices" ("OwnerId")"#)
+    );
+    // The join got an index on each side.
+    let join = &report.statements[6];
+    assert!(
+        join.index
+            .as_deref()
+            .unwrap()
+            .contains("invoice_items(invoice_id)"),
+        "{:?}",
+        join.index
+    );
+}
+
+#[tokio::test]
+async fn without_hypopg_proposals_are_unverified() {
+    let db = TestDb::new().await;
+    let c = vet_db(&db).await;
+    c.batch_execute("DROP EXTENSION hypopg").await.unwrap();
+    let out = dbload()
+        .args([
+            "-d",
+            &db.url(),
+            "analyze",
+            "--from-file",
+            WORKLOAD,
+            "--format",
+            "json",
+        ])
+        .assert()
+        .success();
+    let v = json_of(&out);
+    assert_eq!(v["verification"], "heuristic");
+    assert!(v["warnings"][0].as_str().unwrap().contains("UNVERIFIED"));
+    let labels = proposal_labels(&v);
+    assert!(
+        labels.contains(&"public.invoice_items(invoice_id)".to_string()),
+        "{labels:?}"
+    );
+    for p in v["proposals"].as_array().unwrap() {
+        assert_eq!(p["verified"], false);
+        assert!(p["statements"][0]["cost_after"].is_null());
+    }
+    // The parse error does not stop the report; its file:line is given.
+    let bad = v["statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["reason"] == "parse_error")
+        .unwrap();
+    assert_eq!(bad["location"], format!("{WORKLOAD}:5"));
+    // The same through stdin: locations say stdin:<line>.
+    let text = std::fs::read_to_string(WORKLOAD).unwrap();
+    let out = dbload()
+        .args(["-d", &db.url(), "analyze", "--stdin", "--format", "json"])
+        .write_stdin(text)
+        .assert()
+        .success();
+    let v = json_of(&out);
+    assert_eq!(v["source"], "stdin");
+    assert_eq!(v["statements"][0]["location"], "stdin:2");
+    for fmt in ["table", "markdown"] {
+        dbload()
+            .args([
+                "-d",
+                &db.url(),
+                "analyze",
+                "--from-file",
+                WORKLOAD,
+                "--format",
+                fmt,
+            ])
+            .assert()
+            .success()
+            .stdout(predicates::str::contains("unverified"))
+            .stdout(predicates::str::contains("UNVERIFIED"));
+    }
+}
+
+#[tokio::test]
+async fn health_checks_report_created_conditions() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    c.batch_execute(
+        "CREATE TABLE parent (id bigint PRIMARY KEY);
+         CREATE TABLE child (id bigint PRIMARY KEY, parent_id bigint REFERENCES parent (id), x int);
+         INSERT INTO parent SELECT generate_series(1, 100);
+         INSERT INTO child SELECT i, 1 + i % 100, i % 50 FROM generate_series(1, 5000) i;
+         CREATE INDEX child_x ON child (x);
+         CREATE INDEX child_x_id ON child (x, id);
+         ANALYZE;",
+    )
+    .await
+    .unwrap();
+    // A failed concurrent build leaves an invalid index.
+    assert!(
+        c.batch_execute("CREATE UNIQUE INDEX CONCURRENTLY child_x_uniq ON child (x)")
+            .await
+            .is_err()
+    );
+    // Sequential scans, and a slow statement.
+    for _ in 0..12 {
+        c.query("SELECT count(*) FROM child WHERE parent_id > 0", &[])
+            .await
+            .unwrap();
+    }
+    c.batch_execute("SELECT pg_sleep(0.06)").await.unwrap();
+    c.query("SELECT pg_stat_force_next_flush()", &[])
+        .await
+        .unwrap();
+    c.query("SELECT 1", &[]).await.unwrap();
+
+    let out = dbload()
+        .args([
+            "-d",
+            &db.url(),
+            "analyze",
+            "--format",
+            "json",
+            "--big-table-rows",
+            "1000",
+            "--unused-min-bytes",
+            "0",
+            "--slow-ms",
+            "50",
+        ])
+        .assert()
+        .success();
+    let v = json_of(&out);
+    let h = &v["health"];
+    let names = |k: &str, f: &str| -> Vec<String> {
+        h[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x[f].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        names("duplicate_indexes", "index"),
+        vec!["public.child_x"],
+        "{h}"
+    );
+    assert_eq!(
+        names("duplicate_indexes", "covered_by"),
+        vec!["public.child_x_id"]
+    );
+    assert!(
+        names("unused_indexes", "index").contains(&"public.child_x_id".to_string()),
+        "{h}"
+    );
+    assert!(
+        !names("unused_indexes", "index").contains(&"public.child_pkey".to_string()),
+        "primary keys are never unused"
+    );
+    assert_eq!(
+        names("invalid_indexes", "index"),
+        vec!["public.child_x_uniq"]
+    );
+    assert_eq!(
+        names("unindexed_foreign_keys", "constraint"),
+        vec!["child_parent_id_fkey"]
+    );
+    assert_eq!(
+        names("seq_scan_tables", "table"),
+        vec!["public.child"],
+        "{h}"
+    );
+    assert!(
+        names("slow_statements", "query")
+            .iter()
+            .any(|q| q.contains("pg_sleep")),
+        "{h}"
+    );
+    // And in the terminal report.
+    dbload()
+        .args(["-d", &db.url(), "analyze", "--big-table-rows", "1000"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("FK without index"))
+        .stdout(predicates::str::contains("invalid index"));
+}
+
+#[test]
+fn bad_input_names_the_flag() {
+    let out = dbload()
+        .args([
+            "-d",
+            "postgres://127.0.0.1:1/x",
+            "analyze",
+            "--from-file",
+            "/nonexistent/w.sql",
+        ])
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("--from-file /nonexistent/w.sql"), "{err}");
+    dbload()
+        .args(["analyze", "--yes"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--apply"));
+}
