@@ -7,6 +7,7 @@
 pub mod cli;
 mod commands;
 pub mod db;
+pub mod seed;
 
 use std::process::ExitCode;
 
