@@ -3,6 +3,7 @@
 
 mod local;
 mod migrate;
+mod seed;
 
 use std::process::ExitCode;
 
@@ -13,6 +14,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Local(cmd) => local::run(cmd).await,
         Command::Migrate => migrate::run(&cli.global).await,
+        Command::Seed(args) => seed::run(&cli.global, &args).await,
     }
 }
 
