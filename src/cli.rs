@@ -75,7 +75,12 @@ Examples:
 #[derive(Debug, Args, Clone)]
 pub struct SeedArgs {
     /// Dataset size; 1.0 = 10,000 clinics, 100,000 users, 1,000,000 pets.
-    #[arg(long, default_value_t = 1.0, value_name = "F")]
+    #[arg(
+        long,
+        default_value_t = 1.0,
+        value_name = "F",
+        allow_negative_numbers = true
+    )]
     pub scale: f64,
     /// Seed of every generated value (same seed and scale, same data).
     #[arg(long, default_value_t = crate::seed::DEFAULT_SEED, value_name = "N")]
