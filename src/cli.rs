@@ -61,7 +61,7 @@ const SEED_HELP: &str = "\
 Scale 1 is 10,000 clinics, 100,000 users, 1,000,000 pets, and in proportion
 200,000 services, 2,000,000 appointments, 1,000,000 medical records, 500,000
 prescriptions, 1,000,000 invoices, 2,500,000 invoice items, 300,000 sessions
-(about 1.7 GB). The same --seed and --scale give byte-identical tables with
+(about 1.4 GB). The same --seed and --scale give byte-identical tables with
 any --jobs. Re-seeding a dbload dataset replaces it; tables of the same names
 that dbload did not create are left alone unless --force.
 

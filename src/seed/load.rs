@@ -1,12 +1,12 @@
 //! Orchestration of one seed run: checks, migrations, metadata, dropping
 //! keys/indexes/foreign keys, the parallel load, the rebuild, ANALYZE.
 //!
-//! Loading: each table is one `TRUNCATE` + `COPY … (FORMAT binary, FREEZE)`
-//! transaction on one of `jobs` connections (largest tables first); its rows
-//! are generated in chunks on a rayon pool of `jobs` threads, in order, and
-//! streamed as they are made. Rebuilding: keys and indexes per table in
-//! parallel, foreign keys added `NOT VALID` then validated per table in
-//! parallel, then `ANALYZE` per table in parallel.
+//! Per table, on one of `jobs` connections (largest tables first): one
+//! `TRUNCATE` + `COPY … (FORMAT binary, FREEZE)` transaction whose rows are
+//! generated in chunks on a rayon pool of `jobs` threads, in order, and
+//! streamed as they are made; then its primary key, unique constraints and
+//! indexes; then `ANALYZE`. Once every table is there, the foreign keys are
+//! added `NOT VALID` and validated, tables in parallel.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
@@ -122,6 +122,10 @@ pub struct TableReport {
     pub bytes: i64,
     /// Seconds from TRUNCATE to COMMIT of its COPY.
     pub load_seconds: f64,
+    /// Seconds rebuilding its primary key, unique constraints and indexes.
+    pub index_seconds: f64,
+    /// Seconds of its ANALYZE.
+    pub analyze_seconds: f64,
 }
 
 /// What a seed run did.
@@ -134,14 +138,11 @@ pub struct SeedReport {
     pub jobs: usize,
     /// Per table, in schema order.
     pub tables: Vec<TableReport>,
-    /// Parallel COPY of all tables (wall clock).
+    /// Wall clock of the per-table pipelines (COPY, then keys and
+    /// indexes, then ANALYZE), `jobs` tables at a time.
     pub load_seconds: f64,
-    /// Primary keys, unique constraints and indexes.
-    pub keys_seconds: f64,
-    /// Adding and validating foreign keys.
+    /// Wall clock of adding and validating the foreign keys.
     pub foreign_keys_seconds: f64,
-    /// ANALYZE of all tables.
-    pub analyze_seconds: f64,
     /// Everything, from connecting to the metadata update.
     pub total_seconds: f64,
 }
@@ -196,7 +197,7 @@ async fn load_table(
     pool: Arc<rayon::ThreadPool>,
     table: Table,
     progress: Arc<dyn Progress>,
-) -> Result<(Table, u64, f64), SeedError> {
+) -> Result<(u64, f64), SeedError> {
     let step = format!("loading {}", table.name());
     let started = Instant::now();
     let total = generator.model.count(table);
@@ -250,7 +251,51 @@ async fn load_table(
     let rows = sink.as_mut().finish().await.during(&step)?;
     client.batch_execute("COMMIT").await.during(&step)?;
     progress.table_done(table);
-    Ok((table, rows, started.elapsed().as_secs_f64()))
+    Ok((rows, started.elapsed().as_secs_f64()))
+}
+
+/// What one table's pipeline did.
+struct Loaded {
+    table: Table,
+    rows: u64,
+    load_seconds: f64,
+    index_seconds: f64,
+    analyze_seconds: f64,
+}
+
+/// Load one table, rebuild its keys and indexes, ANALYZE it.
+async fn table_pipeline(
+    client: Arc<Client>,
+    generator: Arc<Gen>,
+    pool: Arc<rayon::ThreadPool>,
+    table: Table,
+    progress: Arc<dyn Progress>,
+    ddl: Arc<Vec<Ddl>>,
+) -> Result<Loaded, SeedError> {
+    let (rows, load_seconds) = load_table(client.clone(), generator, pool, table, progress).await?;
+    let t = Instant::now();
+    for d in ddl
+        .iter()
+        .filter(|d| d.table == table.name() && matches!(d.kind, Kind::Key | Kind::Index))
+    {
+        client
+            .batch_execute(&d.create_sql())
+            .await
+            .during(&format!("rebuilding {} of {}", d.name, table.name()))?;
+    }
+    let index_seconds = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    client
+        .batch_execute(&format!("ANALYZE {}", ident(table.name())))
+        .await
+        .during(&format!("analyzing {}", table.name()))?;
+    Ok(Loaded {
+        table,
+        rows,
+        load_seconds,
+        index_seconds,
+        analyze_seconds: t.elapsed().as_secs_f64(),
+    })
 }
 
 /// Run the statements of one table in order.
@@ -385,22 +430,20 @@ pub async fn seed(
     let t_load = Instant::now();
     let loaded = {
         let (generator, pool, progress) = (generator.clone(), pool.clone(), progress.clone());
+        let ddl = Arc::new(ddl.clone());
         parallel(&clients, order, move |c, t| {
-            load_table(c, generator.clone(), pool.clone(), t, progress.clone())
+            table_pipeline(
+                c,
+                generator.clone(),
+                pool.clone(),
+                t,
+                progress.clone(),
+                ddl.clone(),
+            )
         })
         .await?
     };
     let load_seconds = t_load.elapsed().as_secs_f64();
-
-    // ---- rebuild
-    progress.phase("primary keys, unique constraints, indexes");
-    let t_keys = Instant::now();
-    let jobs = per_table(&ddl, &[Kind::Key, Kind::Index], Ddl::create_sql);
-    parallel(&clients, jobs, |c, (t, sqls)| {
-        run_all(c, format!("rebuilding keys and indexes of {t}"), sqls)
-    })
-    .await?;
-    let keys_seconds = t_keys.elapsed().as_secs_f64();
 
     progress.phase("foreign keys");
     let t_fk = Instant::now();
@@ -417,23 +460,6 @@ pub async fn seed(
     .await?;
     let foreign_keys_seconds = t_fk.elapsed().as_secs_f64();
 
-    progress.phase("analyze");
-    let t_an = Instant::now();
-    let jobs: Vec<(String, Vec<String>)> = Table::ALL
-        .iter()
-        .map(|t| {
-            (
-                t.name().to_string(),
-                vec![format!("ANALYZE {}", ident(t.name()))],
-            )
-        })
-        .collect();
-    parallel(&clients, jobs, |c, (t, sqls)| {
-        run_all(c, format!("analyzing {t}"), sqls)
-    })
-    .await?;
-    let analyze_seconds = t_an.elapsed().as_secs_f64();
-
     let main = &clients[0];
     schema::reset_sequences(main)
         .await
@@ -446,9 +472,9 @@ pub async fn seed(
     let mut tables = Vec::new();
     let mut counts = BTreeMap::new();
     for t in Table::ALL {
-        let (_, rows, secs) = *loaded
+        let l = loaded
             .iter()
-            .find(|(x, _, _)| *x == t)
+            .find(|l| l.table == t)
             .expect("every table loaded");
         let bytes: i64 = main
             .query_one(
@@ -458,12 +484,14 @@ pub async fn seed(
             .await
             .during("measuring table sizes")?
             .get(0);
-        counts.insert(t.name().to_string(), rows as i64);
+        counts.insert(t.name().to_string(), l.rows as i64);
         tables.push(TableReport {
             table: t.name().to_string(),
-            rows,
+            rows: l.rows,
             bytes,
-            load_seconds: secs,
+            load_seconds: l.load_seconds,
+            index_seconds: l.index_seconds,
+            analyze_seconds: l.analyze_seconds,
         });
     }
     metadata::finish(main, dataset_id, &counts)
@@ -476,9 +504,7 @@ pub async fn seed(
         jobs: plan.jobs,
         tables,
         load_seconds,
-        keys_seconds,
         foreign_keys_seconds,
-        analyze_seconds,
         total_seconds: t0.elapsed().as_secs_f64(),
     })
 }

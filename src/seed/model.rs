@@ -91,19 +91,19 @@ impl Table {
     }
 
     /// Average bytes a row takes on disk, heap plus indexes, measured at
-    /// scale 1 (used to estimate the space a scale needs).
+    /// scale 1 (1.43 GB in all; used to estimate the space a scale needs).
     pub fn bytes_per_row(self) -> u64 {
         match self {
             Table::Clinics => 330,
-            Table::Users => 330,
-            Table::Pets => 190,
-            Table::Services => 170,
-            Table::Appointments => 200,
-            Table::MedicalRecords => 210,
-            Table::Prescriptions => 330,
-            Table::Invoices => 190,
-            Table::InvoiceItems => 110,
-            Table::UserSessions => 240,
+            Table::Users => 290,
+            Table::Pets => 185,
+            Table::Services => 160,
+            Table::Appointments => 180,
+            Table::MedicalRecords => 190,
+            Table::Prescriptions => 290,
+            Table::Invoices => 185,
+            Table::InvoiceItems => 115,
+            Table::UserSessions => 225,
         }
     }
 }

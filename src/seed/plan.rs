@@ -14,7 +14,7 @@ pub enum PlanError {
     #[error("--scale must be a positive number, got {0}")]
     ScaleNotPositive(f64),
     #[error(
-        "--scale {0} is absurd: at most {MAX_SCALE} is accepted (scale 1 is about 1.7 GB on disk)"
+        "--scale {0} is absurd: at most {MAX_SCALE} is accepted (scale 1 is about 1.4 GB on disk)"
     )]
     ScaleTooLarge(f64),
     #[error("--jobs must be at least 1")]
