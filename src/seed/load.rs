@@ -73,7 +73,9 @@ fn describe(e: &tokio_postgres::Error) -> String {
         let code = db.code().code();
         return match code {
             "53100" => format!("the server ran out of disk space ({})", db.message()),
-            "57P01" | "57P02" | "57P03" => format!("the server shut down ({})", db.message()),
+            "57P01" | "57P02" | "57P03" => {
+                format!("the server closed the connection ({})", db.message())
+            }
             _ => format!("{} (SQLSTATE {code})", db.message()),
         };
     }

@@ -295,10 +295,11 @@ async fn interrupted_seed_is_incomplete_and_a_rerun_starts_clean() {
     .unwrap();
     assert!(seed::fingerprint(&c).await.unwrap().is_none());
 
-    // Ctrl-C while the seed waits for a lock: exit 3, run recorded incomplete.
+    // Ctrl-C while the seed waits for a lock (after it recorded its run, when
+    // it drops keys): exit 3, the run recorded incomplete.
     let blocker = db.client().await;
     blocker
-        .batch_execute("BEGIN; LOCK TABLE pets IN ACCESS EXCLUSIVE MODE")
+        .batch_execute("BEGIN; LOCK TABLE pets IN EXCLUSIVE MODE")
         .await
         .unwrap();
     let bin = assert_cmd::cargo::cargo_bin("dbload");
@@ -307,19 +308,7 @@ async fn interrupted_seed_is_incomplete_and_a_rerun_starts_clean() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let t0 = Instant::now();
-    loop {
-        let waiting: i64 = c
-            .query_one("SELECT count(*) FROM pg_locks WHERE NOT granted", &[])
-            .await
-            .unwrap()
-            .get(0);
-        if waiting > 0 {
-            break;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(60), "seed never blocked");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_blocked(&c).await;
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGINT,
@@ -335,6 +324,10 @@ async fn interrupted_seed_is_incomplete_and_a_rerun_starts_clean() {
     blocker.batch_execute("ROLLBACK").await.unwrap();
     let latest = seed::metadata::latest(&c).await.unwrap().unwrap();
     assert!(!latest.complete);
+    assert_ne!(
+        latest.dbload_version, "test",
+        "the interrupted run recorded itself"
+    );
     assert!(seed::fingerprint(&c).await.unwrap().is_none());
 
     // The rerun repairs everything and gives the same data as before.
@@ -355,4 +348,91 @@ async fn interrupted_seed_is_incomplete_and_a_rerun_starts_clean() {
         .unwrap();
     assert_eq!(schema_defs(&c).await, schema_defs(&fc).await);
     assert!(seed::fingerprint(&c).await.unwrap().unwrap().complete);
+}
+
+/// Wait until some session in the server waits for a lock.
+async fn until_blocked(c: &Client) {
+    let t0 = Instant::now();
+    loop {
+        let waiting: i64 = c
+            .query_one("SELECT count(*) FROM pg_locks WHERE NOT granted", &[])
+            .await
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            return;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "seed never blocked");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn lost_connection_is_a_clear_error_and_the_run_stays_incomplete() {
+    let db = TestDb::new().await;
+    dbload::db::migrate::apply(&mut db.client().await, dbload::db::migrate::MIGRATIONS)
+        .await
+        .unwrap();
+    let c = db.client().await;
+    let blocker = db.client().await;
+    blocker
+        .batch_execute("BEGIN; LOCK TABLE pets IN EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("dbload");
+    let child = std::process::Command::new(bin)
+        .args(["-d", &db.url(), "seed", "--scale", "0.001"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    until_blocked(&c).await;
+    // The seed waits to drop keys; the server drops its connection (as on a
+    // crash or a failover).
+    c.batch_execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE NOT granted AND pid <> pg_backend_pid()",
+    )
+    .await
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("failed") && err.contains("connection") && err.contains("incomplete"),
+        "{err}"
+    );
+    blocker.batch_execute("ROLLBACK").await.unwrap();
+    let latest = seed::metadata::latest(&c).await.unwrap().unwrap();
+    assert!(!latest.complete && latest.finished_at.is_none());
+    assert!(seed::fingerprint(&c).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn embedded_default_and_url_give_the_same_data() {
+    // A private managed cluster, so the shared test cluster's default
+    // database is never touched.
+    let home = tempfile::Builder::new()
+        .prefix("dbload-home-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let out = dbload()
+        .env("DBLOAD_HOME", home.path())
+        .args(["seed", "--scale", "0.01", "--jobs", "1"])
+        .assert()
+        .success();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("started the local cluster"), "{err}");
+    let cluster = dbload::db::local::LocalCluster::new(home.path().to_path_buf()).unwrap();
+    let local = dbload::db::connect(&cluster.target().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(counts(&local).await["pets"], 10_000);
+
+    let db = TestDb::new().await;
+    dbload()
+        .args(["-d", &db.url(), "seed", "--scale", "0.01", "--jobs", "2"])
+        .assert()
+        .success();
+    assert_eq!(hashes(&local).await, hashes(&db.client().await).await);
+    drop(local);
+    cluster.destroy().await.unwrap();
 }
