@@ -65,6 +65,8 @@ pub enum SeedError {
     Failed { step: String, cause: String },
     #[error("{step} failed: {cause}")]
     Check { step: String, cause: String },
+    #[error("another `dbload seed` is running on {target}; wait for it to finish")]
+    Busy { target: String },
 }
 
 /// A user-readable cause of a database error.
@@ -337,6 +339,18 @@ pub async fn seed(
     let t0 = Instant::now();
     let model = plan.model();
     let mut client = connect(target).await?;
+
+    // One seed per database at a time (released when this session ends).
+    let locked: bool = client
+        .query_one("SELECT pg_try_advisory_lock(hashtext('dbload_seed'))", &[])
+        .await
+        .checking("taking the seed lock")?
+        .get(0);
+    if !locked {
+        return Err(SeedError::Busy {
+            target: target.to_string(),
+        });
+    }
 
     // ---- look before writing anything
     let existing = schema::inspect(&client)

@@ -436,3 +436,20 @@ async fn embedded_default_and_url_give_the_same_data() {
     drop(local);
     cluster.destroy().await.unwrap();
 }
+
+#[tokio::test]
+async fn one_seed_at_a_time_per_database() {
+    let db = TestDb::new().await;
+    let other = db.client().await;
+    other
+        .batch_execute("SELECT pg_advisory_lock(hashtext('dbload_seed'))")
+        .await
+        .unwrap();
+    dbload()
+        .args(["-d", &db.url(), "seed", "--scale", "0.001"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "another `dbload seed` is running",
+        ));
+}
