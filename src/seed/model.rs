@@ -13,6 +13,11 @@
 //! Users and pets are dealt to clinics in proportion to these weights, on top
 //! of a floor of [`MIN_USERS_PER_CLINIC`] users and one pet each; every
 //! clinic's users and pets are contiguous id ranges.
+//!
+//! **For workloads.** `Model::new(fingerprint.scale)` rebuilds the model of a
+//! seeded database. To hit tenants with the skew the data has, draw a pet
+//! row uniformly in `0..pets` and take [`Model::clinic_of_pet`]: each clinic
+//! comes up in proportion to its size. Ids are row numbers + 1.
 
 use std::ops::Range;
 
