@@ -951,6 +951,18 @@ mod tests {
     }
 
     #[test]
+    fn every_clinic_offers_the_whole_catalog() {
+        assert_eq!(lists::SERVICES.len() as u64, SERVICES_PER_CLINIC);
+        let names: std::collections::HashSet<_> =
+            lists::SERVICES.iter().map(|(_, s)| s.0).collect();
+        assert_eq!(
+            names.len(),
+            lists::SERVICES.len(),
+            "(clinic_id, name) is unique"
+        );
+    }
+
+    #[test]
     fn invoice_items_cover_every_invoice() {
         let g = gen_at(0.01);
         let inv = g.model.count(Table::Invoices);
