@@ -363,13 +363,14 @@ pub async fn seed(
             tables: foreign.join(", "),
         });
     }
+    // The tables being replaced give their space back when truncated.
     let need = plan.disk_needed();
     match schema::free_space(&client, target).await {
-        FreeSpace::Known { bytes, path } if bytes < need => {
+        FreeSpace::Known { bytes, path } if bytes + existing.bytes < need => {
             return Err(SeedError::NoSpace {
                 scale: plan.scale,
                 need: human_bytes(need),
-                free: human_bytes(bytes),
+                free: human_bytes(bytes + existing.bytes),
                 path,
             });
         }
@@ -389,12 +390,12 @@ pub async fn seed(
         ));
         schema::drop_tables(&client, &foreign)
             .await
-            .during("dropping the existing tables")?;
+            .checking("dropping the existing tables")?;
     }
     migrate::apply(&mut client, migrate::MIGRATIONS).await?;
     match metadata::latest(&client)
         .await
-        .during("reading dbload_datasets")?
+        .checking("reading dbload_datasets")?
     {
         Some(d) => progress.notice(&format!(
             "replacing the {} dbload dataset #{} in {target} (seed {}, scale {}, started {})",

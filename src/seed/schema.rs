@@ -26,6 +26,8 @@ pub struct Existing {
     pub managed: bool,
     /// Present tables that hold at least one row.
     pub non_empty: Vec<String>,
+    /// Bytes the present tables take (heap, indexes, TOAST).
+    pub bytes: u64,
 }
 
 impl Existing {
@@ -64,10 +66,19 @@ pub async fn inspect(client: &Client) -> Result<Existing, tokio_postgres::Error>
             non_empty.push(t.clone());
         }
     }
+    let bytes: i64 = client
+        .query_one(
+            "SELECT coalesce(sum(pg_total_relation_size(to_regclass(t))), 0)::bigint
+             FROM unnest($1::text[]) AS t",
+            &[&present],
+        )
+        .await?
+        .get(0);
     Ok(Existing {
         present,
         managed,
         non_empty,
+        bytes: bytes.max(0) as u64,
     })
 }
 
