@@ -163,3 +163,42 @@ impl Progress for Bars {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seed::TableReport;
+
+    #[test]
+    fn summary_has_a_line_per_table_and_a_total() {
+        let r = SeedReport {
+            dataset_id: 3,
+            seed: 42,
+            scale: 0.01,
+            jobs: 2,
+            tables: vec![TableReport {
+                table: "pets".into(),
+                rows: 10_000,
+                bytes: 1_800_000,
+                load_seconds: 0.5,
+                index_seconds: 0.1,
+                analyze_seconds: 0.05,
+            }],
+            load_seconds: 0.7,
+            foreign_keys_seconds: 0.1,
+            total_seconds: 1.0,
+        };
+        let out = render(&r);
+        for want in [
+            "rows/s",
+            "pets",
+            "10000",
+            "1.8 MB",
+            "20000",
+            "total",
+            "dataset #3",
+        ] {
+            assert!(out.contains(want), "{want} in\n{out}");
+        }
+    }
+}

@@ -250,7 +250,11 @@ async fn bad_scale_is_a_clear_error_before_anything_is_written() {
         let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
         assert!(err.contains(expect), "--scale {scale}: {err}");
     }
-    // Too big for the disk: checked against the server's free space.
+    // Too big for the disk: checked against the server's free space, which
+    // dbload can only see for a server on this machine.
+    if std::env::var_os("DBLOAD_TEST_URL").is_some() {
+        return;
+    }
     let db = TestDb::new().await;
     let out = dbload()
         .args(["-d", &db.url(), "seed", "--scale", "999"])
