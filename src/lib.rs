@@ -11,6 +11,7 @@ mod commands;
 pub mod db;
 pub mod regress;
 pub mod report;
+pub mod seed;
 
 use std::process::ExitCode;
 

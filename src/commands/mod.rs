@@ -4,6 +4,7 @@
 mod analyze;
 mod local;
 mod migrate;
+mod seed;
 
 use std::process::ExitCode;
 
@@ -15,6 +16,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Local(cmd) => local::run(cmd).await,
         Command::Migrate => migrate::run(&cli.global).await,
         Command::Analyze(args) => analyze::run(&cli.global, &args).await,
+        Command::Seed(args) => seed::run(&cli.global, &args).await,
     }
 }
 

@@ -16,11 +16,18 @@ pub struct Migration {
 }
 
 /// All migrations, in order. `tests` check this matches `migrations/`.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_vetclinic.sql",
-    sql: include_str!("../../migrations/0001_vetclinic.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_vetclinic.sql",
+        sql: include_str!("../../migrations/0001_vetclinic.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_dataset_metadata.sql",
+        sql: include_str!("../../migrations/0002_dataset_metadata.sql"),
+    },
+];
 
 /// The schema version a fully migrated database has.
 pub fn latest_version() -> i32 {

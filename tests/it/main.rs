@@ -9,3 +9,4 @@ mod cli_errors;
 mod connect;
 mod local_cluster;
 mod migrations;
+mod seed;

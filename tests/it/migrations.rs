@@ -10,7 +10,8 @@ async fn migrate_creates_schema_and_is_idempotent() {
     let db = TestDb::new().await;
     let mut c = db.client().await;
     let r = migrate::apply(&mut c, migrate::MIGRATIONS).await.unwrap();
-    assert_eq!(r.applied, vec!["0001_vetclinic.sql"]);
+    let all: Vec<&str> = migrate::MIGRATIONS.iter().map(|m| m.name).collect();
+    assert_eq!(r.applied, all);
     let tables: Vec<String> = c
         .query(
             "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
@@ -40,7 +41,7 @@ async fn migrate_creates_schema_and_is_idempotent() {
     }
     let again = migrate::apply(&mut c, migrate::MIGRATIONS).await.unwrap();
     assert!(again.applied.is_empty());
-    assert_eq!(again.already, vec!["0001_vetclinic.sql"]);
+    assert_eq!(again.already, all);
 }
 
 #[tokio::test]
