@@ -59,7 +59,11 @@ async fn pg_environment_variables_are_honoured() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(n, 1, "the schema went into PGDATABASE");
+    assert_eq!(
+        n as usize,
+        dbload::db::migrate::MIGRATIONS.len(),
+        "the schema went into PGDATABASE"
+    );
     // DATABASE_URL is used too.
     dbload()
         .env("DATABASE_URL", db.url())
