@@ -7,6 +7,9 @@
 pub mod cli;
 mod commands;
 pub mod db;
+pub mod report;
+pub mod stress;
+pub mod workload;
 
 use std::process::ExitCode;
 

@@ -3,6 +3,8 @@
 
 mod local;
 mod migrate;
+mod stress;
+mod workload;
 
 use std::process::ExitCode;
 
@@ -13,6 +15,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Local(cmd) => local::run(cmd).await,
         Command::Migrate => migrate::run(&cli.global).await,
+        Command::Stress(args) => stress::run(&cli.global, args).await,
+        Command::Workload(cmd) => workload::run(&cli.global, cmd).await,
     }
 }
 
