@@ -7,3 +7,4 @@ mod common;
 mod cli_errors;
 mod local_cluster;
 mod migrations;
+mod stress;
