@@ -119,6 +119,9 @@ pub struct StressArgs {
     /// Seed for arrivals, the scenario mix and parameters (default: random).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Driver threads (default: one per CPU; 1 = a single-threaded event loop).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
     /// How long in-flight work may finish after the end of the run.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub drain_timeout: std::time::Duration,

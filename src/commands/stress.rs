@@ -54,6 +54,44 @@ fn config(args: &StressArgs) -> anyhow::Result<StressConfig> {
     })
 }
 
+/// Run the engine on its own runtime of `threads` worker threads (1: a
+/// single-threaded runtime, no cross-thread wake-ups), like pgbench's -j.
+async fn run_engine(
+    pool: deadpool_postgres::Pool,
+    prepared: Arc<crate::workload::Prepared>,
+    cfg: StressConfig,
+    hooks: Hooks,
+    threads: Option<usize>,
+) -> anyhow::Result<stress::RunOutcome> {
+    let threads = threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    });
+    let handle = std::thread::Builder::new()
+        .name("dbload-stress".into())
+        .spawn(move || {
+            let rt = if threads <= 1 {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+            } else {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(threads)
+                    .enable_all()
+                    .build()
+            }?;
+            rt.block_on(stress::run(pool, prepared, &cfg, hooks))
+                .map_err(anyhow::Error::from)
+        })?;
+    tokio::task::spawn_blocking(move || {
+        handle
+            .join()
+            .map_err(|_| anyhow::anyhow!("the stress engine panicked"))?
+    })
+    .await?
+}
+
 pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCode> {
     let cfg = config(&args)?;
     let thresholds: Vec<stress::Threshold> = args
@@ -106,7 +144,7 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
         cfg.warmup,
         cfg.pool
     );
-    let outcome = stress::run(pool, prepared.clone(), &cfg, hooks).await?;
+    let outcome = run_engine(pool, prepared.clone(), cfg.clone(), hooks, args.threads).await?;
     ctrl_c.abort();
 
     let after = server::pgss_snapshot(&admin).await;

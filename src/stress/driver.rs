@@ -19,7 +19,7 @@ use rand::{RngExt, SeedableRng};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::executor::{ExecError, Outcome, WorkerCtx, run_scenario};
+use super::executor::{ConnStatements, ExecError, Outcome, WorkerCtx, prepare_all, run_scenario};
 use super::results::{IntervalSample, interval_sample};
 use super::schedule::{ArrivalGen, Schedule};
 use super::stats::Stats;
@@ -124,7 +124,7 @@ impl Shared {
             }
         };
         let t1 = Instant::now();
-        let r = run_scenario(&client, &self.prepared, idx, ctx).await;
+        let r = run_scenario(&client, &self.prepared, idx, ctx, None).await;
         let t2 = Instant::now();
         (
             (t1 - t0).as_micros() as u64,
@@ -233,6 +233,9 @@ async fn closed_worker(
 ) {
     let shard = &sh.shards[id % sh.shards.len()];
     let mut ctx = sh.ctx(id);
+    // A closed-model client keeps its connection (and its prepared
+    // statements) until the connection fails, like pgbench's clients.
+    let mut conn: Option<(deadpool_postgres::Object, ConnStatements)> = None;
     loop {
         let now = Instant::now();
         if *stop.borrow() || now >= *end.lock().unwrap() {
@@ -240,14 +243,43 @@ async fn closed_worker(
         }
         sh.inflight.fetch_add(1, Ordering::Relaxed);
         let idx = sh.pick(&mut ctx.rng);
-        let (pool_us, exec_us, res) = sh.execute(idx, &mut ctx).await;
+        if conn.is_none()
+            && let Ok(c) = sh.pool.get().await
+            && let Ok(st) = prepare_all(&c, &sh.prepared).await
+        {
+            conn = Some((c, st));
+        }
+        let pool_us = now.elapsed().as_micros() as u64;
+        let (exec_us, res) = match &conn {
+            Some((c, st)) => {
+                let t1 = Instant::now();
+                let r = run_scenario(c, &sh.prepared, idx, &mut ctx, Some(st)).await;
+                (t1.elapsed().as_micros() as u64, r)
+            }
+            None => {
+                ctx.ran = 0;
+                (
+                    0,
+                    Err(ExecError {
+                        statement: None,
+                        class: *b"08",
+                    }),
+                )
+            }
+        };
         sh.inflight.fetch_sub(1, Ordering::Relaxed);
         if now >= warmup_end {
             record(shard, idx, now, None, pool_us, exec_us, &res, &ctx);
         }
-        if matches!(&res, Err(e) if e.class == *b"08") {
-            // Server unreachable: do not spin.
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        if let Err(e) = &res {
+            let lost = conn.as_ref().is_none_or(|(c, _)| c.is_closed());
+            if lost || e.class == *b"08" || e.class == *b"57" {
+                conn = None; // back to the pool, which replaces a dead connection
+            }
+            if e.class == *b"08" {
+                // Server unreachable: do not spin.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
         }
     }
 }

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use futures_util::{TryStreamExt, pin_mut};
 use rand::rngs::SmallRng;
+use tokio_postgres::Statement;
 use tokio_postgres::types::ToSql;
 
 use super::stats::ErrorClass;
@@ -77,23 +78,71 @@ pub fn classify(e: &tokio_postgres::Error) -> ErrorClass {
     }
 }
 
+/// Every statement of a workload prepared on one connection (closed-model
+/// workers keep their connection and skip the pool's cache look-ups).
+pub struct ConnStatements {
+    /// `[scenario][statement]`.
+    pub statements: Vec<Vec<Statement>>,
+    pub begin: Statement,
+    pub commit: Statement,
+    pub rollback: Statement,
+}
+
+/// Prepare all statements of `prepared` on `client`.
+pub async fn prepare_all(
+    client: &deadpool_postgres::Client,
+    prepared: &Prepared,
+) -> Result<ConnStatements, tokio_postgres::Error> {
+    let mut statements = Vec::new();
+    for sc in &prepared.workload.scenarios {
+        let mut v = Vec::new();
+        for st in &sc.statements {
+            v.push(client.prepare_cached(&st.sql).await?);
+        }
+        statements.push(v);
+    }
+    Ok(ConnStatements {
+        statements,
+        begin: client.prepare_cached("BEGIN").await?,
+        commit: client.prepare_cached("COMMIT").await?,
+        rollback: client.prepare_cached("ROLLBACK").await?,
+    })
+}
+
+#[derive(Clone, Copy)]
+enum Tx {
+    Begin,
+    Commit,
+    Rollback,
+}
+
 async fn simple(
     client: &deadpool_postgres::Client,
-    sql: &str,
+    cached: Option<&ConnStatements>,
+    tx: Tx,
 ) -> Result<(), tokio_postgres::Error> {
-    let st = client.prepare_cached(sql).await?;
+    let st = match (cached, tx) {
+        (Some(c), Tx::Begin) => c.begin.clone(),
+        (Some(c), Tx::Commit) => c.commit.clone(),
+        (Some(c), Tx::Rollback) => c.rollback.clone(),
+        (None, Tx::Begin) => client.prepare_cached("BEGIN").await?,
+        (None, Tx::Commit) => client.prepare_cached("COMMIT").await?,
+        (None, Tx::Rollback) => client.prepare_cached("ROLLBACK").await?,
+    };
     client
         .execute_raw(&st, std::iter::empty::<&(dyn ToSql + Sync)>())
         .await?;
     Ok(())
 }
 
-/// Run scenario `idx` once on `client`.
+/// Run scenario `idx` once on `client`, with its statements from `cached`
+/// when given, else from the pool's per-connection statement cache.
 pub async fn run_scenario(
     client: &deadpool_postgres::Client,
     prepared: &Prepared,
     idx: usize,
     ctx: &mut WorkerCtx,
+    cached: Option<&ConnStatements>,
 ) -> Result<Outcome, ExecError> {
     let sc: &Scenario = &prepared.workload.scenarios[idx];
     let data: &RunData = &prepared.data;
@@ -108,14 +157,18 @@ pub async fn run_scenario(
         }
     };
     if sc.transaction {
-        simple(client, "BEGIN").await.map_err(wrap(None))?;
+        simple(client, cached, Tx::Begin)
+            .await
+            .map_err(wrap(None))?;
     }
-    let res = run_statements(client, prepared, idx, ctx).await;
+    let res = run_statements(client, prepared, idx, ctx, cached).await;
     if sc.transaction {
         match res {
-            Ok(Outcome::Done) => simple(client, "COMMIT").await.map_err(wrap(None))?,
+            Ok(Outcome::Done) => simple(client, cached, Tx::Commit)
+                .await
+                .map_err(wrap(None))?,
             _ => {
-                let _ = simple(client, "ROLLBACK").await;
+                let _ = simple(client, cached, Tx::Rollback).await;
             }
         }
     }
@@ -127,6 +180,7 @@ async fn run_statements(
     prepared: &Prepared,
     idx: usize,
     ctx: &mut WorkerCtx,
+    cached: Option<&ConnStatements>,
 ) -> Result<Outcome, ExecError> {
     let sc = &prepared.workload.scenarios[idx];
     ctx.ran = 0;
@@ -136,7 +190,10 @@ async fn run_statements(
             class: classify(&e),
         };
         let t0 = Instant::now();
-        let stmt = client.prepare_cached(&st.sql).await.map_err(wrap)?;
+        let stmt = match cached {
+            Some(c) => c.statements[idx][i].clone(),
+            None => client.prepare_cached(&st.sql).await.map_err(wrap)?,
+        };
         let slots = &ctx.slots;
         let params = st.params.iter().map(|s| &slots[*s] as &(dyn ToSql + Sync));
         if st.binds.is_empty() {
