@@ -201,7 +201,10 @@ async fn open_worker(
         }
         tokio::select! {
             _ = tokio::time::sleep_until(claim.at.into()) => {}
-            _ = stop.wait_for(|v| *v) => return,
+            _ = stop.wait_for(|v| *v) => {
+                sched.unclaim(&claim);
+                return;
+            }
         }
         let started = Instant::now();
         sh.inflight.fetch_add(1, Ordering::Relaxed);

@@ -166,6 +166,15 @@ impl Schedule {
         n
     }
 
+    /// Give back a claimed arrival that will not run because the schedule
+    /// was ended early (its intended start is after the new end).
+    pub fn unclaim(&self, claim: &Claim) {
+        if claim.measured {
+            let mut g = self.inner.lock().unwrap();
+            g.claimed_measured = g.claimed_measured.saturating_sub(1);
+        }
+    }
+
     /// Measured arrivals handed out so far (started + dropped).
     pub fn scheduled(&self) -> u64 {
         self.inner.lock().unwrap().claimed_measured

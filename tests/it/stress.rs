@@ -500,3 +500,41 @@ async fn thresholds_and_invalid_runs_set_the_exit_code() {
     );
     assert!(stderr_of(&invalid).contains("invalid run") && stderr_of(&invalid).contains("dropped"));
 }
+
+#[test]
+fn ctrl_c_ends_the_run_with_partial_results_and_exit_3() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(seeded());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("dbload"))
+        .args([
+            "-d",
+            &db.url(),
+            "stress",
+            "--qps",
+            "50",
+            "--duration",
+            "60s",
+            "--warmup",
+            "0s",
+        ])
+        .args(["--out", out.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(3));
+    let r = read_results(&out);
+    assert!(r.interrupted);
+    assert!(r.totals.calls > 0);
+    assert_eq!(r.verdict.invalid_reasons.len(), 1, "{:?}", r.verdict);
+    assert!(r.measured_secs < 10.0);
+}
