@@ -30,8 +30,9 @@ use crate::workload::Prepared;
 /// start found every in-flight slot busy: it is counted as dropped.
 pub const DROP_GRACE: Duration = Duration::from_millis(10);
 
-/// Statistics shards: workers share a few, each under its own mutex.
-const MAX_SHARDS: usize = 16;
+/// Statistics shards per CPU: workers share a few, each under its own mutex
+/// (held for a few histogram updates), so locks are rarely contended.
+const SHARDS_PER_CPU: usize = 2;
 
 /// Failures that stop a run before it starts.
 #[derive(Debug, thiserror::Error)]
@@ -347,7 +348,10 @@ pub async fn run(
         Load::Open { max_inflight, .. } => (*max_inflight).max(1),
         Load::Closed { clients } => (*clients).max(1),
     };
-    let nshards = workers.clamp(1, MAX_SHARDS);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let nshards = workers.clamp(1, (SHARDS_PER_CPU * cpus).max(2));
     let sh = Arc::new(Shared {
         prepared: prepared.clone(),
         pool,
