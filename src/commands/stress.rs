@@ -56,8 +56,9 @@ fn config(args: &StressArgs) -> anyhow::Result<StressConfig> {
 
 /// Run the engine on its own runtime of `threads` worker threads (1: a
 /// single-threaded runtime, no cross-thread wake-ups), like pgbench's -j.
+/// The pool is created there so its connections are driven by that runtime.
 async fn run_engine(
-    pool: deadpool_postgres::Pool,
+    target: crate::db::Target,
     prepared: Arc<crate::workload::Prepared>,
     cfg: StressConfig,
     hooks: Hooks,
@@ -81,8 +82,11 @@ async fn run_engine(
                     .enable_all()
                     .build()
             }?;
-            rt.block_on(stress::run(pool, prepared, &cfg, hooks))
-                .map_err(anyhow::Error::from)
+            rt.block_on(async move {
+                let pool = crate::db::pool(&target, cfg.pool)?;
+                crate::db::connect::check_pool(&target, &pool).await?;
+                Ok(stress::run(pool, prepared, &cfg, hooks).await?)
+            })
         })?;
     tokio::task::spawn_blocking(move || {
         handle
@@ -109,9 +113,6 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
     let server_info = server::server_info(&admin).await?;
     let dataset = server::dataset_fingerprint(&admin).await;
     let before = server::pgss_snapshot(&admin).await;
-
-    let pool = crate::db::pool(&target, cfg.pool)?;
-    crate::db::connect::check_pool(&target, &pool).await?;
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let ctrl_c = tokio::spawn(async move {
@@ -144,7 +145,14 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
         cfg.warmup,
         cfg.pool
     );
-    let outcome = run_engine(pool, prepared.clone(), cfg.clone(), hooks, args.threads).await?;
+    let outcome = run_engine(
+        target.clone(),
+        prepared.clone(),
+        cfg.clone(),
+        hooks,
+        args.threads,
+    )
+    .await?;
     ctrl_c.abort();
 
     let after = server::pgss_snapshot(&admin).await;
