@@ -232,3 +232,46 @@ pub fn render(r: &StressResults) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::stress::results::StressResults;
+
+    const FIXTURE: &str = include_str!("../../fixtures/stress_results.json");
+
+    #[test]
+    fn renders_a_stored_results_file() {
+        let r: StressResults = serde_json::from_str(FIXTURE).unwrap();
+        let t = super::render(&r);
+        for needle in [
+            "workload  vetclinic (queries/vetclinic.sql)",
+            "open model, target 50.0/s (poisson arrivals, max in-flight 1000)",
+            "│ dashboard_schedule",
+            "│ TOTAL",
+            "Where the time went",
+            "arrivals  scheduled 118  started 118  dropped 0",
+            "threshold p99<2s",
+            "server: top statements by time",
+        ] {
+            assert!(t.contains(needle), "missing {needle:?} in\n{t}");
+        }
+        let md = super::super::stress_markdown::render(&r);
+        assert!(md.starts_with("## dbload stress: vetclinic"));
+        assert!(md.contains("| checkout | 1 |"), "{md}");
+        assert!(
+            md.contains("| `checkout:error_rate<1%` | 0 % | pass |"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn results_schema_round_trips() {
+        let r: StressResults = serde_json::from_str(FIXTURE).unwrap();
+        assert_eq!(r.schema, crate::stress::results::SCHEMA);
+        let again: serde_json::Value = serde_json::to_value(&r).unwrap();
+        let orig: serde_json::Value = serde_json::from_str(FIXTURE).unwrap();
+        assert_eq!(again, orig);
+        let h = crate::stress::results::decode_hist(&r.totals.histograms.total).unwrap();
+        assert_eq!(h.len(), r.totals.calls);
+    }
+}
