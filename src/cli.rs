@@ -119,6 +119,10 @@ pub struct StressArgs {
     /// Seed for arrivals, the scenario mix and parameters (default: random).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Open model: wait for start times on tokio's 1 ms timer instead of the
+    /// precise timer thread (less driver CPU, ~1 ms more schedule lag).
+    #[arg(long)]
+    pub coarse_timer: bool,
     /// Driver threads (default: one per CPU; 1 = a single-threaded event loop).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,

@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use crate::cli::{ArrivalArg, GlobalArgs, StressArgs, StressFormat};
 use crate::report;
-use crate::stress::{self, Arrival, Hooks, Load, RateProfile, StressConfig, server, threshold};
+use crate::stress::{
+    self, Arrival, Hooks, Load, RateProfile, StressConfig, TimerKind, server, threshold,
+};
 
 fn config(args: &StressArgs) -> anyhow::Result<StressConfig> {
     let cpus = std::thread::available_parallelism()
@@ -51,6 +53,11 @@ fn config(args: &StressArgs) -> anyhow::Result<StressConfig> {
         pool,
         seed: args.seed.unwrap_or_else(rand::random),
         drain_timeout: args.drain_timeout,
+        timer: if args.coarse_timer {
+            TimerKind::Coarse
+        } else {
+            TimerKind::Precise
+        },
     })
 }
 

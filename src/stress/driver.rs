@@ -23,7 +23,8 @@ use super::executor::{ConnStatements, ExecError, Outcome, WorkerCtx, prepare_all
 use super::results::{IntervalSample, interval_sample};
 use super::schedule::{ArrivalGen, Schedule};
 use super::stats::Stats;
-use super::{Load, StressConfig};
+use super::timer::HrTimer;
+use super::{Load, StressConfig, TimerKind};
 use crate::workload::Prepared;
 
 /// An arrival no worker could take within this long after its intended
@@ -178,9 +179,18 @@ fn record(
     }
 }
 
+/// Sleep until `at` on the precise timer if there is one, else tokio's.
+async fn wait_until(timer: Option<&HrTimer>, at: Instant) {
+    match timer {
+        Some(t) => t.sleep_until(at).await,
+        None => tokio::time::sleep_until(at.into()).await,
+    }
+}
+
 async fn open_worker(
     sh: Arc<Shared>,
     sched: Arc<Schedule>,
+    timer: Option<Arc<HrTimer>>,
     id: usize,
     warmup: f64,
     mut stop: watch::Receiver<bool>,
@@ -201,7 +211,7 @@ async fn open_worker(
             continue;
         }
         tokio::select! {
-            _ = tokio::time::sleep_until(claim.at.into()) => {}
+            _ = wait_until(timer.as_deref(), claim.at) => {}
             _ = stop.wait_for(|v| *v) => {
                 sched.unclaim(&claim);
                 return;
@@ -378,10 +388,15 @@ pub async fn run(
         } => {
             let arrivals = ArrivalGen::new(*arrival, profile.clone(), cfg.seed);
             let s = Arc::new(Schedule::new(start, arrivals, cfg.warmup + cfg.duration));
+            let timer = match cfg.timer {
+                TimerKind::Precise => Some(Arc::new(HrTimer::start(workers))),
+                TimerKind::Coarse => None,
+            };
             for id in 0..workers {
                 set.spawn(open_worker(
                     sh.clone(),
                     s.clone(),
+                    timer.clone(),
                     id,
                     warmup,
                     stop_rx.clone(),

@@ -39,6 +39,8 @@ pub const NAMES: &[&str] = &[
     "pick",
 ];
 
+static UUID_SALT: std::sync::OnceLock<u128> = std::sync::OnceLock::new();
+
 /// Which per-clinic id list a model generator draws from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ModelSet {
@@ -503,7 +505,13 @@ impl Generator {
                 values[i].clone()
             }
             Generator::Bool { p } => Value::Bool(rng.random_bool(*p)),
-            Generator::Uuid => Value::Uuid(uuid::Uuid::from_u128(rng.random::<u128>())),
+            Generator::Uuid => {
+                // Salted per process: unique keys stay unique across runs
+                // that reuse a --seed.
+                let salt = *UUID_SALT.get_or_init(rand::random::<u128>);
+                let bytes = (rng.random::<u128>() ^ salt).to_le_bytes();
+                Value::Uuid(uuid::Builder::from_random_bytes(bytes).into_uuid())
+            }
             Generator::Word => Value::Text(fake::faker::lorem::en::Word().fake_with_rng(rng)),
             Generator::Words { n } => {
                 let w: Vec<String> = fake::faker::lorem::en::Words(*n..*n + 1).fake_with_rng(rng);

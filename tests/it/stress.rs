@@ -83,6 +83,7 @@ fn open(qps: f64, secs: f64, pool: usize) -> StressConfig {
         pool,
         seed: 7,
         drain_timeout: Duration::from_secs(5),
+        timer: Default::default(),
     }
 }
 
