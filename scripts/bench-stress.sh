@@ -9,8 +9,9 @@
 # 1. Closed model: `pgbench -S -M prepared -c CLIENTS -j 2 -T SECS` versus
 #    `dbload stress --clients CLIENTS` running queries/examples/pgbench_select.sql
 #    (the same primary-key SELECT on pgbench_accounts by a random aid).
-# 2. Open model at QPS: `pgbench -S -R QPS` versus `dbload stress --qps QPS`:
-#    achieved rate, p99, and driver CPU (user+sys) per query.
+# 2. Open model at QPS: `pgbench -S -R QPS` versus `dbload stress --qps QPS`
+#    (precise timer, the default) and with --coarse-timer: achieved rate,
+#    p50/p99, schedule lag, and driver CPU (user+sys) per query.
 # The anchor database `pgbench_anchor` (pgbench -i -s 10) is created once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,7 +55,7 @@ pg=$(median "${pg_tps[@]}"); db=$(median "${db_tps[@]}")
 echo "closed: median pgbench $pg tps, dbload $db /s, ratio dbload/pgbench $(python3 -c "print(round($db / $pg, 3))")"
 
 echo "bench: open model at $QPS/s for ${OPEN_SECS}s ($RUNS runs each)"
-pg_cpu=(); db_cpu=(); db_rate=(); db_p99=(); pg_rate=()
+pg_cpu=(); db_cpu=(); db_rate=(); db_p99=(); pg_rate=(); dbc_cpu=(); dbc_p99=()
 for i in $(seq "$RUNS"); do
   /usr/bin/time -o "$TMP/pg.time" -f "%U %S" \
     pgbench -n -S -M prepared -c 16 -j 2 -T "$OPEN_SECS" -R "$QPS" "$ANCHOR" >"$TMP/pg.out" 2>/dev/null
@@ -69,9 +70,18 @@ for i in $(seq "$RUNS"); do
   db_rate+=("$(jq '.totals.rate' "$TMP/open.json")")
   db_p99+=("$(jq '.totals.latency.total.p99_us' "$TMP/open.json")")
   db_cpu+=("$(python3 -c "print($(cpu "$TMP/db.time") / $n * 1e6)")")
-  echo "  run $i: pgbench $r tps, ${pg_cpu[-1]} µs CPU/query; dbload $(jq '.totals.rate' "$TMP/open.json") /s (scheduled $(jq '.totals.scheduled' "$TMP/open.json"), dropped $(jq '.totals.dropped' "$TMP/open.json")), p99 $(jq '.totals.latency.total.p99_us' "$TMP/open.json") µs, ${db_cpu[-1]} µs CPU/query, valid $(jq '.verdict.valid' "$TMP/open.json")"
+  echo "  run $i: pgbench $r tps, ${pg_cpu[-1]} µs CPU/query; dbload $(jq '.totals.rate' "$TMP/open.json") /s (scheduled $(jq '.totals.scheduled' "$TMP/open.json"), dropped $(jq '.totals.dropped' "$TMP/open.json")), p50 $(jq '.totals.latency.total.p50_us' "$TMP/open.json") µs, p99 $(jq '.totals.latency.total.p99_us' "$TMP/open.json") µs, lag p50 $(jq '.totals.latency.lag.p50_us' "$TMP/open.json") µs, ${db_cpu[-1]} µs CPU/query, valid $(jq '.verdict.valid' "$TMP/open.json")"
+  /usr/bin/time -o "$TMP/dbc.time" -f "%U %S" \
+    $BIN -d "$ANCHOR" stress -w "$WORKLOAD" --qps "$QPS" --duration "${OPEN_SECS}s" --warmup 0s \
+      --pool 16 --seed "$i" --coarse-timer --out "$TMP/coarse.json" >/dev/null 2>&1 || true
+  n=$(jq '.totals.calls + .totals.errors' "$TMP/coarse.json")
+  dbc_cpu+=("$(python3 -c "print($(cpu "$TMP/dbc.time") / $n * 1e6)")")
+  dbc_p99+=("$(jq '.totals.latency.total.p99_us' "$TMP/coarse.json")")
+  echo "         dbload --coarse-timer $(jq '.totals.rate' "$TMP/coarse.json") /s, p50 $(jq '.totals.latency.total.p50_us' "$TMP/coarse.json") µs, p99 ${dbc_p99[-1]} µs, lag p50 $(jq '.totals.latency.lag.p50_us' "$TMP/coarse.json") µs, ${dbc_cpu[-1]} µs CPU/query"
 done
-pc=$(median "${pg_cpu[@]}"); dc=$(median "${db_cpu[@]}")
+pc=$(median "${pg_cpu[@]}"); dc=$(median "${db_cpu[@]}"); dcc=$(median "${dbc_cpu[@]}")
 echo "open: target $QPS/s; pgbench median $(median "${pg_rate[@]}") tps, $pc µs CPU/query;" \
-     "dbload median $(median "${db_rate[@]}") /s, p99 $(median "${db_p99[@]}") µs, $dc µs CPU/query;" \
-     "CPU ratio dbload/pgbench $(python3 -c "print(round($dc / $pc, 3))")"
+     "dbload median $(median "${db_rate[@]}") /s, p99 $(median "${db_p99[@]}") µs, $dc µs CPU/query" \
+     "(CPU ratio dbload/pgbench $(python3 -c "print(round($dc / $pc, 3))"));" \
+     "with --coarse-timer: p99 $(median "${dbc_p99[@]}") µs, $dcc µs CPU/query" \
+     "(ratio $(python3 -c "print(round($dcc / $pc, 3))"))"
