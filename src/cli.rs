@@ -123,7 +123,7 @@ pub struct StressArgs {
     /// precise timer thread (less driver CPU, ~1 ms more schedule lag).
     #[arg(long)]
     pub coarse_timer: bool,
-    /// Driver threads (default: one per CPU; 1 = a single-threaded event loop).
+    /// Driver threads (default: one per 4 CPUs, at least 1 = a single-threaded event loop).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// How long in-flight work may finish after the end of the run.

@@ -536,6 +536,10 @@ fn ctrl_c_ends_the_run_with_partial_results_and_exit_3() {
     let r = read_results(&out);
     assert!(r.interrupted);
     assert!(r.totals.calls > 0);
-    assert_eq!(r.verdict.invalid_reasons.len(), 1, "{:?}", r.verdict);
+    assert!(
+        r.verdict.invalid_reasons[0].contains("interrupted"),
+        "{:?}",
+        r.verdict
+    );
     assert!(r.measured_secs < 10.0);
 }
