@@ -52,6 +52,10 @@ pub enum Command {
 Re-running is a no-op. A migration file changed after it was applied is an error."
     )]
     Migrate,
+    /// The whole story in one command: seed a small dataset, run the default
+    /// workload, and analyze what it did (on the local cluster unless --url).
+    #[command(after_help = DEMO_HELP)]
+    Demo(DemoArgs),
     /// Propose indexes for the workload (pg_stat_statements or SQL files),
     /// verified with HypoPG; report index health.
     #[command(after_help = ANALYZE_HELP)]
@@ -223,6 +227,32 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         Ok(v) if v >= 0.0 && v.is_finite() => Ok(std::time::Duration::from_secs_f64(v * mult)),
         _ => Err(format!("invalid duration {s:?} (e.g. 30s, 5m, 500ms)")),
     }
+}
+
+const DEMO_HELP: &str = "\
+Runs, in order: `dbload seed --scale F`, `dbload stress --qps N --duration D`
+(the default vet-clinic workload), then `dbload analyze`. With no --url it
+uses the managed local cluster, starting it if needed. Seeding follows the
+seed command's safety rules: it replaces a dbload dataset and refuses tables
+that dbload did not create.
+
+Examples:
+  cargo run --release -- demo
+  dbload demo --scale 0.01 --duration 5s
+  dbload -d postgres://me@localhost/scratch demo --qps 200";
+
+/// `dbload demo` flags.
+#[derive(Debug, Args, Clone)]
+pub struct DemoArgs {
+    /// Dataset size for the seed step (1.0 = 1,000,000 pets).
+    #[arg(long, default_value = "0.1", value_name = "F")]
+    pub scale: String,
+    /// Target rate of the stress step, scenarios per second.
+    #[arg(long, default_value = "100", value_name = "N")]
+    pub qps: String,
+    /// Measured length of the stress step.
+    #[arg(long, default_value = "15s", value_name = "DURATION")]
+    pub duration: String,
 }
 
 const LOCAL_HELP: &str = "\

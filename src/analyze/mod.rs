@@ -12,6 +12,7 @@ pub mod heuristic;
 pub mod merge;
 pub mod model;
 pub mod names;
+pub mod normalize;
 pub mod source;
 pub mod sql;
 pub mod statement;

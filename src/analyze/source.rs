@@ -40,8 +40,9 @@ pub struct PgssFilter {
 
 /// Read the statements of the current database from `pg_stat_statements`,
 /// grouped by query text (several users/top-level flags give several
-/// rows), ranked by total execution time. dbload's own what-if statements
-/// (HypoPG calls, its prepared statement) are left out.
+/// rows), ranked by total execution time. dbload's own statements (HypoPG
+/// calls, its what-if prepared statement, its bookkeeping tables) are left
+/// out, and typed-literal placeholders (`interval $2`) are made plannable.
 pub async fn from_pgss(
     c: &Client,
     filter: PgssFilter,
@@ -67,6 +68,7 @@ pub async fn from_pgss(
              FROM pg_stat_statements \
              WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
                AND query NOT LIKE '%hypopg%' AND query NOT LIKE '%dbload_whatif%' \
+               AND query !~ '\\m(dbload_migrations|dbload_datasets|dbload_seed_ddl)\\M' \
              GROUP BY query \
              HAVING sum(calls)::bigint >= $1::bigint \
                AND sum(total_exec_time)::float8 / greatest(sum(calls), 1)::float8 >= $2::float8 \
@@ -86,7 +88,7 @@ pub async fn from_pgss(
             let total: f64 = r.get(3);
             WorkloadStatement {
                 location: format!("queryid {}", r.get::<_, String>(0)),
-                query: r.get(1),
+                query: super::normalize::cast_typed_placeholders(r.get(1)),
                 calls,
                 total_ms: total,
                 mean_ms: if calls > 0 { total / calls as f64 } else { 0.0 },

@@ -2,6 +2,7 @@
 //! engine, render the result. No engine logic lives here.
 
 mod analyze;
+mod demo;
 mod local;
 mod migrate;
 mod seed;
@@ -17,6 +18,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Local(cmd) => local::run(cmd).await,
         Command::Migrate => migrate::run(&cli.global).await,
+        Command::Demo(args) => demo::run(&cli.global, &args).await,
         Command::Analyze(args) => analyze::run(&cli.global, &args).await,
         Command::Seed(args) => seed::run(&cli.global, &args).await,
         Command::Stress(args) => stress::run(&cli.global, args).await,

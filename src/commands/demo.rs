@@ -1,0 +1,54 @@
+//! `dbload demo`: the end-to-end story in one command — seed, stress,
+//! analyze — by running the three commands' own glue in order on one target.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, DemoArgs, GlobalArgs};
+
+pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<ExitCode> {
+    // Resolve (and start, if needed) the target once; every step reuses it.
+    let target = super::resolve_target(global).await?;
+    let url = target.to_url_with_password();
+    let steps: [(&str, Vec<&str>); 3] = [
+        ("seed a dataset", vec!["seed", "--scale", &args.scale]),
+        (
+            "run the default workload",
+            vec![
+                "stress",
+                "--qps",
+                &args.qps,
+                "--duration",
+                &args.duration,
+                "--warmup",
+                "2s",
+            ],
+        ),
+        ("analyze what it did", vec!["analyze"]),
+    ];
+    let mut worst = ExitCode::SUCCESS;
+    for (i, (what, argv)) in steps.iter().enumerate() {
+        eprintln!(
+            "\n== dbload demo {}/3: {what} ({}) ==",
+            i + 1,
+            argv.join(" ")
+        );
+        let mut full = vec!["dbload", "--url", &url];
+        full.extend(argv.iter().copied());
+        let cli = Cli::try_parse_from(&full)?;
+        let code = match &cli.command {
+            Command::Seed(a) => super::seed::run(&cli.global, a).await?,
+            Command::Stress(a) => super::stress::run(&cli.global, a.clone()).await?,
+            Command::Analyze(a) => super::analyze::run(&cli.global, a).await?,
+            _ => unreachable!("demo steps are seed, stress and analyze"),
+        };
+        if code != ExitCode::SUCCESS {
+            worst = code;
+        }
+    }
+    eprintln!(
+        "\n== done: the dataset stays in {target}; `dbload stress --help` and `dbload analyze --help` go further =="
+    );
+    Ok(worst)
+}
