@@ -7,6 +7,7 @@ mod common;
 mod analyze;
 mod cli_errors;
 mod connect;
+mod demo;
 mod local_cluster;
 mod migrations;
 mod seed;
