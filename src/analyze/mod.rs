@@ -9,6 +9,7 @@ pub mod candidates;
 pub mod catalog;
 pub mod health;
 pub mod heuristic;
+pub mod lex;
 pub mod merge;
 pub mod model;
 pub mod names;

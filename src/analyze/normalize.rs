@@ -45,34 +45,11 @@ pub fn cast_typed_placeholders(sql: &str) -> String {
     let mut i = 0;
     let mut copied = 0;
     while i < b.len() {
+        if let Some(next) = super::lex::skip_opaque(sql, i) {
+            i = next;
+            continue;
+        }
         match b[i] {
-            b'\'' | b'"' => {
-                let q = b[i];
-                i += 1;
-                while i < b.len() {
-                    if b[i] == q {
-                        if i + 1 < b.len() && b[i + 1] == q {
-                            i += 2;
-                            continue;
-                        }
-                        break;
-                    }
-                    i += 1;
-                }
-                i += 1;
-            }
-            b'-' if b.get(i + 1) == Some(&b'-') => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                i += 2;
-                while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
-                    i += 1;
-                }
-                i += 2;
-            }
             b'$' if b.get(i + 1).is_some_and(u8::is_ascii_digit) => {
                 let mut end = i + 1;
                 while end < b.len() && b[end].is_ascii_digit() {

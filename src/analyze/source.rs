@@ -122,70 +122,11 @@ pub fn split_sql(text: &str, origin: &str) -> Vec<WorkloadStatement> {
         });
     };
     while i < b.len() {
+        if let Some(next) = super::lex::skip_opaque(text, i) {
+            i = next;
+            continue;
+        }
         match b[i] {
-            b'\'' | b'"' => {
-                let q = b[i];
-                // E'…' strings take backslash escapes.
-                let escapes = q == b'\''
-                    && i > 0
-                    && matches!(b[i - 1], b'E' | b'e')
-                    && (i < 2 || !(b[i - 2].is_ascii_alphanumeric() || b[i - 2] == b'_'));
-                i += 1;
-                while i < b.len() {
-                    if escapes && b[i] == b'\\' {
-                        i += 2;
-                        continue;
-                    }
-                    if b[i] == q {
-                        if i + 1 < b.len() && b[i + 1] == q {
-                            i += 2;
-                            continue;
-                        }
-                        break;
-                    }
-                    i += 1;
-                }
-                i += 1;
-            }
-            b'-' if b.get(i + 1) == Some(&b'-') => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                let mut depth = 1;
-                i += 2;
-                while i < b.len() && depth > 0 {
-                    if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
-                        depth += 1;
-                        i += 2;
-                    } else if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
-                        depth -= 1;
-                        i += 2;
-                    } else {
-                        i += 1;
-                    }
-                }
-            }
-            b'$' => {
-                // $tag$ … $tag$ (a $1 parameter is not a tag).
-                let tag_end = text[i + 1..]
-                    .find(|c: char| !(c.is_alphanumeric() || c == '_'))
-                    .map(|p| i + 1 + p);
-                match tag_end {
-                    Some(e)
-                        if b[e] == b'$'
-                            && !text[i + 1..e].starts_with(|c: char| c.is_ascii_digit()) =>
-                    {
-                        let tag = &text[i..=e];
-                        match text[e + 1..].find(tag) {
-                            Some(p) => i = e + 1 + p + tag.len(),
-                            None => i = b.len(),
-                        }
-                    }
-                    _ => i += 1,
-                }
-            }
             b';' => {
                 push(&mut out, start, i);
                 i += 1;
