@@ -218,13 +218,21 @@ impl Target {
 
     fn sslmode_explicit(&self, arg: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> bool {
         let s = arg.map(str::to_string).or_else(|| env("DATABASE_URL"));
-        s.is_some_and(|s| s.contains("sslmode"))
+        s.is_some_and(|s| names_sslmode(&s))
     }
 
-    /// Host shown to users: the socket directory, host name, or the libpq
-    /// default.
+    /// The host connected to: the given one, else — as libpq does — the
+    /// Unix socket of the port in the usual socket directories
+    /// (`/var/run/postgresql`, `/tmp`), else `localhost`.
     pub fn host_display(&self) -> String {
-        self.host.clone().unwrap_or_else(|| "localhost".into())
+        if let Some(h) = &self.host {
+            return h.clone();
+        }
+        let socket = format!(".s.PGSQL.{}", self.port_or_default());
+        ["/var/run/postgresql", "/tmp"]
+            .iter()
+            .find(|d| std::path::Path::new(d).join(&socket).exists())
+            .map_or_else(|| "localhost".into(), |d| d.to_string())
     }
 
     /// Port, or PostgreSQL's default 5432.
@@ -286,8 +294,8 @@ impl Target {
             .remove(b'~');
         let enc = |s: &str| utf8_percent_encode(s, COMPONENT).to_string();
         let mut out = String::from("postgresql://");
-        if let Some(u) = &self.user {
-            out.push_str(&enc(u));
+        if self.user.is_some() || self.password.is_some() {
+            out.push_str(&enc(self.user.as_deref().unwrap_or_default()));
             if self.password.is_some() {
                 out.push(':');
                 if redact {
@@ -390,6 +398,28 @@ impl Target {
     }
 }
 
+/// True when a connection string sets `sslmode` itself (a URL query
+/// parameter, or a conninfo keyword), so `PGSSLMODE` must not override it.
+fn names_sslmode(s: &str) -> bool {
+    if s.contains("://") {
+        let rest = s.split_once("://").map_or("", |x| x.1);
+        let q_pos = rest.find('?').unwrap_or(rest.len());
+        let after_user = rest[..q_pos].rfind('@').map_or(rest, |at| &rest[at + 1..]);
+        after_user.split_once('?').is_some_and(|(_, q)| {
+            q.split('&')
+                .any(|kv| kv.split('=').next() == Some("sslmode"))
+        })
+    } else {
+        s.split_whitespace().enumerate().any(|(i, w)| {
+            w.starts_with("sslmode=")
+                || (w == "sslmode"
+                    && s.split_whitespace()
+                        .nth(i + 1)
+                        .is_some_and(|n| n.starts_with('=')))
+        })
+    }
+}
+
 /// True when a host value names a Unix-socket directory.
 pub fn is_socket_dir(host: &str) -> bool {
     host.starts_with('/')
@@ -423,31 +453,44 @@ fn decode(s: &str, what: &str) -> Result<String, TargetError> {
 
 fn parse_url(s: &str) -> Result<Target, TargetError> {
     let rest = s.split_once("://").map(|x| x.1).unwrap_or_default();
-    let (main, query) = match rest.split_once('?') {
-        Some((m, q)) => (m, Some(q)),
-        None => (rest, None),
+    // The user-info ends at the last '@' before the first '?', so a password
+    // holding '/' or '@' (base64 secrets) still parses, and no piece of it
+    // can end up as a host, port or database name in a message.
+    let q_pos = rest.find('?').unwrap_or(rest.len());
+    let (userinfo, after_user) = match rest[..q_pos].rfind('@') {
+        Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
+        None => {
+            if rest[q_pos..].contains('@') && rest[..q_pos].contains(':') {
+                return Err(TargetError::Url(
+                    "the user-info part seems to hold a '?': percent-encode reserved characters \
+                     of the password (? as %3F, # as %23)"
+                        .into(),
+                ));
+            }
+            (None, rest)
+        }
     };
-    let (authority, path) = match main.split_once('/') {
+    let (main, query) = match after_user.split_once('?') {
+        Some((m, q)) => (m, Some(q)),
+        None => (after_user, None),
+    };
+    let (hostport, path) = match main.split_once('/') {
         Some((a, p)) => (a, Some(p)),
         None => (main, None),
     };
     let mut t = Target::default();
-    let hostport = match authority.rsplit_once('@') {
-        Some((userinfo, hp)) => {
-            let (u, p) = match userinfo.split_once(':') {
-                Some((u, p)) => (u, Some(p)),
-                None => (userinfo, None),
-            };
-            if !u.is_empty() {
-                t.user = Some(decode(u, "user name")?);
-            }
-            if let Some(p) = p {
-                t.password = Some(decode(p, "password")?);
-            }
-            hp
+    if let Some(userinfo) = userinfo {
+        let (u, p) = match userinfo.split_once(':') {
+            Some((u, p)) => (u, Some(p)),
+            None => (userinfo, None),
+        };
+        if !u.is_empty() {
+            t.user = Some(decode(u, "user name")?);
         }
-        None => authority,
-    };
+        if let Some(p) = p {
+            t.password = Some(decode(p, "password")?);
+        }
+    }
     if hostport.contains(',') {
         return Err(TargetError::Url(format!(
             "multiple hosts ('{hostport}') are not supported"
@@ -485,7 +528,14 @@ fn parse_url(s: &str) -> Result<Target, TargetError> {
     if let Some(q) = query {
         for pair in q.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').ok_or_else(|| {
-                TargetError::Url(format!("query parameter '{pair}' has no '=value'"))
+                TargetError::Url(format!(
+                    "query parameter {} has no '=value'",
+                    if pair.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                        format!("'{pair}'")
+                    } else {
+                        "(not shown)".into()
+                    }
+                ))
             })?;
             let v = decode(v, k)?;
             t.set(k, v, &|m| TargetError::Url(m))?;
@@ -713,5 +763,47 @@ mod tests {
         let e =
             Target::resolve(None, &env_of(&[("DATABASE_URL", "postgres://h:x/d")])).unwrap_err();
         assert!(e.to_string().contains("port"), "{e}");
+    }
+
+    #[test]
+    fn passwords_with_reserved_characters_never_leak() {
+        // '/' and '@' in a password (base64 secrets) parse as a password.
+        let t = Target::parse("postgres://u:pa/ss@w0rd@h:5433/db").unwrap();
+        assert_eq!(t.password.as_deref(), Some("pa/ss@w0rd"));
+        assert_eq!(t.host.as_deref(), Some("h"));
+        assert_eq!(t.port, Some(5433));
+        assert_eq!(t.dbname.as_deref(), Some("db"));
+        // '?' cannot be told apart: the error must not quote any piece of it.
+        let e = Target::parse("postgres://u:p?w0rd@h/db")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("w0rd") && !e.contains("'p'"), "{e}");
+        assert!(e.contains("percent-encode"), "{e}");
+    }
+
+    #[test]
+    fn password_without_user_round_trips() {
+        let t = Target::parse("host=db password=s3cret dbname=x").unwrap();
+        let back = Target::parse(&t.to_url_with_password()).unwrap();
+        assert_eq!(back.password.as_deref(), Some("s3cret"));
+        assert_eq!(t, back);
+        assert!(!t.redacted().contains("s3cret"));
+    }
+
+    #[test]
+    fn sslmode_in_a_value_does_not_block_pgsslmode() {
+        let env = env_of(&[("PGSSLMODE", "require")]);
+        let t = Target::resolve(Some("host=h dbname=sslmode_tests"), &env)
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.sslmode, SslMode::Require);
+        let t = Target::resolve(Some("postgres://h/d?sslmode=disable"), &env)
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.sslmode, SslMode::Disable);
+        let t = Target::resolve(Some("host=h sslmode = prefer"), &env)
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.sslmode, SslMode::Prefer);
     }
 }
