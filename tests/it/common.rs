@@ -92,3 +92,15 @@ pub fn dbload() -> assert_cmd::Command {
     }
     c
 }
+
+/// A fresh dbload home under /tmp, searchable by the postgres user (dbload
+/// never changes the permissions of a directory it did not create).
+pub fn temp_home() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::Builder::new()
+        .prefix("dbload-home-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    d
+}

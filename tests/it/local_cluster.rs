@@ -7,14 +7,7 @@ use std::net::TcpListener;
 use dbload::db::connect;
 use dbload::db::local::LocalCluster;
 
-use crate::common::dbload;
-
-fn temp_home() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("dbload-home-")
-        .tempdir_in("/tmp")
-        .unwrap()
-}
+use crate::common::{dbload, temp_home};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn lifecycle_with_concurrent_start() {
@@ -167,4 +160,26 @@ async fn commands_without_target_use_and_start_the_local_cluster() {
     assert_eq!(n as usize, dbload::db::migrate::MIGRATIONS.len());
     drop(c);
     cluster.destroy().await.unwrap();
+}
+
+#[test]
+fn an_unsearchable_existing_home_is_refused_not_chmodded() {
+    use std::os::unix::fs::PermissionsExt;
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("not applicable: only root runs the server as another user");
+        return;
+    }
+    let home = tempfile::Builder::new()
+        .prefix("dbload-home-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    dbload()
+        .env("DBLOAD_HOME", home.path())
+        .args(["local", "start"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("cannot reach"));
+    let mode = std::fs::metadata(home.path()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "the user's directory keeps its permissions");
 }

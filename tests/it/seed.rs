@@ -414,10 +414,7 @@ async fn lost_connection_is_a_clear_error_and_the_run_stays_incomplete() {
 async fn embedded_default_and_url_give_the_same_data() {
     // A private managed cluster, so the shared test cluster's default
     // database is never touched.
-    let home = tempfile::Builder::new()
-        .prefix("dbload-home-")
-        .tempdir_in("/tmp")
-        .unwrap();
+    let home = crate::common::temp_home();
     let out = dbload()
         .env("DBLOAD_HOME", home.path())
         .args(["seed", "--scale", "0.01", "--jobs", "1"])

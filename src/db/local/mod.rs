@@ -63,7 +63,7 @@ pub enum LocalError {
     )]
     NoPostgresUser,
     #[error(
-        "the 'postgres' user cannot reach {path}: a parent directory is not searchable by others; set DBLOAD_HOME to a directory outside it (e.g. /var/lib/dbload)"
+        "the 'postgres' user cannot reach {path}: it or a parent directory is not searchable by others; dbload does not change the permissions of directories it did not create: run `chmod o+x` on them, or set DBLOAD_HOME to a new directory (e.g. /var/lib/dbload)"
     )]
     Unreachable { path: PathBuf },
     #[error("{path}: {source}")]
@@ -252,7 +252,7 @@ impl LocalCluster {
     fn check_reachable(&self) -> Result<(), LocalError> {
         let Some(u) = &self.run_as else { return Ok(()) };
         let home = fs::canonicalize(&self.home).map_err(io_err(&self.home))?;
-        for dir in home.ancestors().skip(1) {
+        for dir in home.ancestors() {
             let md = fs::metadata(dir).map_err(io_err(dir))?;
             let others_x = md.mode() & 0o001 != 0;
             let owner_x = md.uid() == u.uid.as_raw() && md.mode() & 0o100 != 0;
@@ -266,14 +266,13 @@ impl LocalCluster {
     /// Start the cluster, creating it first if needed. Idempotent and safe
     /// against concurrent callers (they serialize on a lock file).
     pub async fn start(&self) -> Result<Started, LocalError> {
+        let home_existed = self.home.exists();
         let _lock = self.lock()?;
-        // The home itself must be searchable by the postgres user when root.
-        if self.run_as.is_some() {
-            let md = fs::metadata(&self.home).map_err(io_err(&self.home))?;
-            if md.mode() & 0o001 == 0 {
-                fs::set_permissions(&self.home, fs::Permissions::from_mode(0o755))
-                    .map_err(io_err(&self.home))?;
-            }
+        // A home dbload creates is made searchable for the postgres user
+        // (when root); an existing directory's permissions are never changed.
+        if self.run_as.is_some() && !home_existed {
+            fs::set_permissions(&self.home, fs::Permissions::from_mode(0o755))
+                .map_err(io_err(&self.home))?;
         }
         self.check_reachable()?;
         self.make_dir(&self.dir(), 0o755)?;
@@ -463,6 +462,11 @@ impl LocalCluster {
             return Err(LocalError::NotCreated(self.dir()));
         }
         let _lock = self.lock()?;
+        self.stop_locked().await
+    }
+
+    /// Stop, with the lock already held.
+    async fn stop_locked(&self) -> Result<bool, LocalError> {
         if !self.is_running().await {
             return Ok(false);
         }
@@ -481,10 +485,11 @@ impl LocalCluster {
         if !dir.exists() {
             return Ok(false);
         }
-        if self.is_running().await {
-            self.stop().await?;
-        }
+        // One lock across stop and delete: a concurrent start cannot slip in.
         let _lock = self.lock()?;
+        if self.is_created() {
+            self.stop_locked().await?;
+        }
         fs::remove_dir_all(&dir).map_err(io_err(&dir))?;
         Ok(true)
     }
