@@ -245,14 +245,24 @@ Examples:
 #[derive(Debug, Args, Clone)]
 pub struct DemoArgs {
     /// Dataset size for the seed step (1.0 = 1,000,000 pets).
-    #[arg(long, default_value = "0.1", value_name = "F")]
-    pub scale: String,
+    #[arg(
+        long,
+        default_value_t = 0.1,
+        value_name = "F",
+        allow_negative_numbers = true
+    )]
+    pub scale: f64,
     /// Target rate of the stress step, scenarios per second.
-    #[arg(long, default_value = "100", value_name = "N")]
-    pub qps: String,
+    #[arg(
+        long,
+        default_value_t = 100.0,
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
+    pub qps: f64,
     /// Measured length of the stress step.
-    #[arg(long, default_value = "15s", value_name = "DURATION")]
-    pub duration: String,
+    #[arg(long, default_value = "15s", value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: std::time::Duration,
 }
 
 const LOCAL_HELP: &str = "\

@@ -11,23 +11,25 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<ExitCod
     // Resolve (and start, if needed) the target once; every step reuses it.
     let target = super::resolve_target(global).await?;
     let url = target.to_url_with_password();
+    let (scale, qps) = (args.scale.to_string(), args.qps.to_string());
+    let duration = format!("{}s", args.duration.as_secs_f64());
     let steps: [(&str, Vec<&str>); 3] = [
-        ("seed a dataset", vec!["seed", "--scale", &args.scale]),
+        ("seed a dataset", vec!["seed", "--scale", &scale]),
         (
             "run the default workload",
             vec![
                 "stress",
                 "--qps",
-                &args.qps,
+                &qps,
                 "--duration",
-                &args.duration,
+                &duration,
                 "--warmup",
                 "2s",
             ],
         ),
         ("analyze what it did", vec!["analyze"]),
     ];
-    let mut worst = ExitCode::SUCCESS;
+    let mut result = ExitCode::SUCCESS;
     for (i, (what, argv)) in steps.iter().enumerate() {
         eprintln!(
             "\n== dbload demo {}/3: {what} ({}) ==",
@@ -40,15 +42,32 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<ExitCod
         let code = match &cli.command {
             Command::Seed(a) => super::seed::run(&cli.global, a).await?,
             Command::Stress(a) => super::stress::run(&cli.global, a.clone()).await?,
-            Command::Analyze(a) => super::analyze::run(&cli.global, a).await?,
-            _ => unreachable!("demo steps are seed, stress and analyze"),
+            Command::Analyze(a) => {
+                // seed and stress took over Ctrl-C; make it end the demo here.
+                let guard = tokio::spawn(async {
+                    if tokio::signal::ctrl_c().await.is_ok() {
+                        eprintln!("\ndbload: interrupted");
+                        std::process::exit(crate::EXIT_INVALID_RUN.into());
+                    }
+                });
+                let code = super::analyze::run(&cli.global, a).await;
+                guard.abort();
+                code?
+            }
+            other => anyhow::bail!("internal error: demo step {other:?} is not a demo step"),
         };
         if code != ExitCode::SUCCESS {
-            worst = code;
+            if i == 0 {
+                eprintln!("\ndbload demo: the seed step did not complete; stopping");
+                return Ok(code);
+            }
+            // A stress run that breached or was invalid still leaves
+            // statistics worth analyzing; report its code at the end.
+            result = code;
         }
     }
     eprintln!(
         "\n== done: the dataset stays in {target}; `dbload stress --help` and `dbload analyze --help` go further =="
     );
-    Ok(worst)
+    Ok(result)
 }
