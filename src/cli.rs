@@ -59,6 +59,12 @@ Re-running is a no-op. A migration file changed after it was applied is an error
     /// Create the vet-clinic schema and fill it with a deterministic, realistic dataset.
     #[command(after_help = SEED_HELP)]
     Seed(SeedArgs),
+    /// Drive a weighted workload at a target rate (open model) or concurrency (closed model).
+    #[command(after_help = STRESS_HELP)]
+    Stress(StressArgs),
+    /// Check workload files.
+    #[command(subcommand)]
+    Workload(WorkloadCommand),
 }
 
 const SEED_HELP: &str = "\
@@ -95,6 +101,128 @@ pub struct SeedArgs {
     /// DROP existing tables of the same names that dbload did not create.
     #[arg(long)]
     pub force: bool,
+}
+
+const STRESS_HELP: &str = "\
+Examples:
+  dbload stress --qps 500 --duration 60s                 default vet-clinic mix, open model
+  dbload stress --clients 16 --duration 30s              closed model: max throughput
+  dbload stress -w queries/my.sql --qps 2000 --out r.json --threshold 'p99<50ms' \\
+                --threshold 'checkout:p95<100ms' --threshold 'error_rate<0.1%'
+
+Latency is measured from each arrival's intended start (open model), so
+server stalls show up as queueing, not as fewer samples. Exit codes: 0 pass,
+1 a threshold breached, 2 usage/input/connection error, 3 invalid run (the
+driver could not hold the rate, or Ctrl-C; partial results are still written).";
+
+/// `dbload stress` flags.
+#[derive(Debug, Args, Clone)]
+pub struct StressArgs {
+    /// Workload file (default: the embedded queries/vetclinic.sql).
+    #[arg(short, long, value_name = "FILE")]
+    pub workload: Option<std::path::PathBuf>,
+    /// Open model: target arrival rate, scenarios per second.
+    #[arg(
+        long,
+        value_name = "N",
+        required_unless_present = "clients",
+        conflicts_with = "clients"
+    )]
+    pub qps: Option<f64>,
+    /// Closed model: N loops running scenarios back to back.
+    #[arg(long, value_name = "N")]
+    pub clients: Option<usize>,
+    /// Measured duration (after the warm-up): 60s, 5m, 500ms.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub duration: std::time::Duration,
+    /// Warm-up run before measuring (statistics discarded).
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub warmup: std::time::Duration,
+    /// Connections in the pool (default: --clients, or max(8, 4 × CPUs) for --qps).
+    #[arg(long, value_name = "N")]
+    pub pool: Option<usize>,
+    /// Arrival process of the open model.
+    #[arg(long, value_enum, default_value = "poisson")]
+    pub arrival: ArrivalArg,
+    /// Open model: scenarios in flight at most; later arrivals are counted as dropped.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub max_inflight: usize,
+    /// Write the results (JSON, schema dbload.stress/1) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+    /// Summary format on stdout.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: StressFormat,
+    /// Fail (exit 1) unless [SCENARIO:]METRIC<VALUE holds, e.g. 'p99<50ms', 'error_rate<1%'.
+    #[arg(long = "threshold", value_name = "EXPR")]
+    pub thresholds: Vec<String>,
+    /// Print live progress each second even when stderr is not a terminal.
+    #[arg(long)]
+    pub progress: bool,
+    /// Seed for arrivals, the scenario mix and parameters (default: random).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Open model: wait for start times on tokio's 1 ms timer instead of the
+    /// precise timer thread (less driver CPU, ~1 ms more schedule lag).
+    #[arg(long)]
+    pub coarse_timer: bool,
+    /// Driver threads (default: one per CPU; 1 = a single-threaded event loop).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// How long in-flight work may finish after the end of the run.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub drain_timeout: std::time::Duration,
+}
+
+/// `--arrival`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ArrivalArg {
+    Poisson,
+    Uniform,
+}
+
+/// `--format` of `dbload stress`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StressFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkloadCommand {
+    /// Validate a workload file without running it: syntax (file:line), then
+    /// that every statement prepares against the target database.
+    #[command(
+        after_help = "Examples:\n  dbload workload check queries/vetclinic.sql\n  dbload workload check --offline my.sql"
+    )]
+    Check {
+        /// The workload file.
+        file: std::path::PathBuf,
+        /// Only check the file itself; do not connect to a database.
+        #[arg(long)]
+        offline: bool,
+    },
+}
+
+/// Parse a duration: `90s`, `5m`, `1h`, `500ms`, or plain seconds.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let (num, mult) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60.0)
+    } else if let Some(n) = t.strip_suffix('h') {
+        (n, 3600.0)
+    } else {
+        (t, 1.0)
+    };
+    match num.trim().parse::<f64>() {
+        Ok(v) if v >= 0.0 && v.is_finite() => Ok(std::time::Duration::from_secs_f64(v * mult)),
+        _ => Err(format!("invalid duration {s:?} (e.g. 30s, 5m, 500ms)")),
+    }
 }
 
 const LOCAL_HELP: &str = "\

@@ -12,6 +12,8 @@ pub mod db;
 pub mod regress;
 pub mod report;
 pub mod seed;
+pub mod stress;
+pub mod workload;
 
 use std::process::ExitCode;
 

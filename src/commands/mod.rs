@@ -5,6 +5,8 @@ mod analyze;
 mod local;
 mod migrate;
 mod seed;
+mod stress;
+mod workload;
 
 use std::process::ExitCode;
 
@@ -17,6 +19,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate => migrate::run(&cli.global).await,
         Command::Analyze(args) => analyze::run(&cli.global, &args).await,
         Command::Seed(args) => seed::run(&cli.global, &args).await,
+        Command::Stress(args) => stress::run(&cli.global, args).await,
+        Command::Workload(cmd) => workload::run(&cli.global, cmd).await,
     }
 }
 

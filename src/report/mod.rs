@@ -1,7 +1,78 @@
-//! Renderers: plain result structs in, text out (terminal tables, JSON,
-//! Markdown). One file per command and format.
+//! Renderers: turn engines' plain result structs into text, one file per
+//! command and output (terminal table, Markdown, JSON, live progress line).
+//! No engine logic here.
 
 pub mod analyze_fmt;
 pub mod analyze_json;
 pub mod analyze_markdown;
 pub mod analyze_table;
+pub mod stress_markdown;
+pub mod stress_progress;
+pub mod stress_table;
+
+/// A duration in µs for humans: `840µs`, `12.3ms`, `1.24s`.
+pub fn us(v: u64) -> String {
+    let v = v as f64;
+    if v < 1000.0 {
+        format!("{v:.0}µs")
+    } else if v < 10_000.0 {
+        format!("{:.2}ms", v / 1000.0)
+    } else if v < 1_000_000.0 {
+        format!("{:.1}ms", v / 1000.0)
+    } else {
+        format!("{:.2}s", v / 1_000_000.0)
+    }
+}
+
+/// A rate for humans: `1234/s`, `12.5/s`.
+pub fn rate(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}/s")
+    } else {
+        format!("{v:.1}/s")
+    }
+}
+
+/// A fraction as a percentage: `0.12 %`.
+pub fn pct(f: f64) -> String {
+    if f == 0.0 {
+        "0".to_string()
+    } else if f < 0.0001 {
+        format!("{:.4} %", f * 100.0)
+    } else {
+        format!("{:.2} %", f * 100.0)
+    }
+}
+
+/// One line describing the dataset fingerprint.
+pub fn dataset_line(d: &Option<serde_json::Value>) -> String {
+    match d {
+        None => "none (no complete row in dbload_datasets)".to_string(),
+        Some(v) => {
+            let get = |k: &str| {
+                v.get(k)
+                    .map(|x| x.to_string())
+                    .unwrap_or_else(|| "?".into())
+            };
+            format!(
+                "id {} seed {} scale {} (dbload {}, schema {})",
+                get("id"),
+                get("seed"),
+                get("scale"),
+                get("dbload_version").trim_matches('"'),
+                get("schema_version")
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formats_durations() {
+        assert_eq!(super::us(840), "840µs");
+        assert_eq!(super::us(1234), "1.23ms");
+        assert_eq!(super::us(123_456), "123.5ms");
+        assert_eq!(super::us(2_500_000), "2.50s");
+    }
+}

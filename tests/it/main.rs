@@ -10,3 +10,4 @@ mod connect;
 mod local_cluster;
 mod migrations;
 mod seed;
+mod stress;

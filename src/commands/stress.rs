@@ -1,0 +1,200 @@
+//! `dbload stress`: turn the flags into a [`StressConfig`], check the
+//! workload against the target, snapshot the server, run the engine with
+//! live progress and Ctrl-C handling, then write JSON and render the summary.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::cli::{ArrivalArg, GlobalArgs, StressArgs, StressFormat};
+use crate::report;
+use crate::stress::{
+    self, Arrival, Hooks, Load, RateProfile, StressConfig, TimerKind, server, threshold,
+};
+
+fn config(args: &StressArgs) -> anyhow::Result<StressConfig> {
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let load = match (args.qps, args.clients) {
+        (Some(q), None) => {
+            if !(q > 0.0 && q.is_finite()) {
+                anyhow::bail!("--qps {q}: must be a positive number");
+            }
+            if args.max_inflight == 0 {
+                anyhow::bail!("--max-inflight must be at least 1");
+            }
+            Load::Open {
+                profile: RateProfile::Constant { qps: q },
+                arrival: match args.arrival {
+                    ArrivalArg::Poisson => Arrival::Poisson,
+                    ArrivalArg::Uniform => Arrival::Uniform,
+                },
+                max_inflight: args.max_inflight,
+            }
+        }
+        (None, Some(c)) if c > 0 => Load::Closed { clients: c },
+        (None, Some(_)) => anyhow::bail!("--clients must be at least 1"),
+        _ => anyhow::bail!("give either --qps N (open model) or --clients N (closed model)"),
+    };
+    let pool = match (args.pool, &load) {
+        (Some(0), _) => anyhow::bail!("--pool must be at least 1"),
+        (Some(p), _) => p,
+        (None, Load::Closed { clients }) => *clients,
+        (None, Load::Open { .. }) => (4 * cpus).max(8),
+    };
+    if args.duration.is_zero() {
+        anyhow::bail!("--duration must be more than 0");
+    }
+    Ok(StressConfig {
+        load,
+        duration: args.duration,
+        warmup: args.warmup,
+        pool,
+        seed: args.seed.unwrap_or_else(rand::random),
+        drain_timeout: args.drain_timeout,
+        timer: if args.coarse_timer {
+            TimerKind::Coarse
+        } else {
+            TimerKind::Precise
+        },
+    })
+}
+
+/// Run the engine on its own runtime of `threads` worker threads (1: a
+/// single-threaded runtime, no cross-thread wake-ups), like pgbench's -j.
+/// The pool is created there so its connections are driven by that runtime.
+async fn run_engine(
+    target: crate::db::Target,
+    prepared: Arc<crate::workload::Prepared>,
+    cfg: StressConfig,
+    hooks: Hooks,
+    threads: Option<usize>,
+) -> anyhow::Result<stress::RunOutcome> {
+    let threads = threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    });
+    let handle = std::thread::Builder::new()
+        .name("dbload-stress".into())
+        .spawn(move || {
+            let rt = if threads <= 1 {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+            } else {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(threads)
+                    .enable_all()
+                    .build()
+            }?;
+            rt.block_on(async move {
+                let pool = crate::db::pool(&target, cfg.pool)?;
+                crate::db::connect::check_pool(&target, &pool).await?;
+                Ok(stress::run(pool, prepared, &cfg, hooks).await?)
+            })
+        })?;
+    tokio::task::spawn_blocking(move || {
+        handle
+            .join()
+            .map_err(|_| anyhow::anyhow!("the stress engine panicked"))?
+    })
+    .await?
+}
+
+pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCode> {
+    let cfg = config(&args)?;
+    let thresholds: Vec<stress::Threshold> = args
+        .thresholds
+        .iter()
+        .map(|t| threshold::parse(t).map_err(|e| anyhow::anyhow!("--threshold: {e}")))
+        .collect::<Result<_, _>>()?;
+    let workload = super::workload::load(args.workload.as_deref())?;
+    let names: Vec<String> = workload.scenarios.iter().map(|s| s.name.clone()).collect();
+    threshold::check_names(&thresholds, &names).map_err(|e| anyhow::anyhow!("--threshold: {e}"))?;
+
+    let target = super::resolve_target(global).await?;
+    let prepared = Arc::new(super::workload::prepare_against(&target, workload).await?);
+    let admin = crate::db::connect(&target).await?;
+    let server_info = server::server_info(&admin).await?;
+    let dataset = server::dataset_fingerprint(&admin).await;
+    let before = server::pgss_snapshot(&admin).await;
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "\ndbload: interrupted; finishing in-flight work and writing partial results"
+            );
+            let _ = stop_tx.send(true);
+        }
+    });
+    let show = args.progress || std::io::stderr().is_terminal();
+    let target_qps = cfg.target_qps();
+    let hooks = Hooks {
+        on_interval: show.then(|| {
+            Box::new(move |s: &stress::results::IntervalSample| {
+                eprintln!("{}", report::stress_progress::line(s, target_qps));
+            }) as stress::IntervalHook
+        }),
+        stop: stop_rx,
+    };
+    eprintln!(
+        "dbload: {} on {} — {}, {:?} measured after {:?} warm-up, pool {}",
+        prepared.workload.name,
+        target,
+        match &cfg.load {
+            Load::Open { .. } => format!("open model at {} /s", target_qps.unwrap_or(0.0)),
+            Load::Closed { clients } => format!("closed model, {clients} clients"),
+        },
+        cfg.duration,
+        cfg.warmup,
+        cfg.pool
+    );
+    let outcome = run_engine(
+        target.clone(),
+        prepared.clone(),
+        cfg.clone(),
+        hooks,
+        args.threads,
+    )
+    .await?;
+    ctrl_c.abort();
+
+    let after = server::pgss_snapshot(&admin).await;
+    let top = match (&before, &after) {
+        (Some(b), Some(a)) => Some(server::pgss_delta(b, a, 10)),
+        _ => None,
+    };
+    let mut results = stress::results::build(
+        &prepared.workload,
+        &cfg,
+        &outcome,
+        server_info,
+        dataset,
+        top,
+    );
+    threshold::apply(&thresholds, &mut results);
+
+    if let Some(path) = &args.out {
+        let json = serde_json::to_string_pretty(&results)?;
+        std::fs::write(path, json + "\n")
+            .map_err(|e| anyhow::anyhow!("--out {}: {e}", path.display()))?;
+    }
+    match args.format {
+        StressFormat::Table => print!("{}", report::stress_table::render(&results)),
+        StressFormat::Markdown => print!("{}", report::stress_markdown::render(&results)),
+        StressFormat::Json => println!("{}", serde_json::to_string_pretty(&results)?),
+    }
+    for r in &results.verdict.invalid_reasons {
+        eprintln!("dbload: invalid run: {r}");
+    }
+    for t in results.verdict.thresholds.iter().filter(|t| !t.passed) {
+        eprintln!(
+            "dbload: threshold breached: {} (actual {} {})",
+            t.expr, t.actual, t.unit
+        );
+    }
+    Ok(ExitCode::from(results.verdict.exit_code))
+}

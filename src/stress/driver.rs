@@ -1,0 +1,529 @@
+//! Running the load: worker tasks (open or closed model), the per-second
+//! collector that swaps the workers' statistics shards, warm-up, the end of
+//! the run (drain, Ctrl-C), and the raw [`RunOutcome`].
+//!
+//! Hot loop per scenario execution: claim an arrival (open model: a short
+//! lock on the schedule), sleep until its intended start, take a pooled
+//! connection, run, then record into the worker's shard under a short lock.
+//! Nothing is allocated for the statistics and nothing is sent over a
+//! channel per query.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Pool;
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::executor::{ConnStatements, ExecError, Outcome, WorkerCtx, prepare_all, run_scenario};
+use super::results::{IntervalSample, interval_sample};
+use super::schedule::{ArrivalGen, Schedule};
+use super::stats::Stats;
+use super::timer::HrTimer;
+use super::{Load, StressConfig, TimerKind};
+use crate::workload::Prepared;
+
+/// An arrival no worker could take within this long after its intended
+/// start found every in-flight slot busy: it is counted as dropped.
+pub const DROP_GRACE: Duration = Duration::from_millis(10);
+
+/// Statistics shards per CPU: workers share a few, each under its own mutex
+/// (held for a few histogram updates), so locks are rarely contended.
+const SHARDS_PER_CPU: usize = 2;
+
+/// Failures that stop a run before it starts.
+#[derive(Debug, thiserror::Error)]
+pub enum StressError {
+    #[error("could not open the pool's connections: {0}")]
+    Pool(String),
+    #[error("preparing statement {statement} on a pooled connection: {message}")]
+    Prepare { statement: String, message: String },
+}
+
+/// A callback receiving each interval's sample.
+pub type IntervalHook = Box<dyn FnMut(&IntervalSample) + Send>;
+
+/// Callbacks from a running engine.
+pub struct Hooks {
+    /// Called once per interval with its sample.
+    pub on_interval: Option<IntervalHook>,
+    /// Becomes `true` to end the run early (Ctrl-C).
+    pub stop: watch::Receiver<bool>,
+}
+
+/// What a run produced, before it is summarised into results.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// Whole-run statistics (measured window, plus completions while draining).
+    pub totals: Stats,
+    /// One sample per interval after the warm-up.
+    pub intervals: Vec<IntervalSample>,
+    /// Measured arrivals the schedule produced (open model).
+    pub scheduled: u64,
+    /// Measured arrivals dropped (no free in-flight slot).
+    pub dropped: u64,
+    /// Executions still running when the drain timeout ended the run.
+    pub unfinished: u64,
+    /// Ended by Ctrl-C.
+    pub interrupted: bool,
+    /// Length of the measured window actually run, seconds.
+    pub measured_secs: f64,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    /// Highest number of scenarios in flight seen at an interval boundary.
+    pub peak_inflight: i64,
+}
+
+struct Shared {
+    prepared: Arc<Prepared>,
+    pool: Pool,
+    shards: Vec<Mutex<Stats>>,
+    inflight: AtomicI64,
+    cum_weights: Vec<f64>,
+    seed: u64,
+}
+
+impl Shared {
+    fn pick(&self, rng: &mut SmallRng) -> usize {
+        let total = *self.cum_weights.last().unwrap();
+        let x = rng.random::<f64>() * total;
+        self.cum_weights
+            .partition_point(|c| *c <= x)
+            .min(self.cum_weights.len() - 1)
+    }
+
+    fn ctx(&self, id: usize) -> WorkerCtx {
+        let seed = self
+            .seed
+            .wrapping_add((id as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        WorkerCtx::new(SmallRng::seed_from_u64(seed), &self.prepared)
+    }
+
+    /// Take a connection and run scenario `idx`: (pool wait µs, exec µs, result).
+    async fn execute(
+        &self,
+        idx: usize,
+        ctx: &mut WorkerCtx,
+    ) -> (u64, u64, Result<Outcome, ExecError>) {
+        let t0 = Instant::now();
+        let client = match self.pool.get().await {
+            Ok(c) => c,
+            Err(_) => {
+                ctx.ran = 0;
+                let waited = t0.elapsed().as_micros() as u64;
+                return (
+                    waited,
+                    0,
+                    Err(ExecError {
+                        statement: None,
+                        class: *b"08",
+                    }),
+                );
+            }
+        };
+        let t1 = Instant::now();
+        let r = run_scenario(&client, &self.prepared, idx, ctx, None).await;
+        let t2 = Instant::now();
+        (
+            (t1 - t0).as_micros() as u64,
+            (t2 - t1).as_micros() as u64,
+            r,
+        )
+    }
+}
+
+/// Record one execution into a shard. `lag_us` is None in the closed model.
+#[allow(clippy::too_many_arguments)]
+fn record(
+    shard: &Mutex<Stats>,
+    idx: usize,
+    intended: Instant,
+    lag_us: Option<u64>,
+    pool_us: u64,
+    exec_us: u64,
+    res: &Result<Outcome, ExecError>,
+    ctx: &WorkerCtx,
+) {
+    let total_us = intended.elapsed().as_micros() as u64;
+    let mut g = shard.lock().unwrap();
+    g.started += 1;
+    let s = &mut g.scenarios[idx];
+    if let Some(l) = lag_us {
+        s.lag.saturating_record(l.max(1));
+    }
+    s.pool_wait.saturating_record(pool_us.max(1));
+    match res {
+        Ok(o) => {
+            s.calls += 1;
+            if *o == Outcome::NoRows {
+                s.no_rows += 1;
+            }
+            s.total.saturating_record(total_us.max(1));
+            s.exec.saturating_record(exec_us.max(1));
+            for (st, us) in s.statements.iter_mut().zip(&ctx.stmt_us[..ctx.ran]) {
+                st.calls += 1;
+                st.exec.saturating_record((*us).max(1));
+            }
+        }
+        Err(e) => {
+            for (st, us) in s.statements.iter_mut().zip(&ctx.stmt_us[..ctx.ran]) {
+                st.calls += 1;
+                st.exec.saturating_record((*us).max(1));
+            }
+            s.error(e.class, e.statement);
+        }
+    }
+}
+
+/// Sleep until `at` on the precise timer if there is one, else tokio's.
+async fn wait_until(timer: Option<&HrTimer>, at: Instant) {
+    match timer {
+        Some(t) => t.sleep_until(at).await,
+        None => tokio::time::sleep_until(at.into()).await,
+    }
+}
+
+async fn open_worker(
+    sh: Arc<Shared>,
+    sched: Arc<Schedule>,
+    timer: Option<Arc<HrTimer>>,
+    id: usize,
+    warmup: f64,
+    mut stop: watch::Receiver<bool>,
+) {
+    let shard = &sh.shards[id % sh.shards.len()];
+    let mut ctx = sh.ctx(id);
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let Some(claim) = sched.claim(warmup) else {
+            return;
+        };
+        if Instant::now() > claim.at + DROP_GRACE {
+            if claim.measured {
+                shard.lock().unwrap().dropped += 1;
+            }
+            continue;
+        }
+        tokio::select! {
+            _ = wait_until(timer.as_deref(), claim.at) => {}
+            _ = stop.wait_for(|v| *v) => {
+                sched.unclaim(&claim);
+                return;
+            }
+        }
+        let started = Instant::now();
+        sh.inflight.fetch_add(1, Ordering::Relaxed);
+        let idx = sh.pick(&mut ctx.rng);
+        let (pool_us, exec_us, res) = sh.execute(idx, &mut ctx).await;
+        sh.inflight.fetch_sub(1, Ordering::Relaxed);
+        if claim.measured {
+            let lag = started.saturating_duration_since(claim.at).as_micros() as u64;
+            record(
+                shard,
+                idx,
+                claim.at,
+                Some(lag),
+                pool_us,
+                exec_us,
+                &res,
+                &ctx,
+            );
+        }
+    }
+}
+
+async fn closed_worker(
+    sh: Arc<Shared>,
+    id: usize,
+    warmup_end: Instant,
+    end: Arc<Mutex<Instant>>,
+    stop: watch::Receiver<bool>,
+) {
+    let shard = &sh.shards[id % sh.shards.len()];
+    let mut ctx = sh.ctx(id);
+    // A closed-model client keeps its connection (and its prepared
+    // statements) until the connection fails, like pgbench's clients.
+    let mut conn: Option<(deadpool_postgres::Object, ConnStatements)> = None;
+    loop {
+        let now = Instant::now();
+        if *stop.borrow() || now >= *end.lock().unwrap() {
+            return;
+        }
+        sh.inflight.fetch_add(1, Ordering::Relaxed);
+        let idx = sh.pick(&mut ctx.rng);
+        if conn.is_none()
+            && let Ok(c) = sh.pool.get().await
+            && let Ok(st) = prepare_all(&c, &sh.prepared).await
+        {
+            conn = Some((c, st));
+        }
+        let pool_us = now.elapsed().as_micros() as u64;
+        let (exec_us, res) = match &conn {
+            Some((c, st)) => {
+                let t1 = Instant::now();
+                let r = run_scenario(c, &sh.prepared, idx, &mut ctx, Some(st)).await;
+                (t1.elapsed().as_micros() as u64, r)
+            }
+            None => {
+                ctx.ran = 0;
+                (
+                    0,
+                    Err(ExecError {
+                        statement: None,
+                        class: *b"08",
+                    }),
+                )
+            }
+        };
+        sh.inflight.fetch_sub(1, Ordering::Relaxed);
+        if now >= warmup_end {
+            record(shard, idx, now, None, pool_us, exec_us, &res, &ctx);
+        }
+        if let Err(e) = &res {
+            let lost = conn.as_ref().is_none_or(|(c, _)| c.is_closed());
+            if lost || e.class == *b"08" || e.class == *b"57" {
+                conn = None; // back to the pool, which replaces a dead connection
+            }
+            if e.class == *b"08" {
+                // Server unreachable: do not spin.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+}
+
+/// Open all pool connections and prepare every statement on each, so the
+/// run measures execution, not connection set-up or parsing.
+async fn warm_pool(pool: &Pool, prepared: &Prepared, size: usize) -> Result<(), StressError> {
+    let mut held = Vec::with_capacity(size);
+    for _ in 0..size {
+        let c = pool
+            .get()
+            .await
+            .map_err(|e| StressError::Pool(e.to_string()))?;
+        for sc in &prepared.workload.scenarios {
+            for st in &sc.statements {
+                c.prepare_cached(&st.sql)
+                    .await
+                    .map_err(|e| StressError::Prepare {
+                        statement: st.name.clone(),
+                        message: e.to_string(),
+                    })?;
+            }
+            if sc.transaction {
+                for s in ["BEGIN", "COMMIT", "ROLLBACK"] {
+                    c.prepare_cached(s)
+                        .await
+                        .map_err(|e| StressError::Pool(e.to_string()))?;
+                }
+            }
+        }
+        held.push(c);
+    }
+    Ok(())
+}
+
+/// Run the load described by `cfg` with `prepared` against `pool` (of
+/// `cfg.pool` connections).
+pub async fn run(
+    pool: Pool,
+    prepared: Arc<Prepared>,
+    cfg: &StressConfig,
+    mut hooks: Hooks,
+) -> Result<RunOutcome, StressError> {
+    warm_pool(&pool, &prepared, cfg.pool).await?;
+    let counts: Vec<usize> = prepared
+        .workload
+        .scenarios
+        .iter()
+        .map(|s| s.statements.len())
+        .collect();
+    let mut cum = 0.0;
+    let cum_weights = prepared
+        .workload
+        .scenarios
+        .iter()
+        .map(|s| {
+            cum += s.weight;
+            cum
+        })
+        .collect();
+    let workers = match &cfg.load {
+        Load::Open { max_inflight, .. } => (*max_inflight).max(1),
+        Load::Closed { clients } => (*clients).max(1),
+    };
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let nshards = workers.clamp(1, (SHARDS_PER_CPU * cpus).max(2));
+    let sh = Arc::new(Shared {
+        prepared: prepared.clone(),
+        pool,
+        shards: (0..nshards)
+            .map(|_| Mutex::new(Stats::new(&counts)))
+            .collect(),
+        inflight: AtomicI64::new(0),
+        cum_weights,
+        seed: cfg.seed,
+    });
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let started_at = Utc::now();
+    let start = Instant::now();
+    let warmup = cfg.warmup.as_secs_f64();
+    let warmup_end = start + cfg.warmup;
+    let end_planned = warmup_end + cfg.duration;
+    let closed_end = Arc::new(Mutex::new(end_planned));
+    let mut sched = None;
+    let mut set = JoinSet::new();
+    match &cfg.load {
+        Load::Open {
+            profile, arrival, ..
+        } => {
+            let arrivals = ArrivalGen::new(*arrival, profile.clone(), cfg.seed);
+            let s = Arc::new(Schedule::new(start, arrivals, cfg.warmup + cfg.duration));
+            let timer = match cfg.timer {
+                TimerKind::Precise => Some(Arc::new(HrTimer::start(workers))),
+                TimerKind::Coarse => None,
+            };
+            for id in 0..workers {
+                set.spawn(open_worker(
+                    sh.clone(),
+                    s.clone(),
+                    timer.clone(),
+                    id,
+                    warmup,
+                    stop_rx.clone(),
+                ));
+            }
+            sched = Some(s);
+        }
+        Load::Closed { .. } => {
+            for id in 0..workers {
+                set.spawn(closed_worker(
+                    sh.clone(),
+                    id,
+                    warmup_end,
+                    closed_end.clone(),
+                    stop_rx.clone(),
+                ));
+            }
+        }
+    }
+
+    // Collector: one snapshot per second.
+    let mut spares: Vec<Stats> = (0..nshards).map(|_| Stats::new(&counts)).collect();
+    let mut acc = Stats::new(&counts);
+    let mut totals = Stats::new(&counts);
+    let mut intervals = Vec::new();
+    let mut interrupted = false;
+    let mut end = end_planned;
+    let mut peak_inflight = 0;
+    let mut last_tick = start;
+    let mut tick = start + Duration::from_secs(1);
+    let mut drain_deadline: Option<Instant> = None;
+    let mut stop_live = true;
+    loop {
+        let ended = Instant::now() >= end;
+        let wait_until = if ended {
+            tick.min(drain_deadline.unwrap_or(tick))
+        } else {
+            tick.min(end)
+        };
+        tokio::select! {
+            _ = tokio::time::sleep_until(wait_until.into()) => {}
+            r = hooks.stop.wait_for(|v| *v), if !interrupted && stop_live => {
+                if r.is_err() {
+                    stop_live = false; // nobody can ask to stop any more
+                } else {
+                    interrupted = true;
+                    let now = Instant::now();
+                    end = end.min(now);
+                    *closed_end.lock().unwrap() = end;
+                    if let Some(s) = &sched { s.end_at(now); }
+                    let _ = stop_tx.send(true);
+                }
+            }
+            Some(_) = set.join_next(), if ended || interrupted => {}
+        }
+        let now = Instant::now();
+        if now >= end && drain_deadline.is_none() {
+            drain_deadline = Some(now.max(end) + cfg.drain_timeout);
+        }
+        let finished = (now >= end || interrupted) && set.is_empty();
+        let timed_out = drain_deadline.is_some_and(|d| now >= d);
+        if now >= tick || finished || timed_out {
+            for (shard, spare) in sh.shards.iter().zip(spares.iter_mut()) {
+                std::mem::swap(&mut *shard.lock().unwrap(), spare);
+                acc.merge(spare);
+                spare.reset();
+            }
+            let inflight = sh.inflight.load(Ordering::Relaxed);
+            peak_inflight = peak_inflight.max(inflight);
+            let t_end = (now - start).as_secs_f64();
+            let emit = now > warmup_end + Duration::from_millis(50) || finished || timed_out;
+            if emit {
+                let target = match &cfg.load {
+                    Load::Open { profile, .. } => {
+                        Some(profile.rate_at(((last_tick - start).as_secs_f64() + t_end) / 2.0))
+                    }
+                    Load::Closed { .. } => None,
+                };
+                let sample = interval_sample(
+                    &prepared.workload,
+                    &acc,
+                    t_end - warmup,
+                    (now - last_tick.max(warmup_end)).as_secs_f64(),
+                    target.filter(|_| now <= end + Duration::from_millis(100)),
+                    inflight,
+                );
+                if let Some(f) = hooks.on_interval.as_mut() {
+                    f(&sample);
+                }
+                intervals.push(sample);
+            }
+            if emit {
+                // Otherwise keep accumulating into the first measured interval.
+                totals.merge(&acc);
+                acc.reset();
+                last_tick = now;
+            }
+            while tick <= now {
+                tick += Duration::from_secs(1);
+            }
+        }
+        if finished {
+            break;
+        }
+        if timed_out {
+            break;
+        }
+    }
+    let unfinished = sh.inflight.load(Ordering::Relaxed).max(0) as u64;
+    set.abort_all();
+    let mut dropped = totals.dropped;
+    let mut scheduled = totals.started + totals.dropped;
+    if let Some(s) = &sched {
+        dropped += s.drain_unclaimed(warmup);
+        scheduled = s.scheduled();
+    }
+    let measured_secs = (end.max(warmup_end) - warmup_end).as_secs_f64();
+    Ok(RunOutcome {
+        totals,
+        intervals,
+        scheduled,
+        dropped,
+        unfinished,
+        interrupted,
+        measured_secs,
+        started_at,
+        finished_at: Utc::now(),
+        peak_inflight,
+    })
+}

@@ -1,0 +1,220 @@
+//! Executing one scenario on one pooled connection: draw its parameters,
+//! run its statements (prepared once per connection through the pool's
+//! statement cache), bind result columns to variables, wrap it in a
+//! transaction when asked. Buffers live in the worker's [`WorkerCtx`].
+
+use std::time::Instant;
+
+use futures_util::{TryStreamExt, pin_mut};
+use rand::rngs::SmallRng;
+use tokio_postgres::Statement;
+use tokio_postgres::types::ToSql;
+
+use super::stats::ErrorClass;
+use crate::workload::model::RunData;
+use crate::workload::value::{self, Value};
+use crate::workload::{Prepared, Scenario};
+
+/// A worker's reusable state: RNG, variable slots, statement timings.
+pub struct WorkerCtx {
+    pub rng: SmallRng,
+    pub slots: Vec<Value>,
+    /// Execution time of each statement of the last scenario, µs.
+    pub stmt_us: Vec<u64>,
+    /// Statements of the last scenario that completed (`stmt_us[..ran]`).
+    pub ran: usize,
+}
+
+impl WorkerCtx {
+    pub fn new(rng: SmallRng, prepared: &Prepared) -> Self {
+        let w = &prepared.workload;
+        let max_stmts = w
+            .scenarios
+            .iter()
+            .map(|s| s.statements.len())
+            .max()
+            .unwrap_or(0);
+        WorkerCtx {
+            rng,
+            slots: vec![Value::Null; w.max_slots.max(1)],
+            stmt_us: vec![0; max_stmts],
+            ran: 0,
+        }
+    }
+}
+
+/// How a scenario ended without error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    /// A `@bind` statement returned no row; the rest was skipped.
+    NoRows,
+}
+
+/// A failed scenario: which statement (None: BEGIN/COMMIT) and the class.
+#[derive(Debug, Clone, Copy)]
+pub struct ExecError {
+    pub statement: Option<usize>,
+    pub class: ErrorClass,
+}
+
+/// The error class of a driver error: SQLSTATE class, `08` for a lost
+/// connection, `CL` for client-side failures.
+pub fn classify(e: &tokio_postgres::Error) -> ErrorClass {
+    if let Some(code) = e.code() {
+        let b = code.code().as_bytes();
+        if b.len() >= 2 {
+            return [b[0], b[1]];
+        }
+    }
+    if e.is_closed() {
+        return *b"08";
+    }
+    let s = e.to_string();
+    if s.contains("connection") || s.contains("closed") || s.contains("io error") {
+        *b"08"
+    } else {
+        *b"CL"
+    }
+}
+
+/// Every statement of a workload prepared on one connection (closed-model
+/// workers keep their connection and skip the pool's cache look-ups).
+pub struct ConnStatements {
+    /// `[scenario][statement]`.
+    pub statements: Vec<Vec<Statement>>,
+    pub begin: Statement,
+    pub commit: Statement,
+    pub rollback: Statement,
+}
+
+/// Prepare all statements of `prepared` on `client`.
+pub async fn prepare_all(
+    client: &deadpool_postgres::Client,
+    prepared: &Prepared,
+) -> Result<ConnStatements, tokio_postgres::Error> {
+    let mut statements = Vec::new();
+    for sc in &prepared.workload.scenarios {
+        let mut v = Vec::new();
+        for st in &sc.statements {
+            v.push(client.prepare_cached(&st.sql).await?);
+        }
+        statements.push(v);
+    }
+    Ok(ConnStatements {
+        statements,
+        begin: client.prepare_cached("BEGIN").await?,
+        commit: client.prepare_cached("COMMIT").await?,
+        rollback: client.prepare_cached("ROLLBACK").await?,
+    })
+}
+
+#[derive(Clone, Copy)]
+enum Tx {
+    Begin,
+    Commit,
+    Rollback,
+}
+
+async fn simple(
+    client: &deadpool_postgres::Client,
+    cached: Option<&ConnStatements>,
+    tx: Tx,
+) -> Result<(), tokio_postgres::Error> {
+    let st = match (cached, tx) {
+        (Some(c), Tx::Begin) => c.begin.clone(),
+        (Some(c), Tx::Commit) => c.commit.clone(),
+        (Some(c), Tx::Rollback) => c.rollback.clone(),
+        (None, Tx::Begin) => client.prepare_cached("BEGIN").await?,
+        (None, Tx::Commit) => client.prepare_cached("COMMIT").await?,
+        (None, Tx::Rollback) => client.prepare_cached("ROLLBACK").await?,
+    };
+    client
+        .execute_raw(&st, std::iter::empty::<&(dyn ToSql + Sync)>())
+        .await?;
+    Ok(())
+}
+
+/// Run scenario `idx` once on `client`, with its statements from `cached`
+/// when given, else from the pool's per-connection statement cache.
+pub async fn run_scenario(
+    client: &deadpool_postgres::Client,
+    prepared: &Prepared,
+    idx: usize,
+    ctx: &mut WorkerCtx,
+    cached: Option<&ConnStatements>,
+) -> Result<Outcome, ExecError> {
+    let sc: &Scenario = &prepared.workload.scenarios[idx];
+    let data: &RunData = &prepared.data;
+    for p in &sc.params {
+        p.generator
+            .eval(&mut ctx.rng, data, &mut ctx.slots, &p.slots);
+    }
+    let wrap = |statement: Option<usize>| {
+        move |e: tokio_postgres::Error| ExecError {
+            statement,
+            class: classify(&e),
+        }
+    };
+    if sc.transaction {
+        simple(client, cached, Tx::Begin)
+            .await
+            .map_err(wrap(None))?;
+    }
+    let res = run_statements(client, prepared, idx, ctx, cached).await;
+    if sc.transaction {
+        match res {
+            Ok(Outcome::Done) => simple(client, cached, Tx::Commit)
+                .await
+                .map_err(wrap(None))?,
+            _ => {
+                let _ = simple(client, cached, Tx::Rollback).await;
+            }
+        }
+    }
+    res
+}
+
+async fn run_statements(
+    client: &deadpool_postgres::Client,
+    prepared: &Prepared,
+    idx: usize,
+    ctx: &mut WorkerCtx,
+    cached: Option<&ConnStatements>,
+) -> Result<Outcome, ExecError> {
+    let sc = &prepared.workload.scenarios[idx];
+    ctx.ran = 0;
+    for (i, st) in sc.statements.iter().enumerate() {
+        let wrap = |e: tokio_postgres::Error| ExecError {
+            statement: Some(i),
+            class: classify(&e),
+        };
+        let t0 = Instant::now();
+        let stmt = match cached {
+            Some(c) => c.statements[idx][i].clone(),
+            None => client.prepare_cached(&st.sql).await.map_err(wrap)?,
+        };
+        let slots = &ctx.slots;
+        let params = st.params.iter().map(|s| &slots[*s] as &(dyn ToSql + Sync));
+        if st.binds.is_empty() {
+            client.execute_raw(&stmt, params).await.map_err(wrap)?;
+        } else {
+            let rows = client.query_raw(&stmt, params).await.map_err(wrap)?;
+            pin_mut!(rows);
+            let first = rows.try_next().await.map_err(wrap)?;
+            let Some(row) = first else {
+                ctx.stmt_us[i] = t0.elapsed().as_micros() as u64;
+                ctx.ran = i + 1;
+                return Ok(Outcome::NoRows);
+            };
+            while rows.try_next().await.map_err(wrap)?.is_some() {}
+            let cols = &prepared.bind_columns[idx][i];
+            for ((_, slot), col) in st.binds.iter().zip(cols) {
+                ctx.slots[*slot] = value::from_row(&row, *col).map_err(wrap)?;
+            }
+        }
+        ctx.stmt_us[i] = t0.elapsed().as_micros() as u64;
+        ctx.ran = i + 1;
+    }
+    Ok(Outcome::Done)
+}

@@ -1,0 +1,99 @@
+//! The stress engine: drive a prepared workload against a database in an
+//! open model (`--qps`: a schedule of intended start times, latency measured
+//! from the intended start) or a closed model (`--clients`: back-to-back
+//! loops), collect per-interval and whole-run statistics, and build the
+//! versioned results struct. No CLI or terminal code here: renderers live in
+//! `report/`.
+
+pub mod driver;
+pub mod executor;
+pub mod results;
+pub mod schedule;
+pub mod server;
+pub mod stats;
+pub mod threshold;
+pub mod timer;
+
+use std::time::Duration;
+
+pub use driver::{Hooks, IntervalHook, RunOutcome, StressError, run};
+pub use results::StressResults;
+pub use schedule::{Arrival, RateProfile};
+pub use threshold::Threshold;
+
+/// How load is offered.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "model", rename_all = "lowercase")]
+pub enum Load {
+    /// Open model: arrivals on a schedule, whatever the server does.
+    Open {
+        /// The target arrival rate profile.
+        profile: RateProfile,
+        arrival: Arrival,
+        /// Scenarios in flight at most; arrivals beyond are dropped (counted).
+        max_inflight: usize,
+    },
+    /// Closed model: `clients` loops, each starting when the previous ended.
+    Closed { clients: usize },
+}
+
+/// A validated plan for one stress run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StressConfig {
+    #[serde(flatten)]
+    pub load: Load,
+    /// Measured time (after the warm-up).
+    #[serde(with = "secs")]
+    pub duration: Duration,
+    /// Time run before measuring; its statistics are discarded.
+    #[serde(with = "secs")]
+    pub warmup: Duration,
+    /// Connections in the pool.
+    pub pool: usize,
+    /// Seed of every random choice (arrivals, scenario mix, parameters).
+    pub seed: u64,
+    /// How long in-flight work may finish after the end before it is abandoned.
+    #[serde(with = "secs")]
+    pub drain_timeout: Duration,
+    /// How the open model waits for intended start times.
+    #[serde(default)]
+    pub timer: TimerKind,
+}
+
+/// The open model's timer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimerKind {
+    /// A dedicated high-resolution timer thread: schedule lag of tens of µs,
+    /// at the cost of a cross-thread wake-up per arrival (more driver CPU).
+    #[default]
+    Precise,
+    /// Tokio's timer wheel: 1 ms resolution (about 1 ms of schedule lag, part
+    /// of the reported latency), less driver CPU.
+    Coarse,
+}
+
+impl StressConfig {
+    /// The configured target rate (open model).
+    pub fn target_qps(&self) -> Option<f64> {
+        match &self.load {
+            Load::Open { profile, .. } => Some(profile.rate_at(0.0)),
+            Load::Closed { .. } => None,
+        }
+    }
+}
+
+/// Durations as seconds (f64) in JSON.
+mod secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let v = f64::deserialize(d)?;
+        Ok(Duration::from_secs_f64(v.max(0.0)))
+    }
+}

@@ -1,0 +1,541 @@
+//! `dbload stress` and `dbload workload check` against a real server: the
+//! rate is held and the mix follows the weights, the JSON round-trips, the
+//! closed model runs, variables pass between statements, sampled parameters
+//! come from the database, bad files and unpreparable statements are
+//! reported before the run, a server stall shows up in latency measured
+//! from the intended start (no coordinated omission), terminated backends
+//! are survived, thresholds and invalid runs set the exit code.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dbload::db::migrate;
+use dbload::stress::results::{StressResults, decode_hist};
+use dbload::stress::{self, Arrival, Hooks, Load, RateProfile, StressConfig};
+use dbload::workload;
+
+use crate::common::{TestDb, dbload};
+
+const DATASET: &str = include_str!("../../fixtures/stress_dataset.sql");
+
+/// A test database with the schema and a small skewed dataset.
+async fn seeded() -> TestDb {
+    let db = TestDb::new().await;
+    let mut c = db.client().await;
+    migrate::apply(&mut c, migrate::MIGRATIONS).await.unwrap();
+    c.batch_execute(DATASET).await.unwrap();
+    db
+}
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+    let p = dir.path().join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+fn stderr_of(a: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8_lossy(&a.get_output().stderr).into_owned()
+}
+
+fn read_results(path: &std::path::Path) -> StressResults {
+    let text = std::fs::read_to_string(path).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Run a workload text through the library (for tests that act on the
+/// server while the run goes on).
+async fn run_lib(db: &TestDb, text: &str, cfg: StressConfig) -> StressResults {
+    let w = workload::parse("test.sql", text).unwrap();
+    let c = db.client().await;
+    let prepared = Arc::new(workload::prepare(&c, w).await.unwrap());
+    let pool = dbload::db::pool(&db.target, cfg.pool).unwrap();
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let out = stress::run(
+        pool,
+        prepared.clone(),
+        &cfg,
+        Hooks {
+            on_interval: None,
+            stop: rx,
+        },
+    )
+    .await
+    .unwrap();
+    stress::results::build(
+        &prepared.workload,
+        &cfg,
+        &out,
+        Default::default(),
+        None,
+        None,
+    )
+}
+
+fn open(qps: f64, secs: f64, pool: usize) -> StressConfig {
+    StressConfig {
+        load: Load::Open {
+            profile: RateProfile::Constant { qps },
+            arrival: Arrival::Uniform,
+            max_inflight: 1000,
+        },
+        duration: Duration::from_secs_f64(secs),
+        warmup: Duration::from_millis(300),
+        pool,
+        seed: 7,
+        drain_timeout: Duration::from_secs(5),
+        timer: Default::default(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_workload_holds_the_rate_follows_weights_and_writes_json() {
+    let db = seeded().await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let url = db.url();
+    let out2 = out.clone();
+    let a = tokio::task::spawn_blocking(move || {
+        dbload()
+            .args(["-d", &url, "stress", "--qps", "250", "--duration", "4s"])
+            .args([
+                "--warmup", "1s", "--pool", "4", "--seed", "1", "--format", "json",
+            ])
+            .args(["--out", out2.to_str().unwrap()])
+            .args(["--threshold", "error_rate<1%", "--threshold", "p99<5s"])
+            .assert()
+    })
+    .await
+    .unwrap();
+    let err = stderr_of(&a);
+    assert_eq!(a.get_output().status.code(), Some(0), "{err}");
+    // stdout is the same JSON as the file.
+    let stdout: StressResults = serde_json::from_slice(&a.get_output().stdout).unwrap();
+    let r = read_results(&out);
+    assert_eq!(stdout, r);
+    assert_eq!(r.schema, "dbload.stress/1");
+    assert_eq!(r.workload.name, "vetclinic");
+    assert!(r.server.version.contains("PostgreSQL"));
+    assert!(r.server.settings.contains_key("shared_buffers"));
+    assert!(r.dataset.is_none(), "no dbload_datasets table here");
+    assert!(r.verdict.valid, "{:?}", r.verdict);
+    assert_eq!(r.scenarios.len(), 12);
+
+    // Rate: every scheduled arrival started, and the achieved rate is the
+    // target within the Poisson schedule's noise.
+    let t = &r.totals;
+    assert_eq!(t.dropped, 0);
+    assert!(t.started as f64 >= 0.99 * t.scheduled as f64, "{t:?}");
+    let achieved = (t.calls + t.errors) as f64 / r.measured_secs;
+    assert!(
+        (achieved - 250.0).abs() / 250.0 < 0.08,
+        "achieved {achieved}"
+    );
+    assert_eq!(
+        t.errors,
+        0,
+        "{:?}",
+        r.scenarios
+            .iter()
+            .map(|s| (&s.name, &s.errors_by_class))
+            .collect::<Vec<_>>()
+    );
+    assert!(r.intervals.len() >= 4, "{}", r.intervals.len());
+    assert!(r.intervals.iter().all(|i| i.scenarios.len() == 12));
+
+    // Weights: each scenario's share within 4 standard errors of its weight.
+    let n = (t.calls + t.errors) as f64;
+    let total_w: f64 = r.scenarios.iter().map(|s| s.weight).sum();
+    for s in &r.scenarios {
+        let w = s.weight / total_w;
+        let se = (w * (1.0 - w) / n).sqrt();
+        assert!(
+            (s.share - w).abs() < 4.0 * se + 0.005,
+            "{}: share {} weight {w}",
+            s.name,
+            s.share
+        );
+    }
+    // Histograms decode and agree with the summary.
+    let h = decode_hist(&t.histograms.total).unwrap();
+    assert_eq!(h.len(), t.latency.total.count);
+    // Server-side view is there (pg_stat_statements in every test database).
+    let top = r.server_statements.as_ref().expect("pg_stat_statements");
+    assert!(!top.is_empty());
+    assert_eq!(r.verdict.thresholds.len(), 2);
+    assert!(r.verdict.thresholds.iter().all(|t| t.passed));
+    // The writes happened.
+    let c = db.client().await;
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM user_sessions", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(n > 0);
+}
+
+const BIND_WORKLOAD: &str = "\
+-- @sample owners = SELECT id, email FROM users WHERE role = 'owner'
+
+-- @scenario pass_variables weight=1 transaction
+-- @param c = clinic()
+-- @param p = pet_of(c)
+-- @param uid, mail = pick(owners)
+-- @bind owner = owner_id, pet_clinic = clinic_id
+SELECT owner_id, clinic_id FROM pets WHERE id = :p;
+INSERT INTO bind_log (pet_id, owner_id, pet_clinic, drawn_clinic, sampled_user, sampled_email)
+VALUES (:p, :owner, :pet_clinic, :c, :uid, :'mail');
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_model_passes_variables_and_samples_from_the_database() {
+    let db = seeded().await;
+    let c = db.client().await;
+    c.batch_execute(
+        "CREATE TABLE bind_log (pet_id bigint, owner_id bigint, pet_clinic bigint, \
+         drawn_clinic bigint, sampled_user bigint, sampled_email text)",
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let wl = write(&dir, "bind.sql", BIND_WORKLOAD);
+    let out = dir.path().join("r.json");
+    let (url, out2) = (db.url(), out.clone());
+    let a = tokio::task::spawn_blocking(move || {
+        dbload()
+            .args([
+                "-d",
+                &url,
+                "stress",
+                "--clients",
+                "2",
+                "--duration",
+                "2s",
+                "--warmup",
+                "0s",
+            ])
+            .args(["--workload", &wl, "--out", out2.to_str().unwrap()])
+            .assert()
+    })
+    .await
+    .unwrap();
+    assert_eq!(a.get_output().status.code(), Some(0), "{}", stderr_of(&a));
+    let table = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+    assert!(
+        table.contains("pass_variables") && table.contains("closed model, 2 clients"),
+        "{table}"
+    );
+    let r = read_results(&out);
+    assert!(matches!(r.config.load, Load::Closed { clients: 2 }));
+    assert!(r.totals.calls > 50, "{:?}", r.totals);
+    assert_eq!(r.totals.errors, 0);
+
+    let row = c
+        .query_one(
+            "SELECT count(*), \
+               count(*) FILTER (WHERE l.owner_id = p.owner_id AND l.pet_clinic = p.clinic_id \
+                                  AND l.drawn_clinic = p.clinic_id), \
+               count(*) FILTER (WHERE u.email = l.sampled_email AND u.role = 'owner'), \
+               count(DISTINCT l.drawn_clinic) \
+             FROM bind_log l JOIN pets p ON p.id = l.pet_id LEFT JOIN users u ON u.id = l.sampled_user",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (n, consistent, sampled, clinics): (i64, i64, i64, i64) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
+    assert_eq!(n as u64, r.totals.calls);
+    assert_eq!(
+        consistent, n,
+        "bound columns and pet_of(clinic) agree with the data"
+    );
+    assert_eq!(sampled, n, "pick() draws whole rows of the sample");
+    assert!(clinics > 5, "clinic() spreads over clinics: {clinics}");
+    // The data's skew: clinic 1 (40 owners) drawn more often than clinic 20 (2).
+    let by: Vec<(i64, i64)> = c
+        .query("SELECT drawn_clinic, count(*) FROM bind_log WHERE drawn_clinic IN (1, 20) GROUP BY 1 ORDER BY 1", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert!(
+        by[0].0 == 1 && (by.len() == 1 || by[0].1 > 4 * by[1].1),
+        "{by:?}"
+    );
+}
+
+#[test]
+fn bad_workload_files_name_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let wl = write(
+        &dir,
+        "bad.sql",
+        "-- @scenario a weight=0\n-- @param x = rnd(1, 2)\nSELECT :x, :y;\n",
+    );
+    let a = dbload()
+        .args(["workload", "check", "--offline", &wl])
+        .assert()
+        .code(2);
+    let err = stderr_of(&a);
+    assert!(err.contains("bad.sql:1: bad weight \"0\""), "{err}");
+    assert!(err.contains("bad.sql:2: unknown generator rnd()"), "{err}");
+    assert!(
+        err.contains("bad.sql:3: undefined variable :y in scenario a"),
+        "{err}"
+    );
+    // The shipped default workload is valid.
+    dbload()
+        .args(["workload", "check", "--offline", "queries/vetclinic.sql"])
+        .assert()
+        .success();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unpreparable_statement_is_reported_by_scenario_before_the_run() {
+    let db = seeded().await;
+    let dir = tempfile::tempdir().unwrap();
+    let wl = write(
+        &dir,
+        "ghost.sql",
+        "-- @scenario fine weight=5\nSELECT 1;\n\n-- @scenario ghost weight=1\n-- @param c = int(1, 3)\nSELECT * FROM no_such_table\n WHERE id = :c;\n",
+    );
+    let url = db.url();
+    let started = std::time::Instant::now();
+    let (check, run) = tokio::task::spawn_blocking(move || {
+        let check = dbload()
+            .args(["-d", &url, "workload", "check", &wl])
+            .assert();
+        let run = dbload()
+            .args([
+                "-d",
+                &url,
+                "stress",
+                "--workload",
+                &wl,
+                "--qps",
+                "10",
+                "--duration",
+                "60s",
+            ])
+            .assert();
+        (check, run)
+    })
+    .await
+    .unwrap();
+    for a in [&check, &run] {
+        assert_eq!(a.get_output().status.code(), Some(2));
+        let err = stderr_of(a);
+        assert!(
+            err.contains("scenario ghost (")
+                && err.contains("ghost.sql:6")
+                && err.contains("relation \"no_such_table\" does not exist"),
+            "{err}"
+        );
+        assert!(!err.contains("scenario fine"), "{err}");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "reported before running"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_stall_shows_in_latency_from_the_intended_start() {
+    // Coordinated-omission check: 100 arrivals/s; another session holds an
+    // ACCESS EXCLUSIVE lock on the table the workload reads for 1 s. Every
+    // arrival during the stall must be measured from its intended start.
+    let db = seeded().await;
+    let locker = db.client().await;
+    let wl = "-- @scenario count_pets weight=1\n-- @param c = int(1, 20)\nSELECT count(*) FROM pets WHERE clinic_id = :c;\n";
+    let cfg = open(100.0, 4.0, 4);
+    let lock = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1800)).await;
+        locker
+            .batch_execute(
+                "BEGIN; LOCK TABLE pets IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(1); COMMIT;",
+            )
+            .await
+            .unwrap();
+    });
+    let r = run_lib(&db, wl, cfg).await;
+    lock.await.unwrap();
+    let t = &r.totals;
+    eprintln!(
+        "stall: calls {} p50 {}µs p90 {}µs p99 {}µs max {}µs; pool wait p99 {}µs max {}µs; exec p99 {}µs max {}µs; lag p99 {}µs",
+        t.calls,
+        t.latency.total.p50_us,
+        t.latency.total.p90_us,
+        t.latency.total.p99_us,
+        t.latency.total.max_us,
+        t.latency.pool_wait.p99_us,
+        t.latency.pool_wait.max_us,
+        t.latency.exec.p99_us,
+        t.latency.exec.max_us,
+        t.latency.lag.p99_us
+    );
+    assert_eq!(t.dropped, 0);
+    assert_eq!(t.errors, 0);
+    assert!(t.started as f64 >= 0.99 * t.scheduled as f64);
+    // The stall is in the latency: max ≈ 1 s and p99 well above service time.
+    assert!(t.latency.total.max_us >= 850_000, "{:?}", t.latency.total);
+    assert!(t.latency.total.p99_us >= 500_000, "{:?}", t.latency.total);
+    // Not just the few requests that were executing: about one second's
+    // worth of arrivals (~100) waited behind the lock.
+    let h = decode_hist(&t.histograms.total).unwrap();
+    let slow = h.count_between(100_000, u64::MAX);
+    assert!(slow >= 60, "only {slow} samples ≥ 100 ms");
+    // And the parts say where: waiting for a connection (all 4 were stuck).
+    assert!(
+        t.latency.pool_wait.max_us >= 500_000,
+        "{:?}",
+        t.latency.pool_wait
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminated_backends_are_counted_and_the_run_recovers() {
+    let db = seeded().await;
+    let killer = db.client().await;
+    let wl = "-- @scenario slowish weight=1\nSELECT pg_sleep(0.03);\n";
+    let cfg = open(100.0, 4.0, 6);
+    let name = db.name.clone();
+    let kill = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        killer
+            .query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = $1 AND pid <> pg_backend_pid()",
+                &[&name],
+            )
+            .await
+            .unwrap()
+            .len()
+    });
+    let r = run_lib(&db, wl, cfg).await;
+    let killed = kill.await.unwrap();
+    assert!(killed > 0);
+    let t = &r.totals;
+    assert!(t.errors > 0, "terminated backends show as errors: {t:?}");
+    let classes = &r.scenarios[0].errors_by_class;
+    assert!(
+        classes.keys().all(|c| c == "57" || c == "08"),
+        "{classes:?}"
+    );
+    assert!(r.scenarios[0].error_window.is_some());
+    // Throughput recovers: the last full intervals run at the target rate.
+    let last = &r.intervals[r.intervals.len() - 2];
+    assert!(last.calls >= 80, "{last:?}");
+    assert!(t.calls as f64 >= 0.9 * t.scheduled as f64, "{t:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thresholds_and_invalid_runs_set_the_exit_code() {
+    let db = seeded().await;
+    let dir = tempfile::tempdir().unwrap();
+    let fast = write(&dir, "fast.sql", "-- @scenario one weight=1\nSELECT 1;\n");
+    let slow = write(
+        &dir,
+        "slow.sql",
+        "-- @scenario nap weight=1\nSELECT pg_sleep(0.02);\n",
+    );
+    let out = dir.path().join("r.json");
+    let (url, out2) = (db.url(), out.clone());
+    let (breach, bad_name, invalid) = tokio::task::spawn_blocking(move || {
+        let breach = dbload()
+            .args(["-d", &url, "stress", "--workload", &fast, "--qps", "50"])
+            .args([
+                "--duration",
+                "1s",
+                "--warmup",
+                "0s",
+                "--out",
+                out2.to_str().unwrap(),
+            ])
+            .args([
+                "--threshold",
+                "p99<1us",
+                "--threshold",
+                "one:error_rate<1%",
+                "--format",
+                "markdown",
+            ])
+            .assert();
+        let bad_name = dbload()
+            .args(["-d", &url, "stress", "--workload", &fast, "--qps", "50"])
+            .args(["--threshold", "checkout:p95<100ms"])
+            .assert();
+        // 1 slot in flight, 20 ms each, 200 arrivals/s: most are dropped.
+        let invalid = dbload()
+            .args(["-d", &url, "stress", "--workload", &slow, "--qps", "200"])
+            .args(["--duration", "1s", "--warmup", "0s", "--max-inflight", "1"])
+            .assert();
+        (breach, bad_name, invalid)
+    })
+    .await
+    .unwrap();
+
+    assert_eq!(
+        breach.get_output().status.code(),
+        Some(1),
+        "{}",
+        stderr_of(&breach)
+    );
+    assert!(stderr_of(&breach).contains("threshold breached: p99<1us"));
+    let md = String::from_utf8_lossy(&breach.get_output().stdout).into_owned();
+    assert!(
+        md.contains("| `p99<1us` |") && md.contains("**FAIL**"),
+        "{md}"
+    );
+    let r = read_results(&out);
+    assert_eq!(r.verdict.exit_code, 1);
+    assert!(!r.verdict.thresholds[0].passed && r.verdict.thresholds[1].passed);
+
+    assert_eq!(bad_name.get_output().status.code(), Some(2));
+    assert!(stderr_of(&bad_name).contains("no scenario \"checkout\""));
+
+    assert_eq!(
+        invalid.get_output().status.code(),
+        Some(3),
+        "{}",
+        stderr_of(&invalid)
+    );
+    assert!(stderr_of(&invalid).contains("invalid run") && stderr_of(&invalid).contains("dropped"));
+}
+
+#[test]
+fn ctrl_c_ends_the_run_with_partial_results_and_exit_3() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(seeded());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("dbload"))
+        .args([
+            "-d",
+            &db.url(),
+            "stress",
+            "--qps",
+            "50",
+            "--duration",
+            "60s",
+            "--warmup",
+            "0s",
+        ])
+        .args(["--out", out.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(3));
+    let r = read_results(&out);
+    assert!(r.interrupted);
+    assert!(r.totals.calls > 0);
+    assert_eq!(r.verdict.invalid_reasons.len(), 1, "{:?}", r.verdict);
+    assert!(r.measured_secs < 10.0);
+}
