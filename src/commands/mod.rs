@@ -5,6 +5,7 @@ mod analyze;
 mod local;
 mod migrate;
 mod seed;
+mod shapes;
 mod stress;
 mod workload;
 
@@ -19,7 +20,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate => migrate::run(&cli.global).await,
         Command::Analyze(args) => analyze::run(&cli.global, &args).await,
         Command::Seed(args) => seed::run(&cli.global, &args).await,
-        Command::Stress(args) => stress::run(&cli.global, args).await,
+        Command::Stress(args) => stress::run(&cli.global, *args).await,
         Command::Workload(cmd) => workload::run(&cli.global, cmd).await,
     }
 }
