@@ -5,8 +5,6 @@
 //! highest rate that met the SLO, what limited the next one (database or
 //! driver), and the evidence of every step.
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 
 use super::step::{self, Limit, StepEnv, StepResult};
@@ -32,6 +30,10 @@ pub struct Search {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Breakpoint {
     pub pool: usize,
+    /// Closed-model throughput with one client per connection, measured
+    /// to choose the start rate when none was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe_qps: Option<f64>,
     /// Highest target rate that met the SLO (None: not even the first).
     pub max_qps: Option<f64>,
     /// Successful scenarios per second achieved at that rate.
@@ -164,6 +166,7 @@ pub async fn search(
     Ok((
         Breakpoint {
             pool,
+            probe_qps: None,
             max_qps: lo,
             achieved_qps: max_step.map(|x| x.qps),
             failed_qps: hi,
@@ -174,13 +177,4 @@ pub async fn search(
         },
         best.or(first),
     ))
-}
-
-/// A step's configuration from a template: warm-up and measured time.
-pub fn step_config(template: &StressConfig, warmup: Duration, duration: Duration) -> StressConfig {
-    StressConfig {
-        warmup,
-        duration,
-        ..template.clone()
-    }
 }

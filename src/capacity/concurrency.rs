@@ -22,7 +22,8 @@ pub struct CapacityReport {
     pub usl: Option<Usl>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usl_error: Option<String>,
-    /// Concurrency and throughput of the model's peak.
+    /// Concurrency and throughput of the model's peak; without a peak in
+    /// reach (κ ≈ 0), no concurrency and the asymptote λ/σ.
     pub peak_clients: Option<f64>,
     pub peak_qps: Option<f64>,
     pub plan: Plan,
@@ -80,16 +81,17 @@ pub fn report(
         })
         .collect();
     let plan = plan::plan(&points, model.as_ref(), target, limit);
+    // A peak far beyond the measured range means κ ≈ 0: throughput only
+    // levels off (towards λ/σ) as far as the data tells.
+    let max_n = points.iter().map(|p| p.clients).max().unwrap_or(1) as f64;
+    let peak = model.as_ref().and_then(|m| match m.peak_concurrency() {
+        Some(n) if n <= 100.0 * max_n => Some((Some(n), m.throughput(n))),
+        _ => (m.sigma > 1e-12).then(|| (None, m.lambda / m.sigma)),
+    });
     CapacityReport {
         slo: slos.iter().map(|s| s.expr.clone()).collect(),
-        peak_clients: model
-            .as_ref()
-            .and_then(|m| m.peak_concurrency())
-            .map(|n| (n * 10.0).round() / 10.0),
-        peak_qps: model
-            .as_ref()
-            .and_then(|m| m.peak_throughput())
-            .map(|x| x.round()),
+        peak_clients: peak.and_then(|p| p.0).map(|n| (n * 10.0).round() / 10.0),
+        peak_qps: peak.map(|p| p.1.round()),
         usl: model,
         usl_error,
         steps,
@@ -105,21 +107,26 @@ pub struct SweepEnv<'a> {
     pub admin: &'a tokio_postgres::Client,
     pub slos: &'a [Threshold],
     pub stop: tokio::sync::watch::Receiver<bool>,
+    /// Steps run so far (offsets each step's seed).
+    pub counter: std::sync::atomic::AtomicU64,
 }
 
-/// Run the sweep: `template` gives the step's duration, warm-up and seed.
-/// Stops early once throughput has clearly fallen past its peak.
+/// Run the sweep over client counts `levels`: `template` gives the step's
+/// duration, warm-up and seed. Stops early once throughput has clearly
+/// fallen past its peak. Also returns the full results of the step with the
+/// highest throughput meeting the SLO (else of the first step).
 pub async fn sweep(
     env: &SweepEnv<'_>,
     template: &StressConfig,
-    max_clients: usize,
+    levels: &[usize],
     target: Option<f64>,
     on_step: &mut (dyn FnMut(&StepResult) + Send),
 ) -> Result<(CapacityReport, Option<StressResults>), StressError> {
     let mut steps: Vec<StepResult> = Vec::new();
     let mut best: Option<(f64, StressResults)> = None;
+    let mut first: Option<StressResults> = None;
     let mut interrupted = false;
-    for n in levels(max_clients) {
+    for &n in levels {
         if *env.stop.borrow() {
             interrupted = true;
             break;
@@ -132,6 +139,7 @@ pub async fn sweep(
             admin: env.admin,
             slos: env.slos,
             stop: env.stop.clone(),
+            counter: &env.counter,
         };
         let cfg = StressConfig {
             load: Load::Closed { clients: n },
@@ -147,6 +155,8 @@ pub async fn sweep(
         let past_peak = st.qps < 0.7 * peak && steps.len() >= 3;
         if st.passed && best.as_ref().is_none_or(|(q, _)| st.qps > *q) {
             best = Some((st.qps, r));
+        } else if first.is_none() {
+            first = Some(r);
         }
         steps.push(st);
         if interrupted || past_peak {

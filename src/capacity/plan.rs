@@ -72,7 +72,7 @@ pub fn growth(points: &[Point], usl: Option<&Usl>, need: f64, slo_limit_ms: Opti
             clients: Some(p.clients),
             predicted_slo_ms: p.slo_ms,
             reason: format!(
-                "measured: {} clients served {}/s within the SLO",
+                "measured: {} client(s) served {}/s within the SLO",
                 p.clients,
                 r1(p.qps)
             ),

@@ -5,8 +5,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::breakpoint::Breakpoint;
-use super::step::StepResult;
+use super::breakpoint::{self, Breakpoint, Search};
+use super::concurrency::SweepEnv;
+use super::step::{self, StepEnv, StepResult};
+use crate::stress::results::StressResults;
+use crate::stress::{Load, StressConfig, StressError};
 
 /// Pools within this share of the best count as equally good.
 pub const WITHIN: f64 = 0.05;
@@ -132,6 +135,135 @@ pub fn recommend(pools: &[PoolRun]) -> Recommendation {
     }
 }
 
+/// What to run per pool size.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    /// A breakpoint search; without a start rate, a closed-model probe
+    /// (`probe`, one client per connection) measures the throughput and the
+    /// search starts at half of it.
+    FindMax {
+        search: Search,
+        start_qps: Option<f64>,
+        probe: StressConfig,
+    },
+    /// One run of the configured shape.
+    Rate { cfg: StressConfig },
+}
+
+/// Run `mode` for each pool size in turn (a fresh pool each), then
+/// recommend one. Also returns the full results of the recommended pool's
+/// representative step (or the first pool's when none is recommended).
+pub async fn run(
+    env: &SweepEnv<'_>,
+    pools: &[usize],
+    mode: &Mode,
+    on_step: &mut (dyn FnMut(&StepResult) + Send),
+) -> Result<(Sweep, Option<StressResults>), StressError> {
+    let mut runs = Vec::new();
+    let mut full: Vec<(usize, StressResults)> = Vec::new();
+    for &size in pools {
+        if *env.stop.borrow() {
+            break;
+        }
+        let pool =
+            crate::db::pool(env.target, size).map_err(|e| StressError::Pool(e.to_string()))?;
+        let senv = StepEnv {
+            target: env.target,
+            pool: pool.clone(),
+            prepared: env.prepared.clone(),
+            admin: env.admin,
+            slos: env.slos,
+            stop: env.stop.clone(),
+            counter: &env.counter,
+        };
+        let res = async {
+            match mode {
+                Mode::FindMax {
+                    search,
+                    start_qps,
+                    probe,
+                } => {
+                    let mut probe_qps = None;
+                    let start = match start_qps {
+                        Some(q) => *q,
+                        None => {
+                            let cfg = StressConfig {
+                                load: Load::Closed { clients: size },
+                                pool: size,
+                                ..probe.clone()
+                            };
+                            let (st, _) = step::run(&senv, &cfg).await?;
+                            probe_qps = Some(st.qps);
+                            (st.qps / 2.0).max(1.0)
+                        }
+                    };
+                    let s = Search {
+                        start_qps: start,
+                        template: StressConfig {
+                            pool: size,
+                            ..search.template.clone()
+                        },
+                        ..search.clone()
+                    };
+                    let (mut b, r) = breakpoint::search(&senv, &s, on_step).await?;
+                    b.probe_qps = probe_qps;
+                    Ok::<_, StressError>((
+                        PoolRun {
+                            pool: size,
+                            breakpoint: Some(b),
+                            step: None,
+                        },
+                        r,
+                    ))
+                }
+                Mode::Rate { cfg } => {
+                    let cfg = StressConfig {
+                        pool: size,
+                        ..cfg.clone()
+                    };
+                    let (st, r) = step::run(&senv, &cfg).await?;
+                    on_step(&st);
+                    Ok((
+                        PoolRun {
+                            pool: size,
+                            breakpoint: None,
+                            step: Some(st),
+                        },
+                        Some(r),
+                    ))
+                }
+            }
+        }
+        .await;
+        pool.close();
+        let (run, r) = res?;
+        if let Some(r) = r {
+            full.push((size, r));
+        }
+        runs.push(run);
+    }
+    let recommendation = recommend(&runs);
+    let rep = match recommendation.pool {
+        Some(p) => full.iter().position(|(s, _)| *s == p),
+        None => (!full.is_empty()).then_some(0),
+    };
+    let rep = rep.map(|i| full.swap_remove(i).1);
+    let (mode_name, target_qps) = match mode {
+        Mode::FindMax { .. } => ("find_max", None),
+        Mode::Rate { cfg } => ("rate", cfg.target_qps()),
+    };
+    Ok((
+        Sweep {
+            mode: mode_name.into(),
+            slo: env.slos.iter().map(|s| s.expr.clone()).collect(),
+            target_qps,
+            pools: runs,
+            recommendation,
+        },
+        rep,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +273,7 @@ mod tests {
             pool,
             breakpoint: Some(Breakpoint {
                 pool,
+                probe_qps: None,
                 max_qps: max,
                 achieved_qps: max,
                 failed_qps: None,

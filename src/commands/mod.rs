@@ -2,6 +2,7 @@
 //! engine, render the result. No engine logic lives here.
 
 mod analyze;
+mod capacity;
 mod local;
 mod migrate;
 mod seed;

@@ -122,6 +122,9 @@ async fn run_engine(
 }
 
 pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCode> {
+    if super::capacity::wanted(&args)? {
+        return super::capacity::run(global, args).await;
+    }
     let cfg = config(&args)?;
     let shape = super::shapes::shape(&args)?;
     let rss = super::shapes::RssSamples::default();
