@@ -23,6 +23,10 @@ use crate::workload::Prepared;
 pub const DRIVER_LAG_P99_US: u64 = 5_000;
 /// Share of the CPUs the driver may use before it counts as saturated.
 pub const DRIVER_CPU_SHARE: f64 = 0.9;
+/// Host CPU busy share from which a late driver counts as starved by others.
+pub const HOST_STARVED: f64 = 0.95;
+/// A driver using less than this share of the CPUs is not its own limit.
+pub const DRIVER_STARVED_SHARE: f64 = 0.25;
 /// Host CPU busy share from which a CPU-bound hint is given.
 pub const HOST_BUSY: f64 = 0.9;
 
@@ -129,7 +133,25 @@ pub fn judge(
         let late = target_qps.is_some()
             && (l.lag.p50_us > 1000
                 || (l.lag.p99_us > DRIVER_LAG_P99_US && 4 * l.lag.p99_us > l.total.p99_us));
-        if late || driver_cpu {
+        // Late, but the host's CPUs are busy with other processes (the
+        // server) while the driver itself used little: the driver was
+        // starved, the limit is the server's CPU demand.
+        let starved = match (cpu.host_busy, cpu.driver_cores) {
+            (Some(h), Some(d)) => h >= HOST_STARVED && d < DRIVER_STARVED_SHARE * cpu.cpus as f64,
+            _ => false,
+        };
+        if late && starved && !driver_cpu {
+            limit = Some(Limit::Database);
+            evidence.push(format!(
+                "database saturated the host CPU: schedule lag p99 {} while the driver used only {:.2} of {} cores and the host was {:.0} % busy — the server's backends starved the driver; pool wait p99 {}, execution p99 {}",
+                ms(l.lag.p99_us),
+                cpu.driver_cores.unwrap_or(0.0),
+                cpu.cpus,
+                cpu.host_busy.unwrap_or(0.0) * 100.0,
+                ms(l.pool_wait.p99_us),
+                ms(l.exec.p99_us)
+            ));
+        } else if late || driver_cpu {
             limit = Some(Limit::Driver);
             evidence.push(format!(
                 "driver saturated: schedule lag p50 {} p99 {}{}",
