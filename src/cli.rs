@@ -111,6 +111,7 @@ Examples:
                 --threshold 'checkout:p95<100ms' --threshold 'error_rate<0.1%'
   dbload stress --stages '30s:1000,2m:10000,30s:0'       ramp the rate through stages
   dbload stress --qps 500 --profile spike --duration 5m  also: stress, soak, breakpoint
+  dbload stress --client-stages '10s:16,1m:16,10s:64'    closed model: clients follow stages
   dbload stress --find-max --slo 'p99<50ms' --slo 'error_rate<0.1%' --pool 4,8,16,32
   dbload stress --capacity --slo 'p99<50ms' --target-qps 2000
 
@@ -129,7 +130,7 @@ pub struct StressArgs {
     #[arg(
         long,
         value_name = "N",
-        required_unless_present_any = ["clients", "stages", "find_max", "capacity"],
+        required_unless_present_any = ["clients", "stages", "client_stages", "find_max", "capacity"],
         conflicts_with = "clients"
     )]
     pub qps: Option<f64>,
@@ -181,6 +182,10 @@ pub struct StressArgs {
     /// 0, e.g. '30s:1000,2m:10000,30s:0' (replaces --qps and --duration).
     #[arg(long, value_name = "STAGES", conflicts_with_all = ["qps", "clients", "profile"])]
     pub stages: Option<String>,
+    /// Closed model: the number of clients follows DURATION:CLIENTS stages
+    /// from 0, e.g. '10s:16,1m:16,10s:64' (ramps in steps of at most 2 s).
+    #[arg(long, value_name = "STAGES", conflicts_with_all = ["qps", "clients", "stages", "profile", "find_max", "capacity"])]
+    pub client_stages: Option<String>,
     /// A shape around --qps over --duration: spike (10× for the middle fifth),
     /// stress (150 % for the second half), soak (constant; memory and drift),
     /// breakpoint (same as --find-max, from --qps).

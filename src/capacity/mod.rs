@@ -1,5 +1,6 @@
 //! Load shapes and capacity planning. Shapes over time: `stages` (the
-//! `--stages` parser, profiles, per-stage results) and `soak`. Measured
+//! `--stages` parser, profiles, per-stage results), `soak`, and
+//! `closed_stages` (client-count stages for the closed model). Measured
 //! steps: `step` (one run with CPU readings from `procstat`, the server
 //! context from `server_context`, the SLO verdict and what limited it),
 //! `breakpoint` (the `--find-max` search), `sweep` (per pool size, and the
@@ -9,6 +10,7 @@
 //! Nothing here prints or imports clap.
 
 pub mod breakpoint;
+pub mod closed_stages;
 pub mod concurrency;
 pub mod plan;
 pub mod pools;

@@ -18,6 +18,9 @@ pub(super) fn config(args: &StressArgs) -> anyhow::Result<StressConfig> {
         .unwrap_or(2);
     let shape = super::shapes::shape(args)?;
     let load = match (args.qps, args.clients) {
+        _ if shape.as_ref().is_some_and(|s| s.client_stages.is_some()) => Load::Closed {
+            clients: shape.as_ref().unwrap().clients,
+        },
         _ if shape.is_some() => {
             if args.max_inflight == 0 {
                 anyhow::bail!("--max-inflight must be at least 1");
@@ -88,6 +91,7 @@ async fn run_engine(
     cfg: StressConfig,
     hooks: Hooks,
     threads: Option<usize>,
+    client_stages: Option<Vec<crate::capacity::stages::Stage>>,
 ) -> anyhow::Result<stress::RunOutcome> {
     let threads = threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -110,7 +114,12 @@ async fn run_engine(
             rt.block_on(async move {
                 let pool = crate::db::pool(&target, cfg.pool)?;
                 crate::db::connect::check_pool(&target, &pool).await?;
-                Ok(stress::run(pool, prepared, &cfg, hooks).await?)
+                Ok(match client_stages {
+                    Some(st) => {
+                        super::shapes::run_client_stages(pool, prepared, &cfg, &st, hooks).await?
+                    }
+                    None => stress::run(pool, prepared, &cfg, hooks).await?,
+                })
             })
         })?;
     tokio::task::spawn_blocking(move || {
@@ -189,6 +198,7 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
         cfg.clone(),
         hooks,
         args.threads,
+        shape.as_ref().and_then(|s| s.client_stages.clone()),
     )
     .await?;
     ctrl_c.abort();

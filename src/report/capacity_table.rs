@@ -47,12 +47,20 @@ pub fn render_stages(r: &StressResults) -> String {
         "worst lag p99",
         "max in-flight",
     ]);
+    let closed = matches!(r.config.load, crate::stress::Load::Closed { .. });
+    let unit = |x: f64| {
+        if closed {
+            format!("{x:.0} clients")
+        } else {
+            rate(x)
+        }
+    };
     for s in stages {
         let w = &s.window;
         let target = if (w.from - w.to).abs() < 1e-9 {
-            rate(w.to)
+            unit(w.to)
         } else {
-            format!("{} → {}", rate(w.from), rate(w.to))
+            format!("{} → {}", unit(w.from), unit(w.to))
         };
         t.add_row(vec![
             w.stage.to_string(),

@@ -1,7 +1,7 @@
 //! Load shapes and capacity planning against a real server: a breakpoint
 //! search lands within ±15 % of the closed-loop maximum measured in the same
 //! test; a sweep over 3 pool sizes, a staged run and a capacity sweep
-//! complete through the CLI with consistent figures in the results JSON;
+//! (open and closed model) complete through the CLI with consistent figures in the results JSON;
 //! a first step that already fails the SLO says so; bad stage lists, pool
 //! lists and SLOs name the bad token.
 
@@ -307,6 +307,30 @@ async fn pool_sweep_staged_run_and_capacity_through_the_cli() {
         "{}",
         res.totals.scheduled
     );
+
+    // Client-count stages (closed model): 0 → 2 clients over 1 s, then 2.
+    let out = dir.path().join("clients.json");
+    let mut a = args(&[
+        "-d",
+        &url,
+        "stress",
+        "-w",
+        &wl,
+        "--client-stages",
+        "1s:2,1s:2",
+    ]);
+    a.extend(args(&["--seed", "6", "--out", out.to_str().unwrap()]));
+    let r = tokio::task::spawn_blocking(move || run_cli(a))
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&r.get_output().stdout).into_owned();
+    assert_eq!(r.get_output().status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("2 clients"), "{stdout}");
+    let res = results(&out);
+    assert!(matches!(res.config.load, Load::Closed { clients: 2 }));
+    let st = res.stages.as_ref().unwrap();
+    assert_eq!(st.len(), 2);
+    assert!(st[1].calls > 0 && st[1].inflight_max <= 2, "{st:?}");
 
     // The capacity model over 1, 2, 4 clients.
     let out = dir.path().join("capacity.json");
