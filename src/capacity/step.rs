@@ -267,3 +267,58 @@ pub async fn run(
     );
     Ok((judge(&r, env.slos, cpu, server), r))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stress::threshold;
+
+    fn fixture() -> StressResults {
+        serde_json::from_str(include_str!("../../fixtures/stress_results.json")).unwrap()
+    }
+
+    fn cpu(driver: f64, host: f64) -> CpuUse {
+        CpuUse {
+            driver_cores: Some(driver),
+            host_busy: Some(host),
+            cpus: 2,
+        }
+    }
+
+    #[test]
+    fn tells_the_database_from_the_driver() {
+        let slo = vec![threshold::parse("p99<50ms").unwrap()];
+        let mut r = fixture();
+        let s = judge(&r, &slo, cpu(0.1, 0.5), ServerContext::default());
+        assert!(s.passed && s.limit.is_none(), "{s:?}");
+
+        // Queueing for connections, arrivals on time: the database.
+        r.totals.latency.total.p99_us = 400_000;
+        r.totals.latency.pool_wait.p99_us = 390_000;
+        let s = judge(&r, &slo, cpu(0.1, 0.6), ServerContext::default());
+        assert_eq!(s.limit, Some(Limit::Database));
+        assert!(
+            s.evidence
+                .iter()
+                .any(|e| e.starts_with("SLO p99<50ms broken"))
+        );
+
+        // Arrivals started late while the host had CPU to spare: the driver.
+        r.totals.latency.pool_wait.p99_us = 1_000;
+        r.totals.latency.lag.p99_us = 300_000;
+        let s = judge(&r, &slo, cpu(0.9, 0.7), ServerContext::default());
+        assert_eq!(s.limit, Some(Limit::Driver));
+        // Late, but the host was saturated by others and the driver used
+        // little: the server starved the driver.
+        let s = judge(&r, &slo, cpu(0.1, 0.99), ServerContext::default());
+        assert_eq!(s.limit, Some(Limit::Database));
+        assert!(
+            s.evidence.iter().any(|e| e.contains("starved")),
+            "{:?}",
+            s.evidence
+        );
+        // The driver using (nearly) every CPU is the driver's limit.
+        let s = judge(&r, &slo, cpu(1.9, 1.0), ServerContext::default());
+        assert_eq!(s.limit, Some(Limit::Driver));
+    }
+}
