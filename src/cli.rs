@@ -65,7 +65,7 @@ Re-running is a no-op. A migration file changed after it was applied is an error
     Seed(SeedArgs),
     /// Drive a weighted workload at a target rate (open model) or concurrency (closed model).
     #[command(after_help = STRESS_HELP)]
-    Stress(StressArgs),
+    Stress(Box<StressArgs>),
     /// Check workload files.
     #[command(subcommand)]
     Workload(WorkloadCommand),
@@ -113,6 +113,11 @@ Examples:
   dbload stress --clients 16 --duration 30s              closed model: max throughput
   dbload stress -w queries/my.sql --qps 2000 --out r.json --threshold 'p99<50ms' \\
                 --threshold 'checkout:p95<100ms' --threshold 'error_rate<0.1%'
+  dbload stress --stages '30s:1000,2m:10000,30s:0'       ramp the rate through stages
+  dbload stress --qps 500 --profile spike --duration 5m  also: stress, soak, breakpoint
+  dbload stress --client-stages '10s:16,1m:16,10s:64'    closed model: clients follow stages
+  dbload stress --find-max --slo 'p99<50ms' --slo 'error_rate<0.1%' --pool 4,8,16,32
+  dbload stress --capacity --slo 'p99<50ms' --target-qps 2000
 
 Latency is measured from each arrival's intended start (open model), so
 server stalls show up as queueing, not as fewer samples. Exit codes: 0 pass,
@@ -129,7 +134,7 @@ pub struct StressArgs {
     #[arg(
         long,
         value_name = "N",
-        required_unless_present = "clients",
+        required_unless_present_any = ["clients", "stages", "client_stages", "find_max", "capacity"],
         conflicts_with = "clients"
     )]
     pub qps: Option<f64>,
@@ -143,8 +148,9 @@ pub struct StressArgs {
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub warmup: std::time::Duration,
     /// Connections in the pool (default: --clients, or max(8, 4 × CPUs) for --qps).
-    #[arg(long, value_name = "N")]
-    pub pool: Option<usize>,
+    /// A list (4,8,16) or range (4..64x2) runs the same shape per pool size.
+    #[arg(long, value_name = "N|LIST|RANGE", value_parser = parse_pools)]
+    pub pool: Option<PoolSizes>,
     /// Arrival process of the open model.
     #[arg(long, value_enum, default_value = "poisson")]
     pub arrival: ArrivalArg,
@@ -176,6 +182,48 @@ pub struct StressArgs {
     /// How long in-flight work may finish after the end of the run.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub drain_timeout: std::time::Duration,
+    /// Open model: ramp the rate linearly through DURATION:TARGET stages from
+    /// 0, e.g. '30s:1000,2m:10000,30s:0' (replaces --qps and --duration).
+    #[arg(long, value_name = "STAGES", conflicts_with_all = ["qps", "clients", "profile"])]
+    pub stages: Option<String>,
+    /// Closed model: the number of clients follows DURATION:CLIENTS stages
+    /// from 0, e.g. '10s:16,1m:16,10s:64' (ramps in steps of at most 2 s).
+    #[arg(long, value_name = "STAGES", conflicts_with_all = ["qps", "clients", "stages", "profile", "find_max", "capacity"])]
+    pub client_stages: Option<String>,
+    /// A shape around --qps over --duration: spike (10× for the middle fifth),
+    /// stress (150 % for the second half), soak (constant; memory and drift),
+    /// breakpoint (same as --find-max, from --qps).
+    #[arg(long, value_name = "NAME", requires = "qps")]
+    pub profile: Option<String>,
+    /// Step the rate up, then bisect, until an --slo breaks or the driver
+    /// cannot hold it; report the highest rate meeting the SLO.
+    #[arg(long, conflicts_with_all = ["clients", "stages"])]
+    pub find_max: bool,
+    /// Service-level objective (threshold syntax) for --find-max, --pool
+    /// sweeps and --capacity, e.g. 'p99<50ms', 'error_rate<0.1%'.
+    #[arg(long = "slo", value_name = "EXPR")]
+    pub slos: Vec<String>,
+    /// Closed-model concurrency sweep (1, 2, 4, … --max-clients), fitted with
+    /// the Universal Scalability Law, and a capacity plan.
+    #[arg(long, conflicts_with_all = ["clients", "stages", "find_max", "profile"])]
+    pub capacity: bool,
+    /// Capacity plan: the rate the system must serve (headroom, 2× growth).
+    #[arg(long, value_name = "N")]
+    pub target_qps: Option<f64>,
+    /// --capacity: the largest number of clients in the sweep.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub max_clients: usize,
+    /// Length of each measured step of --find-max, --pool sweeps and --capacity.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub step_duration: std::time::Duration,
+}
+
+/// `--pool`: the sizes given (one, a list, or a range).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolSizes(pub Vec<usize>);
+
+fn parse_pools(s: &str) -> Result<PoolSizes, String> {
+    crate::capacity::pools::parse(s).map(PoolSizes)
 }
 
 /// `--arrival`.

@@ -6,10 +6,10 @@
 //! three parameters by Nelder–Mead on the squared error of X itself, with
 //! σ, κ ≥ 0. Pure and dependency-free; tested on synthetic curves.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A fitted USL model.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Usl {
     /// Throughput per unit of concurrency at N = 1 (ops/s).
     pub lambda: f64,

@@ -41,7 +41,7 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<ExitCod
         let cli = Cli::try_parse_from(&full)?;
         let code = match &cli.command {
             Command::Seed(a) => super::seed::run(&cli.global, a).await?,
-            Command::Stress(a) => super::stress::run(&cli.global, a.clone()).await?,
+            Command::Stress(a) => super::stress::run(&cli.global, (**a).clone()).await?,
             Command::Analyze(a) => {
                 // seed and stress took over Ctrl-C; make it end the demo here.
                 let guard = tokio::spawn(async {

@@ -2,10 +2,12 @@
 //! engine, render the result. No engine logic lives here.
 
 mod analyze;
+mod capacity;
 mod demo;
 mod local;
 mod migrate;
 mod seed;
+mod shapes;
 mod stress;
 mod workload;
 
@@ -21,7 +23,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(&cli.global, &args).await,
         Command::Analyze(args) => analyze::run(&cli.global, &args).await,
         Command::Seed(args) => seed::run(&cli.global, &args).await,
-        Command::Stress(args) => stress::run(&cli.global, args).await,
+        Command::Stress(args) => stress::run(&cli.global, *args).await,
         Command::Workload(cmd) => workload::run(&cli.global, cmd).await,
     }
 }

@@ -12,11 +12,28 @@ use crate::stress::{
     self, Arrival, Hooks, Load, RateProfile, StressConfig, TimerKind, server, threshold,
 };
 
-fn config(args: &StressArgs) -> anyhow::Result<StressConfig> {
+pub(super) fn config(args: &StressArgs) -> anyhow::Result<StressConfig> {
     let cpus = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
+    let shape = super::shapes::shape(args)?;
     let load = match (args.qps, args.clients) {
+        _ if shape.as_ref().is_some_and(|s| s.client_stages.is_some()) => Load::Closed {
+            clients: shape.as_ref().unwrap().clients,
+        },
+        _ if shape.is_some() => {
+            if args.max_inflight == 0 {
+                anyhow::bail!("--max-inflight must be at least 1");
+            }
+            Load::Open {
+                profile: shape.as_ref().unwrap().profile.clone(),
+                arrival: match args.arrival {
+                    ArrivalArg::Poisson => Arrival::Poisson,
+                    ArrivalArg::Uniform => Arrival::Uniform,
+                },
+                max_inflight: args.max_inflight,
+            }
+        }
         (Some(q), None) => {
             if !(q > 0.0 && q.is_finite()) {
                 anyhow::bail!("--qps {q}: must be a positive number");
@@ -37,7 +54,7 @@ fn config(args: &StressArgs) -> anyhow::Result<StressConfig> {
         (None, Some(_)) => anyhow::bail!("--clients must be at least 1"),
         _ => anyhow::bail!("give either --qps N (open model) or --clients N (closed model)"),
     };
-    let pool = match (args.pool, &load) {
+    let pool = match (args.pool.as_ref().and_then(|p| p.0.first().copied()), &load) {
         (Some(0), _) => anyhow::bail!("--pool must be at least 1"),
         (Some(p), _) => p,
         (None, Load::Closed { clients }) => *clients,
@@ -46,10 +63,14 @@ fn config(args: &StressArgs) -> anyhow::Result<StressConfig> {
     if args.duration.is_zero() {
         anyhow::bail!("--duration must be more than 0");
     }
+    let (duration, warmup) = match &shape {
+        Some(s) => (s.duration, std::time::Duration::ZERO),
+        None => (args.duration, args.warmup),
+    };
     Ok(StressConfig {
         load,
-        duration: args.duration,
-        warmup: args.warmup,
+        duration,
+        warmup,
         pool,
         seed: args.seed.unwrap_or_else(rand::random),
         drain_timeout: args.drain_timeout,
@@ -70,6 +91,7 @@ async fn run_engine(
     cfg: StressConfig,
     hooks: Hooks,
     threads: Option<usize>,
+    client_stages: Option<Vec<crate::capacity::stages::Stage>>,
 ) -> anyhow::Result<stress::RunOutcome> {
     // Default: one driver thread per 4 CPUs (pgbench's -j defaults to 1). The
     // server usually shares the machine; on 2 CPUs one thread measured 10-20 %
@@ -97,7 +119,12 @@ async fn run_engine(
             rt.block_on(async move {
                 let pool = crate::db::pool(&target, cfg.pool)?;
                 crate::db::connect::check_pool(&target, &pool).await?;
-                Ok(stress::run(pool, prepared, &cfg, hooks).await?)
+                Ok(match client_stages {
+                    Some(st) => {
+                        super::shapes::run_client_stages(pool, prepared, &cfg, &st, hooks).await?
+                    }
+                    None => stress::run(pool, prepared, &cfg, hooks).await?,
+                })
             })
         })?;
     tokio::task::spawn_blocking(move || {
@@ -109,10 +136,16 @@ async fn run_engine(
 }
 
 pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCode> {
+    if super::capacity::wanted(&args)? {
+        return super::capacity::run(global, args).await;
+    }
     let cfg = config(&args)?;
+    let shape = super::shapes::shape(&args)?;
+    let rss = super::shapes::RssSamples::default();
     let thresholds: Vec<stress::Threshold> = args
         .thresholds
         .iter()
+        .chain(&args.slos)
         .map(|t| threshold::parse(t).map_err(|e| anyhow::anyhow!("--threshold: {e}")))
         .collect::<Result<_, _>>()?;
     let workload = super::workload::load(args.workload.as_deref())?;
@@ -137,10 +170,17 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
     });
     let show = args.progress || std::io::stderr().is_terminal();
     let target_qps = cfg.target_qps();
+    let rss_hook = rss.clone();
+    let soak = shape.as_ref().is_some_and(|s| s.soak);
     let hooks = Hooks {
-        on_interval: show.then(|| {
+        on_interval: (show || soak).then(|| {
             Box::new(move |s: &stress::results::IntervalSample| {
-                eprintln!("{}", report::stress_progress::line(s, target_qps));
+                if soak {
+                    super::shapes::sample_rss(&rss_hook);
+                }
+                if show {
+                    eprintln!("{}", report::stress_progress::line(s, target_qps));
+                }
             }) as stress::IntervalHook
         }),
         stop: stop_rx,
@@ -163,6 +203,7 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
         cfg.clone(),
         hooks,
         args.threads,
+        shape.as_ref().and_then(|s| s.client_stages.clone()),
     )
     .await?;
     ctrl_c.abort();
@@ -181,6 +222,9 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
         top,
     );
     threshold::apply(&thresholds, &mut results);
+    if let Some(s) = &shape {
+        super::shapes::attach(&mut results, s, &rss);
+    }
 
     if let Some(path) = &args.out {
         let json = serde_json::to_string_pretty(&results)?;
@@ -188,8 +232,16 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
             .map_err(|e| anyhow::anyhow!("--out {}: {e}", path.display()))?;
     }
     match args.format {
-        StressFormat::Table => print!("{}", report::stress_table::render(&results)),
-        StressFormat::Markdown => print!("{}", report::stress_markdown::render(&results)),
+        StressFormat::Table => print!(
+            "{}{}",
+            report::stress_table::render(&results),
+            report::capacity_table::render_stages(&results)
+        ),
+        StressFormat::Markdown => print!(
+            "{}{}",
+            report::stress_markdown::render(&results),
+            report::capacity_markdown::render_stages(&results)
+        ),
         StressFormat::Json => println!("{}", serde_json::to_string_pretty(&results)?),
     }
     for r in &results.verdict.invalid_reasons {

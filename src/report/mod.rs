@@ -6,6 +6,8 @@ pub mod analyze_fmt;
 pub mod analyze_json;
 pub mod analyze_markdown;
 pub mod analyze_table;
+pub mod capacity_markdown;
+pub mod capacity_table;
 pub mod stress_markdown;
 pub mod stress_progress;
 pub mod stress_table;

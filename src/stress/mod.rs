@@ -74,10 +74,12 @@ pub enum TimerKind {
 }
 
 impl StressConfig {
-    /// The configured target rate (open model).
+    /// The configured target rate (open model; the mean rate of stages).
     pub fn target_qps(&self) -> Option<f64> {
         match &self.load {
-            Load::Open { profile, .. } => Some(profile.rate_at(0.0)),
+            Load::Open { profile, .. } => {
+                Some(profile.mean_rate((self.warmup + self.duration).as_secs_f64()))
+            }
             Load::Closed { .. } => None,
         }
     }

@@ -323,6 +323,20 @@ pub struct StressResults {
     /// (`pg_stat_statements` delta); None when the extension is unavailable.
     pub server_statements: Option<Vec<ServerStatement>>,
     pub verdict: Verdict,
+    /// Per-stage results of a staged run (`--stages`, `--profile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stages: Option<Vec<crate::capacity::stages::StageResult>>,
+    /// `--profile soak`: driver memory and drift from the start to the end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soak: Option<crate::capacity::soak::SoakReport>,
+    /// `--find-max` and `--pool` lists: the breakpoint search or rate run per
+    /// pool size, every step's evidence, and the recommended pool. The
+    /// fields above then describe the representative step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<crate::capacity::sweep::Sweep>,
+    /// `--capacity`: the closed-model concurrency sweep, USL fit and plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<crate::capacity::concurrency::CapacityReport>,
 }
 
 fn parts(s: &ScenarioStats) -> Parts {
@@ -483,6 +497,10 @@ pub fn build(
         intervals: out.intervals.clone(),
         server_statements,
         verdict,
+        stages: None,
+        soak: None,
+        sweep: None,
+        capacity: None,
     }
 }
 

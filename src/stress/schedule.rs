@@ -1,6 +1,8 @@
 //! The open model's arrival schedule: intended start times drawn from a
 //! Poisson process (exponential gaps) or evenly spaced, at a rate given by a
-//! [`RateProfile`] (constant today; stages ramp it later). Workers claim the
+//! [`RateProfile`] (constant, or piecewise-linear stages). Gaps are drawn in
+//! "rate time" (the integral of the rate), so a ramp's arrivals follow the
+//! ramp exactly. Workers claim the
 //! next arrival under a short lock — nothing is queued or sent per arrival,
 //! so an overloaded driver shows up as lag or dropped arrivals, never as
 //! silently missing ones.
@@ -25,14 +27,42 @@ pub enum Arrival {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum RateProfile {
-    Constant { qps: f64 },
+    Constant {
+        qps: f64,
+    },
+    /// Piecewise linear through `points` `[t_secs, rate]` (non-decreasing
+    /// t; two points at the same t make an instant step); before the first
+    /// point the first rate holds, after the last point the last rate.
+    /// Built by `capacity::stages` from `--stages` and `--profile`.
+    Stages {
+        points: Vec<[f64; 2]>,
+    },
 }
 
 impl RateProfile {
     /// Arrivals per second at `t` seconds after the start.
-    pub fn rate_at(&self, _t: f64) -> f64 {
+    pub fn rate_at(&self, t: f64) -> f64 {
         match self {
             RateProfile::Constant { qps } => *qps,
+            RateProfile::Stages { points } => crate::capacity::stages::rate_at(points, t),
+        }
+    }
+
+    /// The mean rate over a run of `secs` seconds.
+    pub fn mean_rate(&self, secs: f64) -> f64 {
+        match self {
+            RateProfile::Constant { qps } => *qps,
+            RateProfile::Stages { points } => crate::capacity::stages::mean_rate(points, secs),
+        }
+    }
+
+    /// The time after `t` at which the integral of the rate from `t` reaches
+    /// `e` (infinite when the rate stays 0).
+    pub fn time_after(&self, t: f64, e: f64) -> f64 {
+        match self {
+            RateProfile::Constant { qps } if *qps > 0.0 => t + e / qps,
+            RateProfile::Constant { .. } => f64::INFINITY,
+            RateProfile::Stages { points } => crate::capacity::stages::time_after(points, t, e),
         }
     }
 }
@@ -55,22 +85,21 @@ impl ArrivalGen {
             next: 0.0,
         };
         // The first arrival is one gap after the start, like every other.
-        g.next = g.gap(0.0);
+        g.next = g.next_after(0.0);
         g
     }
 
-    fn gap(&mut self, t: f64) -> f64 {
-        let rate = self.profile.rate_at(t);
-        if rate <= 0.0 {
-            return 0.01; // no traffic now: look again shortly
-        }
-        match self.arrival {
-            Arrival::Uniform => 1.0 / rate,
+    /// The arrival after one at `t`: one unit (uniform) or an Exp(1) draw
+    /// (Poisson) of integrated rate later.
+    fn next_after(&mut self, t: f64) -> f64 {
+        let e = match self.arrival {
+            Arrival::Uniform => 1.0,
             Arrival::Poisson => {
                 let u: f64 = self.rng.random::<f64>();
-                -(1.0 - u).ln() / rate
+                -(1.0 - u).ln()
             }
-        }
+        };
+        self.profile.time_after(t, e)
     }
 
     /// The time of the next arrival, without consuming it.
@@ -81,12 +110,7 @@ impl ArrivalGen {
     /// Consume the next arrival and return its time.
     pub fn advance(&mut self) -> f64 {
         let t = self.next;
-        let rate_now = self.profile.rate_at(t);
-        self.next = t + self.gap(t);
-        if rate_now <= 0.0 {
-            // No arrival at t, only a re-check: skip ahead.
-            return self.advance();
-        }
+        self.next = self.next_after(t);
         t
     }
 }

@@ -5,6 +5,7 @@
 mod common;
 
 mod analyze;
+mod capacity;
 mod cli_errors;
 mod connect;
 mod demo;

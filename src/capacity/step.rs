@@ -1,0 +1,324 @@
+//! One measured step of a search or sweep: run the stress engine with a
+//! given rate (open model) or client count (closed model) on a given pool,
+//! record the driver's and host's CPU and the server context around it,
+//! check the SLO, and — when the step fails — say whether the database or
+//! the driver was the limit, with the evidence.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use deadpool_postgres::Pool;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tokio_postgres::Client;
+
+use super::procstat::{CpuMark, CpuUse};
+use super::server_context::{Sampler, ServerContext};
+use crate::db::Target;
+use crate::stress::results::{StressResults, ThresholdResult};
+use crate::stress::{self, Hooks, Load, StressConfig, StressError, Threshold};
+use crate::workload::Prepared;
+
+/// Schedule lag p99 (µs) above which the driver did not start work on time.
+pub const DRIVER_LAG_P99_US: u64 = 5_000;
+/// Share of the CPUs the driver may use before it counts as saturated.
+pub const DRIVER_CPU_SHARE: f64 = 0.9;
+/// Host CPU busy share from which a late driver counts as starved by others.
+pub const HOST_STARVED: f64 = 0.95;
+/// A driver using less than this share of the CPUs is not its own limit.
+pub const DRIVER_STARVED_SHARE: f64 = 0.25;
+/// Host CPU busy share from which a CPU-bound hint is given.
+pub const HOST_BUSY: f64 = 0.9;
+
+/// What limited a failed step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Limit {
+    /// The database (or the pool in front of it) could not serve the load
+    /// within the SLO; the driver started every arrival on time.
+    Database,
+    /// The driver could not start arrivals on time (schedule lag, CPU).
+    Driver,
+}
+
+/// One step's figures and verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepResult {
+    pub pool: usize,
+    /// Open model: the target rate of the step.
+    pub target_qps: Option<f64>,
+    /// Closed model: the number of clients.
+    pub clients: Option<usize>,
+    pub measured_secs: f64,
+    /// Successful scenarios per second.
+    pub qps: f64,
+    pub calls: u64,
+    pub errors: u64,
+    pub error_rate: f64,
+    pub scheduled: u64,
+    pub dropped: u64,
+    pub p50_us: u64,
+    pub p90_us: u64,
+    pub p99_us: u64,
+    pub max_us: u64,
+    pub mean_us: f64,
+    pub lag_p99_us: u64,
+    pub pool_wait_p50_us: u64,
+    pub pool_wait_p99_us: u64,
+    pub exec_p50_us: u64,
+    pub exec_p99_us: u64,
+    pub cpu: CpuUse,
+    pub server: ServerContext,
+    /// Each SLO checked on the step.
+    pub slo: Vec<ThresholdResult>,
+    /// The run was valid (the driver held the rate, nothing dropped or unfinished).
+    pub valid: bool,
+    pub invalid_reasons: Vec<String>,
+    /// Valid and every SLO met.
+    pub passed: bool,
+    /// Failed steps: what the limit was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<Limit>,
+    /// Why the step failed / what the server was doing, for humans.
+    pub evidence: Vec<String>,
+}
+
+/// Everything a step needs besides its configuration.
+pub struct StepEnv<'a> {
+    pub target: &'a Target,
+    pub pool: Pool,
+    pub prepared: Arc<Prepared>,
+    /// For `pg_stat_database` (a connection outside the pool).
+    pub admin: &'a Client,
+    pub slos: &'a [Threshold],
+    pub stop: watch::Receiver<bool>,
+    /// Steps run so far: each step's seed is offset by it, so a step does
+    /// not repeat the previous step's generated values (unique keys).
+    pub counter: &'a AtomicU64,
+}
+
+fn ms(us: u64) -> String {
+    format!("{:.1} ms", us as f64 / 1000.0)
+}
+
+/// Judge a step from its results: SLO, validity, limit and evidence.
+pub fn judge(
+    r: &StressResults,
+    slos: &[Threshold],
+    cpu: CpuUse,
+    server: ServerContext,
+) -> StepResult {
+    let t = &r.totals;
+    let l = &t.latency;
+    let slo: Vec<ThresholdResult> = slos.iter().map(|s| s.evaluate(r)).collect();
+    let valid = r.verdict.valid;
+    let passed = valid && slo.iter().all(|s| s.passed);
+    let (target_qps, clients) = match &r.config.load {
+        Load::Open { .. } => (t.target_rate, None),
+        Load::Closed { clients } => (None, Some(*clients)),
+    };
+    let mut evidence = Vec::new();
+    let mut limit = None;
+    if !passed {
+        for s in slo.iter().filter(|s| !s.passed) {
+            evidence.push(format!("SLO {} broken: {} {}", s.expr, s.actual, s.unit));
+        }
+        evidence.extend(r.verdict.invalid_reasons.iter().cloned());
+        // The driver is the limit when it used (nearly) all the CPUs, or
+        // when arrivals started late by a good part of the latency: a lag
+        // that is small next to the pool wait only reflects a busy host.
+        let driver_cpu = cpu
+            .driver_cores
+            .is_some_and(|c| c >= DRIVER_CPU_SHARE * cpu.cpus as f64);
+        let late = target_qps.is_some()
+            && (l.lag.p50_us > 1000
+                || (l.lag.p99_us > DRIVER_LAG_P99_US && 4 * l.lag.p99_us > l.total.p99_us));
+        // Late, but the host's CPUs are busy with other processes (the
+        // server) while the driver itself used little: the driver was
+        // starved, the limit is the server's CPU demand.
+        let starved = match (cpu.host_busy, cpu.driver_cores) {
+            (Some(h), Some(d)) => h >= HOST_STARVED && d < DRIVER_STARVED_SHARE * cpu.cpus as f64,
+            _ => false,
+        };
+        if late && starved && !driver_cpu {
+            limit = Some(Limit::Database);
+            evidence.push(format!(
+                "database saturated the host CPU: schedule lag p99 {} while the driver used only {:.2} of {} cores and the host was {:.0} % busy — the server's backends starved the driver; pool wait p99 {}, execution p99 {}",
+                ms(l.lag.p99_us),
+                cpu.driver_cores.unwrap_or(0.0),
+                cpu.cpus,
+                cpu.host_busy.unwrap_or(0.0) * 100.0,
+                ms(l.pool_wait.p99_us),
+                ms(l.exec.p99_us)
+            ));
+        } else if late || driver_cpu {
+            limit = Some(Limit::Driver);
+            evidence.push(format!(
+                "driver saturated: schedule lag p50 {} p99 {}{}",
+                ms(l.lag.p50_us),
+                ms(l.lag.p99_us),
+                cpu.driver_cores
+                    .map(|c| format!(", driver CPU {c:.2} of {} cores", cpu.cpus))
+                    .unwrap_or_default()
+            ));
+        } else {
+            limit = Some(Limit::Database);
+            evidence.push(format!(
+                "database saturated: pool wait p99 {} ({} connections), execution p99 {}, {:.1} active backends; schedule lag p99 {} (the driver kept up)",
+                ms(l.pool_wait.p99_us),
+                r.config.pool,
+                ms(l.exec.p99_us),
+                server.mean_active,
+                ms(l.lag.p99_us)
+            ));
+        }
+    }
+    if let Some(h) = cpu.host_busy.filter(|h| *h >= HOST_BUSY) {
+        evidence.push(format!(
+            "host CPU {:.0} % busy{}: CPU-bound (driver and server share {} cores)",
+            h * 100.0,
+            cpu.driver_cores
+                .map(|c| format!(" (driver {c:.2} cores)"))
+                .unwrap_or_default(),
+            cpu.cpus
+        ));
+    }
+    if let Some(w) = server
+        .waits
+        .iter()
+        .find(|w| w.event != "CPU" && w.mean_backends >= 0.5)
+    {
+        evidence.push(format!(
+            "server waits: {} ({:.1} backends on average)",
+            w.event, w.mean_backends
+        ));
+    }
+    if let Some(d) = server.db.filter(|d| d.deadlocks > 0 || d.temp_files > 0) {
+        evidence.push(format!(
+            "server: {} deadlocks, {} temp files",
+            d.deadlocks, d.temp_files
+        ));
+    }
+    StepResult {
+        pool: r.config.pool,
+        target_qps,
+        clients,
+        measured_secs: r.measured_secs,
+        qps: (t.rate * 10.0).round() / 10.0,
+        calls: t.calls,
+        errors: t.errors,
+        error_rate: t.error_rate,
+        scheduled: t.scheduled,
+        dropped: t.dropped,
+        p50_us: l.total.p50_us,
+        p90_us: l.total.p90_us,
+        p99_us: l.total.p99_us,
+        max_us: l.total.max_us,
+        mean_us: l.total.mean_us,
+        lag_p99_us: l.lag.p99_us,
+        pool_wait_p50_us: l.pool_wait.p50_us,
+        pool_wait_p99_us: l.pool_wait.p99_us,
+        exec_p50_us: l.exec.p50_us,
+        exec_p99_us: l.exec.p99_us,
+        cpu,
+        server,
+        slo,
+        valid,
+        invalid_reasons: r.verdict.invalid_reasons.clone(),
+        passed,
+        limit,
+        evidence,
+    }
+}
+
+/// Run one step; returns its judgement and the full results.
+pub async fn run(
+    env: &StepEnv<'_>,
+    cfg: &StressConfig,
+) -> Result<(StepResult, StressResults), StressError> {
+    let k = env.counter.fetch_add(1, Ordering::Relaxed);
+    let cfg = &StressConfig {
+        seed: cfg.seed.wrapping_add(k.wrapping_mul(0x9E37_79B9)),
+        ..cfg.clone()
+    };
+    let sampler_conn = crate::db::connect(env.target).await.ok();
+    let sampler = Sampler::start(env.admin, sampler_conn).await;
+    let mark = CpuMark::now();
+    let out = stress::run(
+        env.pool.clone(),
+        env.prepared.clone(),
+        cfg,
+        Hooks {
+            on_interval: None,
+            stop: env.stop.clone(),
+        },
+    )
+    .await;
+    let cpu = mark.since();
+    let server = sampler.finish(env.admin).await;
+    let out = out?;
+    let r = stress::results::build(
+        &env.prepared.workload,
+        cfg,
+        &out,
+        Default::default(),
+        None,
+        None,
+    );
+    Ok((judge(&r, env.slos, cpu, server), r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stress::threshold;
+
+    fn fixture() -> StressResults {
+        serde_json::from_str(include_str!("../../fixtures/stress_results.json")).unwrap()
+    }
+
+    fn cpu(driver: f64, host: f64) -> CpuUse {
+        CpuUse {
+            driver_cores: Some(driver),
+            host_busy: Some(host),
+            cpus: 2,
+        }
+    }
+
+    #[test]
+    fn tells_the_database_from_the_driver() {
+        let slo = vec![threshold::parse("p99<50ms").unwrap()];
+        let mut r = fixture();
+        let s = judge(&r, &slo, cpu(0.1, 0.5), ServerContext::default());
+        assert!(s.passed && s.limit.is_none(), "{s:?}");
+
+        // Queueing for connections, arrivals on time: the database.
+        r.totals.latency.total.p99_us = 400_000;
+        r.totals.latency.pool_wait.p99_us = 390_000;
+        let s = judge(&r, &slo, cpu(0.1, 0.6), ServerContext::default());
+        assert_eq!(s.limit, Some(Limit::Database));
+        assert!(
+            s.evidence
+                .iter()
+                .any(|e| e.starts_with("SLO p99<50ms broken"))
+        );
+
+        // Arrivals started late while the host had CPU to spare: the driver.
+        r.totals.latency.pool_wait.p99_us = 1_000;
+        r.totals.latency.lag.p99_us = 300_000;
+        let s = judge(&r, &slo, cpu(0.9, 0.7), ServerContext::default());
+        assert_eq!(s.limit, Some(Limit::Driver));
+        // Late, but the host was saturated by others and the driver used
+        // little: the server starved the driver.
+        let s = judge(&r, &slo, cpu(0.1, 0.99), ServerContext::default());
+        assert_eq!(s.limit, Some(Limit::Database));
+        assert!(
+            s.evidence.iter().any(|e| e.contains("starved")),
+            "{:?}",
+            s.evidence
+        );
+        // The driver using (nearly) every CPU is the driver's limit.
+        let s = judge(&r, &slo, cpu(1.9, 1.0), ServerContext::default());
+        assert_eq!(s.limit, Some(Limit::Driver));
+    }
+}
