@@ -9,5 +9,6 @@ mod cli_errors;
 mod connect;
 mod local_cluster;
 mod migrations;
+mod regress;
 mod seed;
 mod stress;

@@ -1,0 +1,171 @@
+//! Markdown summary of a regress run (`dbload.regress/1`), for pull
+//! requests and `$GITHUB_STEP_SUMMARY`: the outcome, one line per run,
+//! then per run its thresholds and the verdict of every compared metric.
+
+use std::fmt::Write as _;
+
+use crate::regress::RegressResults;
+use crate::regress::compare::Verdict;
+use crate::regress::model::MetricVerdict;
+
+/// A verdict as a word (regressions in bold).
+pub fn verdict_word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Improved => "improved",
+        Verdict::Unchanged => "unchanged",
+        Verdict::Regressed => "**regressed**",
+        Verdict::Inconclusive => "inconclusive",
+    }
+}
+
+/// A metric value in its unit.
+pub fn value(v: Option<f64>, unit: &str) -> String {
+    match v {
+        None => "–".into(),
+        Some(x) if unit == "ms" => format!("{x:.2} ms"),
+        Some(x) => format!("{x:.1}{unit}"),
+    }
+}
+
+/// A relative change as a signed percentage.
+pub fn change(c: Option<f64>) -> String {
+    c.map(|c| format!("{:+.1} %", c * 100.0))
+        .unwrap_or_else(|| "–".into())
+}
+
+fn interval(m: &MetricVerdict) -> String {
+    m.interval
+        .map(|(lo, hi)| format!("[{:+.1} %, {:+.1} %]", lo * 100.0, hi * 100.0))
+        .unwrap_or_else(|| "–".into())
+}
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Render the summary.
+pub fn render(r: &RegressResults) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "## dbload regress: {}", cell(&r.suite.name));
+    let _ = writeln!(o);
+    let _ = writeln!(
+        o,
+        "**{}** (exit {})",
+        cell(&r.outcome.summary),
+        r.outcome.exit_code
+    );
+    let _ = writeln!(o);
+    let _ = writeln!(
+        o,
+        "Baseline: {} · tolerance {:.0} % · dbload {}",
+        r.baseline
+            .as_ref()
+            .map(|b| format!("`{}`", cell(&b.path)))
+            .unwrap_or_else(|| "none".into()),
+        r.tolerance * 100.0,
+        r.dbload_version
+    );
+    let _ = writeln!(o);
+    let _ = writeln!(
+        o,
+        "| run | rate | p50 | p99 | errors | thresholds | regressed | improved | unchanged | inconclusive |"
+    );
+    let _ = writeln!(o, "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|");
+    for run in &r.runs {
+        let t = &run.results.totals;
+        let th = &run.results.verdict.thresholds;
+        let _ = writeln!(
+            o,
+            "| {}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            cell(&run.name),
+            if run.results.verdict.valid {
+                ""
+            } else {
+                " (invalid)"
+            },
+            super::rate(t.rate),
+            super::us(t.latency.total.p50_us),
+            super::us(t.latency.total.p99_us),
+            super::pct(t.error_rate),
+            if th.is_empty() {
+                "–".to_string()
+            } else {
+                format!(
+                    "{}/{} passed",
+                    th.iter().filter(|t| t.passed).count(),
+                    th.len()
+                )
+            },
+            run.count(Verdict::Regressed),
+            run.count(Verdict::Improved),
+            run.count(Verdict::Unchanged),
+            run.count(Verdict::Inconclusive),
+        );
+    }
+    for run in &r.runs {
+        let _ = writeln!(o);
+        let _ = writeln!(o, "### {}", cell(&run.name));
+        let _ = writeln!(o);
+        let _ = writeln!(
+            o,
+            "Workload `{}` · dataset {} · {}",
+            cell(&run.results.workload.name),
+            cell(&super::dataset_line(&run.results.dataset)),
+            cell(
+                run.results
+                    .server
+                    .version
+                    .split(" on ")
+                    .next()
+                    .unwrap_or("")
+            )
+        );
+        for reason in &run.results.verdict.invalid_reasons {
+            let _ = writeln!(o, "\n- invalid run: {}", cell(reason));
+        }
+        if let Some(n) = &run.note {
+            let _ = writeln!(o, "\n> {}", cell(n));
+        }
+        if !run.results.verdict.thresholds.is_empty() {
+            let _ = writeln!(o);
+            let _ = writeln!(o, "| threshold | actual | result |");
+            let _ = writeln!(o, "|---|---:|---|");
+            for t in &run.results.verdict.thresholds {
+                let _ = writeln!(
+                    o,
+                    "| `{}` | {} {} | {} |",
+                    cell(&t.expr),
+                    t.actual,
+                    t.unit,
+                    if t.passed { "passed" } else { "**breached**" }
+                );
+            }
+        }
+        if !run.metrics.is_empty() {
+            let _ = writeln!(o);
+            let _ = writeln!(
+                o,
+                "| scenario | metric | baseline | current | change | 95 % interval | verdict |"
+            );
+            let _ = writeln!(o, "|---|---|---:|---:|---:|---|---|");
+            for m in &run.metrics {
+                let _ = writeln!(
+                    o,
+                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    if m.scenario == "*" {
+                        "all".to_string()
+                    } else {
+                        cell(&m.scenario)
+                    },
+                    m.metric,
+                    value(m.baseline, &m.unit),
+                    value(m.current, &m.unit),
+                    change(m.change),
+                    interval(m),
+                    verdict_word(m.verdict)
+                );
+            }
+        }
+    }
+    o
+}
