@@ -222,7 +222,7 @@ pub fn count(r: &RegressResults, v: Verdict) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::stress::results::IntervalScenario;
 
@@ -258,6 +258,46 @@ mod tests {
         r.measured_secs = n as f64;
         r.scenarios.truncate(1);
         r
+    }
+
+    /// A deterministic regress result for renderer snapshots: one run
+    /// compared with a baseline, its latency 50 % slower, one threshold
+    /// breached, plus a run whose workload differs (not compared).
+    pub fn sample() -> RegressResults {
+        let base = synthetic(20, 1.0, 1);
+        let b = Baseline {
+            path: "perf/baseline.json".into(),
+            runs: vec![("steady".into(), &base), ("other".into(), &base)],
+        };
+        let mut cur = synthetic(20, 1.5, 2);
+        cur.verdict.thresholds = vec![
+            crate::stress::results::ThresholdResult {
+                expr: "p99<5ms".into(),
+                actual: 6.2,
+                limit: 5.0,
+                unit: "ms".into(),
+                passed: false,
+            },
+            crate::stress::results::ThresholdResult {
+                expr: "error_rate<1%".into(),
+                actual: 0.0,
+                limit: 1.0,
+                unit: "%".into(),
+                passed: true,
+            },
+        ];
+        let mut other = synthetic(20, 1.0, 3);
+        other.workload.sha256 = "a<b&c".into();
+        assess(
+            SuiteInfo {
+                name: "nightly <&>".into(),
+                path: "queries/nightly.toml".into(),
+                scale: Some(0.01),
+            },
+            vec![("steady".into(), cur), ("other".into(), other)],
+            Some(&b),
+            &settings(false),
+        )
     }
 
     fn suite() -> SuiteInfo {

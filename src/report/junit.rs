@@ -205,3 +205,121 @@ pub fn render(r: &RegressResults) -> String {
     let _ = writeln!(o, "</testsuites>");
     o
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_xml() {
+        assert_eq!(
+            escape("a<b & \"c\" 'd'>"),
+            "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;"
+        );
+        assert_eq!(escape("bell\u{7}tab\t"), "belltab\t");
+    }
+
+    /// A minimal XML reader: elements, attributes, nesting; panics on
+    /// malformed input. Returns (path of element names, attributes) per element.
+    fn elements(xml: &str) -> Vec<(Vec<String>, Vec<(String, String)>)> {
+        let body = xml
+            .trim_start()
+            .strip_prefix("<?xml")
+            .map(|r| &r[r.find("?>").unwrap() + 2..])
+            .unwrap();
+        let mut stack: Vec<String> = Vec::new();
+        let mut out = Vec::new();
+        let mut rest = body;
+        while let Some(i) = rest.find('<') {
+            let text = &rest[..i];
+            assert!(
+                !text.contains('>') && !text.contains('&')
+                    || text.contains("&amp;")
+                    || text.contains("&lt;")
+                    || text.contains("&quot;")
+                    || text.contains("&gt;")
+                    || text.contains("&apos;"),
+                "bad text {text:?}"
+            );
+            let end = rest[i..].find('>').unwrap() + i;
+            let tag = &rest[i + 1..end];
+            rest = &rest[end + 1..];
+            if let Some(name) = tag.strip_prefix('/') {
+                assert_eq!(stack.pop().as_deref(), Some(name), "mismatched </{name}>");
+                continue;
+            }
+            let selfclose = tag.ends_with('/');
+            let tag = tag.trim_end_matches('/');
+            let name = tag.split_whitespace().next().unwrap().to_string();
+            let mut attrs = Vec::new();
+            let mut a = &tag[name.len()..];
+            while let Some(eq) = a.find("=\"") {
+                let key = a[..eq].trim().to_string();
+                let close = a[eq + 2..].find('"').unwrap() + eq + 2;
+                let val = &a[eq + 2..close];
+                assert!(
+                    !val.contains('<') && !val.contains('>'),
+                    "unescaped {val:?}"
+                );
+                attrs.push((key, val.to_string()));
+                a = &a[close + 1..];
+            }
+            let mut path = stack.clone();
+            path.push(name.clone());
+            out.push((path, attrs));
+            if !selfclose {
+                stack.push(name);
+            }
+        }
+        assert!(stack.is_empty(), "unclosed {stack:?}");
+        out
+    }
+
+    #[test]
+    fn junit_has_the_usual_shape() {
+        let r = crate::regress::assess::tests::sample();
+        let xml = render(&r);
+        let els = elements(&xml);
+        let attr = |e: &(Vec<String>, Vec<(String, String)>), k: &str| {
+            e.1.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone())
+        };
+        let root = &els[0];
+        assert_eq!(root.0, vec!["testsuites"]);
+        let suites: Vec<_> = els
+            .iter()
+            .filter(|e| e.0 == ["testsuites", "testsuite"])
+            .collect();
+        assert_eq!(suites.len(), 2);
+        let cases: Vec<_> = els
+            .iter()
+            .filter(|e| e.0 == ["testsuites", "testsuite", "testcase"])
+            .collect();
+        let failures = els
+            .iter()
+            .filter(|e| e.0.last().unwrap() == "failure")
+            .count();
+        let errors = els
+            .iter()
+            .filter(|e| e.0.last().unwrap() == "error")
+            .count();
+        assert_eq!(attr(root, "tests"), Some(cases.len().to_string()));
+        assert_eq!(attr(root, "failures"), Some(failures.to_string()));
+        assert_eq!(attr(root, "errors"), Some(errors.to_string()));
+        assert!(failures >= 2, "a regression and a breached threshold");
+        assert_eq!(errors, 1, "the run whose workload differs");
+        for c in &cases {
+            assert!(attr(c, "classname").is_some() && attr(c, "name").is_some());
+        }
+        // Failures carry the numbers.
+        assert!(
+            xml.contains("threshold p99&lt;5ms breached: actual 6.2 ms, limit 5 ms"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("regressed: dashboard_schedule p95: baseline"),
+            "{xml}"
+        );
+        assert!(xml.contains("a&lt;b&amp;c"), "escaped mismatch text");
+        assert!(xml.contains("name=\"dbload regress nightly &lt;&amp;&gt;\""));
+    }
+}

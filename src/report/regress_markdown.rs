@@ -29,13 +29,13 @@ pub fn value(v: Option<f64>, unit: &str) -> String {
 
 /// A relative change as a signed percentage.
 pub fn change(c: Option<f64>) -> String {
-    c.map(|c| format!("{:+.1} %", c * 100.0))
+    c.map(|c| format!("{:+.1} %", c * 100.0 + 0.0))
         .unwrap_or_else(|| "–".into())
 }
 
 fn interval(m: &MetricVerdict) -> String {
     m.interval
-        .map(|(lo, hi)| format!("[{:+.1} %, {:+.1} %]", lo * 100.0, hi * 100.0))
+        .map(|(lo, hi)| format!("[{:+.1} %, {:+.1} %]", lo * 100.0 + 0.0, hi * 100.0 + 0.0))
         .unwrap_or_else(|| "–".into())
 }
 
@@ -168,4 +168,58 @@ pub fn render(r: &RegressResults) -> String {
         }
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Compare with a stored snapshot; `UPDATE_SNAPSHOTS=1` rewrites it.
+    pub(crate) fn snapshot(name: &str, actual: &str) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/regress")
+            .join(name);
+        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, actual).unwrap();
+        }
+        let expected = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_SNAPSHOTS=1 creates it)", path.display()));
+        assert_eq!(
+            actual,
+            expected,
+            "{} differs (UPDATE_SNAPSHOTS=1 to accept)",
+            path.display()
+        );
+    }
+
+    #[test]
+    fn markdown_snapshot() {
+        let r = crate::regress::assess::tests::sample();
+        let md = render(&r);
+        assert!(md.contains("**regressed**") && md.contains("**breached**"));
+        assert!(md.contains("nightly <&>"));
+        snapshot("summary.md", &md);
+    }
+
+    #[test]
+    fn json_snapshot_and_round_trip() {
+        let r = crate::regress::assess::tests::sample();
+        let json = serde_json::to_string_pretty(&r).unwrap();
+        let back: RegressResults = serde_json::from_str(&json).unwrap();
+        // (Floats may move in the last bit through JSON: compare the fields that matter.)
+        assert_eq!(back.outcome, r.outcome);
+        assert_eq!(back.runs.len(), r.runs.len());
+        assert_eq!(back.runs[0].metrics.len(), r.runs[0].metrics.len());
+        assert_eq!(back.runs[1].mismatches, r.runs[1].mismatches);
+        // The regress layer only (each run's stress results have their own tests).
+        let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        for run in v["runs"].as_array_mut().unwrap() {
+            run["results"] = serde_json::Value::String("(dbload.stress/1 results)".into());
+        }
+        snapshot(
+            "regress.json",
+            &(serde_json::to_string_pretty(&v).unwrap() + "\n"),
+        );
+    }
 }
