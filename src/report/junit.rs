@@ -221,7 +221,10 @@ mod tests {
 
     /// A minimal XML reader: elements, attributes, nesting; panics on
     /// malformed input. Returns (path of element names, attributes) per element.
-    fn elements(xml: &str) -> Vec<(Vec<String>, Vec<(String, String)>)> {
+    /// An element: its path of names from the root, and its attributes.
+    type Element = (Vec<String>, Vec<(String, String)>);
+
+    fn elements(xml: &str) -> Vec<Element> {
         let body = xml
             .trim_start()
             .strip_prefix("<?xml")
@@ -280,9 +283,7 @@ mod tests {
         let r = crate::regress::assess::tests::sample();
         let xml = render(&r);
         let els = elements(&xml);
-        let attr = |e: &(Vec<String>, Vec<(String, String)>), k: &str| {
-            e.1.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone())
-        };
+        let attr = |e: &Element, k: &str| e.1.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
         let root = &els[0];
         assert_eq!(root.0, vec!["testsuites"]);
         let suites: Vec<_> = els
