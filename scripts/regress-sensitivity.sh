@@ -10,8 +10,10 @@
 # Database `dbload_sensitivity` on the local cluster (created once): the
 # schema, the small stress-test dataset, and a function sensitivity_probe()
 # that the one-scenario workload calls in a primary-key lookup. The probe
-# sleeps BASE_MS (an I/O-like wait, so the statement takes a few ms); a
-# slowdown of P % replaces it with BASE_MS + P % of the baseline p50.
+# sleeps BASE_MS (an I/O-like wait); a slowdown of P % makes it sleep
+# BASE_MS + P % of the baseline p50, rounded to whole ms: pg_sleep waits in
+# whole milliseconds (it rounds up), so sub-ms injections are not possible
+# and BASE_MS must be large enough for 5 % to be at least 1 ms.
 # 1. A baseline run (--update-baseline).
 # 2. RERUNS identical reruns: any run with a regressed metric is a false
 #    positive (run level); regressed metrics / all metrics (metric level).
@@ -24,7 +26,7 @@ RERUNS=${RERUNS:-10}
 REPS=${REPS:-3}
 SECS=${SECS:-20}
 QPS=${QPS:-100}
-BASE_MS=${BASE_MS:-2}
+BASE_MS=${BASE_MS:-20}
 SLOWDOWNS=${SLOWDOWNS:-"5 10 20 40"}
 TOLERANCE=${TOLERANCE:-10%}
 if [ -z "${BIN:-}" ]; then
@@ -81,7 +83,8 @@ ms = r["runs"][0]["metrics"]
 reg = sum(1 for m in ms if m["verdict"] == "regressed")
 p50 = next((m for m in ms if m["scenario"] == "lookup" and m["metric"] == "p50"), None)
 ch = "-" if not p50 or p50["change"] is None else f"{p50['change']*100:+.1f}%"
-print(f"{label} exit={rc} regressed={reg}/{len(ms)} p50_change={ch} p50_verdict={p50['verdict'] if p50 else '-'}")
+which = ",".join(f"{m['scenario']}:{m['metric']}" for m in ms if m["verdict"] == "regressed") or "-"
+print(f"{label} exit={rc} regressed={reg}/{len(ms)} p50_change={ch} p50_verdict={p50['verdict'] if p50 else '-'} which={which}")
 PY
 }
 
@@ -92,7 +95,8 @@ P50=$(python3 -c "import json;r=json.load(open('$TMP/baseline.json'));print(next
 echo "baseline p50 ${P50} ms"
 for i in $(seq 1 "$RERUNS"); do run "rerun-$i"; done | tee "$TMP/reruns.txt"
 for pct in $SLOWDOWNS; do
-  extra=$(python3 -c "print(round($BASE_MS + $P50 * $pct / 100, 4))")
+  extra=$(python3 -c "print(max(1, round($P50 * $pct / 100)) + $BASE_MS)")
+  echo "slowdown $pct %: probe $extra ms (+$(python3 -c "print(round(($extra - $BASE_MS) / $P50 * 100, 1))") % of the baseline p50)" >&2
   probe "$extra"
   for i in $(seq 1 "$REPS"); do run "slow-$pct%-$i"; done
 done | tee "$TMP/slow.txt"

@@ -72,9 +72,11 @@ fn series(
 ) -> Series {
     Series {
         name: name.to_string(),
+        // Full intervals only: the short one while draining would dip to 0.
         points: r
             .intervals
             .iter()
+            .filter(|i| i.secs >= 0.5)
             .filter_map(|i| f(i).map(|y| (i.t, y)))
             .collect(),
         color: PALETTE[color % PALETTE.len()],

@@ -140,8 +140,9 @@ pub fn bars(
             .y_labels(n)
             .y_label_formatter(&|y| {
                 let i = y.round();
-                if (y - i).abs() < 1e-6 && i >= 0.0 {
-                    cats.get(i as usize).cloned().unwrap_or_default()
+                if (y - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < cats.len() {
+                    // Row 0 is drawn at the top (see the bars below).
+                    cats[cats.len() - 1 - i as usize].clone()
                 } else {
                     String::new()
                 }

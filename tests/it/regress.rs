@@ -15,7 +15,10 @@ use crate::common::{TestDb, dbload};
 
 const DATASET: &str = include_str!("../../fixtures/stress_dataset.sql");
 
-/// Two scenarios; `regress_probe()` is the hook the test slows down.
+/// Two scenarios. Both statements wait 5 ms on the server (`regress_wait()`,
+/// like I/O), so their latency is not at the mercy of CPU contention from
+/// the tests running alongside; `regress_probe()` is the hook the test slows
+/// down.
 const WORKLOAD: &str = "\
 -- @workload regress-test
 -- @scenario pet_lookup weight=3
@@ -25,17 +28,17 @@ SELECT id, name, regress_probe() FROM pets WHERE id = :p;
 
 -- @scenario clinic_pets weight=1
 -- @param c = clinic()
-SELECT count(*) FROM pets WHERE clinic_id = :c;
+SELECT count(*), regress_wait() FROM pets WHERE clinic_id = :c;
 ";
 
-/// One short open-model run. The tolerance is wide because this shared
-/// test machine is noisy; scripts/regress-sensitivity.sh measures the
-/// default 10 %.
+/// One short open-model run. The tolerance is wide because tests share a
+/// noisy machine (and run alongside other tests); the injected slowdown is
+/// +400 %. scripts/regress-sensitivity.sh measures the default 10 %.
 const SUITE: &str = r#"
 [suite]
 name = "it"
 scale = 0.01
-tolerance = "50%"
+tolerance = "90%"
 
 [[run]]
 name = "steady"
@@ -44,7 +47,7 @@ qps = 100
 arrival = "uniform"
 duration = "7s"
 warmup = "1s"
-pool = 4
+pool = 6
 seed = 3
 thresholds = ["error_rate<1%", "pet_lookup:p99<5s"]
 "#;
@@ -55,7 +58,10 @@ async fn seeded() -> TestDb {
     migrate::apply(&mut c, migrate::MIGRATIONS).await.unwrap();
     c.batch_execute(DATASET).await.unwrap();
     c.batch_execute(
-        "CREATE FUNCTION regress_probe() RETURNS boolean LANGUAGE sql AS 'SELECT true';
+        "CREATE FUNCTION regress_wait() RETURNS boolean LANGUAGE plpgsql AS
+           $$BEGIN PERFORM pg_sleep(0.005); RETURN true; END$$;
+         CREATE FUNCTION regress_probe() RETURNS boolean LANGUAGE plpgsql AS
+           $$BEGIN PERFORM pg_sleep(0.005); RETURN true; END$$;
          INSERT INTO dbload_datasets (seed, scale, dbload_version, schema_version, row_counts, finished_at, complete)
          VALUES (42, 0.01, 'test', 2, '{\"pets\": 1}', now(), true);",
     )
@@ -157,12 +163,12 @@ async fn unchanged_database_passes_and_a_slowdown_is_a_regression() {
         "one history file per run"
     );
 
-    // 3. Inject a real regression: the statement now sleeps 20 ms.
+    // 3. Inject a real regression: the lookup now waits 25 ms instead of 5.
     db.client()
         .await
         .batch_execute(
             "CREATE OR REPLACE FUNCTION regress_probe() RETURNS boolean LANGUAGE plpgsql AS \
-             $$BEGIN PERFORM pg_sleep(0.02); RETURN true; END$$",
+             $$BEGIN PERFORM pg_sleep(0.025); RETURN true; END$$",
         )
         .await
         .unwrap();
