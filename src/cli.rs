@@ -69,6 +69,94 @@ Re-running is a no-op. A migration file changed after it was applied is an error
     /// Check workload files.
     #[command(subcommand)]
     Workload(WorkloadCommand),
+    /// The nightly job: run a suite, check thresholds, compare with a baseline.
+    #[command(after_help = REGRESS_HELP)]
+    Regress(RegressArgs),
+    /// Render stress or regress results as HTML, Markdown or JUnit XML.
+    #[command(after_help = REPORT_HELP)]
+    Report(ReportArgs),
+}
+
+const REGRESS_HELP: &str = "\
+Examples:
+  dbload regress --suite queries/nightly.toml --baseline baseline.json --update-baseline
+  dbload regress --suite queries/nightly.toml --baseline baseline.json --out report \\
+                 --history history/
+
+Each run's per-second samples (throughput, p50/p95/p99 per scenario) are
+compared with the baseline run of the same name by a block bootstrap: a
+metric is 'regressed' only when its 95 % interval lies beyond the tolerance.
+Runs whose dataset, workload or server settings differ are not compared
+unless --allow-mismatch. Writes regress.json (dbload.regress/1), report.html,
+summary.md and junit.xml into --out; the summary also goes to stdout and is
+appended to $GITHUB_STEP_SUMMARY when set.
+
+Exit codes: 0 pass, 1 regression or threshold breached, 2 usage, input or
+connection error (also: environment differs from the baseline), 3 invalid run.";
+
+/// `dbload regress` flags.
+#[derive(Debug, Args, Clone)]
+pub struct RegressArgs {
+    /// The suite file (TOML), e.g. queries/nightly.toml.
+    #[arg(long, value_name = "FILE")]
+    pub suite: std::path::PathBuf,
+    /// Baseline results (a regress or stress results file) to compare with.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<std::path::PathBuf>,
+    /// Directory for regress.json, report.html, summary.md and junit.xml.
+    #[arg(long, value_name = "DIR", default_value = "dbload-report")]
+    pub out: std::path::PathBuf,
+    /// Write this run's results as the new --baseline (unless a run is invalid).
+    #[arg(long, requires = "baseline")]
+    pub update_baseline: bool,
+    /// Relative change treated as noise: 10%, 5%, 0.1 [default: the suite's, else 10%].
+    #[arg(long, value_name = "PCT")]
+    pub tolerance: Option<String>,
+    /// Compare even when dataset, workload or server settings differ.
+    #[arg(long)]
+    pub allow_mismatch: bool,
+    /// Keep a timestamped copy of the results in DIR; the HTML shows the trend.
+    #[arg(long, value_name = "DIR")]
+    pub history: Option<std::path::PathBuf>,
+    /// Print live progress each second (stderr).
+    #[arg(long)]
+    pub progress: bool,
+}
+
+const REPORT_HELP: &str = "\
+Examples:
+  dbload report results.json --html report.html
+  dbload report dbload-report/regress.json --markdown summary.md --junit junit.xml
+  dbload report history/*.json --html trend.html      (the last file is the current run)
+  dbload report today.json --baseline yesterday.json --html diff.html
+
+With several files, the last is reported and all of them feed the trend
+charts. Without --html/--markdown/--junit the Markdown summary goes to stdout.";
+
+/// `dbload report` flags.
+#[derive(Debug, Args, Clone)]
+pub struct ReportArgs {
+    /// Results files (dbload.stress/1 or dbload.regress/1).
+    #[arg(required = true, value_name = "RESULTS")]
+    pub results: Vec<std::path::PathBuf>,
+    /// Write a self-contained HTML report.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<std::path::PathBuf>,
+    /// Write the Markdown summary (also appended to $GITHUB_STEP_SUMMARY when set).
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<std::path::PathBuf>,
+    /// Write JUnit XML (one test case per scenario × checked metric).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<std::path::PathBuf>,
+    /// Compare the (last) results with this baseline file.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<std::path::PathBuf>,
+    /// Tolerance for the comparison with --baseline.
+    #[arg(long, value_name = "PCT", default_value = "10%")]
+    pub tolerance: String,
+    /// Compare with --baseline even when environments differ.
+    #[arg(long)]
+    pub allow_mismatch: bool,
 }
 
 const SEED_HELP: &str = "\

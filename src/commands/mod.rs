@@ -6,6 +6,8 @@ mod capacity;
 mod demo;
 mod local;
 mod migrate;
+mod regress;
+mod report;
 mod seed;
 mod shapes;
 mod stress;
@@ -25,6 +27,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Seed(args) => seed::run(&cli.global, &args).await,
         Command::Stress(args) => stress::run(&cli.global, *args).await,
         Command::Workload(cmd) => workload::run(&cli.global, cmd).await,
+        Command::Regress(args) => regress::run(&cli.global, args).await,
+        Command::Report(args) => report::run(args),
     }
 }
 

@@ -1,4 +1,15 @@
-//! Regression checking: noise-aware comparison of runs against a baseline.
-//! (Suites, the `regress` command and reports build on this.)
+//! Regression checking: suites of stress runs, the environment check that
+//! decides whether two runs may be compared, the noise-aware comparison of
+//! per-interval samples against a baseline, and the versioned results
+//! (`dbload.regress/1`). No CLI or terminal code: renderers live in `report/`.
 
+pub mod assess;
 pub mod compare;
+pub mod environment;
+pub mod history;
+pub mod model;
+pub mod run;
+pub mod suite;
+
+pub use model::{RegressResults, RunReport};
+pub use suite::{RunSpec, Suite, SuiteError};

@@ -11,5 +11,6 @@ mod connect;
 mod demo;
 mod local_cluster;
 mod migrations;
+mod regress;
 mod seed;
 mod stress;

@@ -1,0 +1,164 @@
+//! `dbload regress`: load the suite and the baseline, check the dataset is
+//! the one the suite expects, run each run through the stress engine, judge
+//! the runs against the baseline, write the results and reports into
+//! `--out`, keep history, update the baseline, and exit with the verdict.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use super::report::{Outputs, step_summary, write_outputs};
+use crate::cli::{GlobalArgs, RegressArgs};
+use crate::regress::assess::{self, AssessSettings, Baseline};
+use crate::regress::compare::CompareSettings;
+use crate::regress::model::{SuiteInfo, read_results};
+use crate::regress::{environment, history, run as engine, suite};
+use crate::report;
+use crate::stress;
+
+pub async fn run(global: &GlobalArgs, args: RegressArgs) -> anyhow::Result<ExitCode> {
+    let suite = suite::load(&args.suite)?;
+    let tolerance = match &args.tolerance {
+        Some(t) => suite::parse_tolerance(t).map_err(|e| anyhow::anyhow!("--tolerance: {e}"))?,
+        None => suite.tolerance.unwrap_or(0.10),
+    };
+    let base_file = match &args.baseline {
+        Some(p) if p.exists() => {
+            Some(read_results(p).map_err(|e| anyhow::anyhow!("--baseline {e}"))?)
+        }
+        Some(p) if !args.update_baseline => anyhow::bail!(
+            "--baseline {}: no such file (run once with --update-baseline to create it)",
+            p.display()
+        ),
+        _ => None,
+    };
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| anyhow::anyhow!("--out {}: {e}", args.out.display()))?;
+
+    let target = super::resolve_target(global).await?;
+    if let Some(scale) = suite.scale {
+        let dataset = engine::dataset_of(&target).await?;
+        if let Some(m) = environment::scale_mismatch(scale, dataset.as_ref()) {
+            let msg = format!(
+                "{}: the suite expects a dataset of scale {scale}, the database has {}",
+                suite.path, m.current
+            );
+            if !args.allow_mismatch {
+                anyhow::bail!(
+                    "{msg} (seed it with `dbload seed --scale {scale}`, or --allow-mismatch)"
+                );
+            }
+            eprintln!("dbload: {msg}; going on (--allow-mismatch)");
+        }
+    }
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "\ndbload: interrupted; finishing the current run (the results will be invalid)"
+            );
+            let _ = stop_tx.send(true);
+        }
+    });
+    let show = args.progress || std::io::stderr().is_terminal();
+    let mut runs = Vec::new();
+    for spec in &suite.runs {
+        eprintln!(
+            "dbload: run {} ({}): {:?} after {:?} warm-up on {target}",
+            spec.name,
+            match spec.config.target_qps() {
+                Some(q) => format!("open model at {q} /s"),
+                None => format!("closed model, pool {}", spec.config.pool),
+            },
+            spec.config.duration,
+            spec.config.warmup
+        );
+        let target_qps = spec.config.target_qps();
+        let hook = show.then(|| {
+            Box::new(move |s: &stress::results::IntervalSample| {
+                eprintln!("{}", report::stress_progress::line(s, target_qps));
+            }) as stress::IntervalHook
+        });
+        let r = engine::run_one(&target, spec, stop_rx.clone(), hook).await?;
+        let stopped = r.interrupted;
+        runs.push((spec.name.clone(), r));
+        if stopped {
+            break;
+        }
+    }
+    ctrl_c.abort();
+
+    let baseline = base_file.as_ref().map(|b| Baseline {
+        path: args.baseline.as_ref().unwrap().display().to_string(),
+        runs: b.runs(),
+    });
+    let settings = AssessSettings {
+        compare: CompareSettings {
+            tolerance,
+            ..Default::default()
+        },
+        allow_mismatch: args.allow_mismatch,
+    };
+    let results = assess::assess(
+        SuiteInfo {
+            name: suite.name.clone(),
+            path: suite.path.clone(),
+            scale: suite.scale,
+        },
+        runs,
+        baseline.as_ref(),
+        &settings,
+    );
+
+    let json = serde_json::to_string_pretty(&results)? + "\n";
+    let json_path = args.out.join("regress.json");
+    std::fs::write(&json_path, &json)
+        .map_err(|e| anyhow::anyhow!("--out {}: {e}", json_path.display()))?;
+    let mut points = Vec::new();
+    if let Some(dir) = &args.history {
+        let saved = history::save(dir, &results)
+            .map_err(|e| anyhow::anyhow!("--history {}: {e}", dir.display()))?;
+        eprintln!("dbload: kept {}", saved.display());
+        points =
+            history::load(dir).map_err(|e| anyhow::anyhow!("--history {}: {e}", dir.display()))?;
+    }
+    let extras = report::html::Extras {
+        baseline: baseline
+            .as_ref()
+            .map(|b| b.runs.clone())
+            .unwrap_or_default(),
+        history: points,
+    };
+    write_outputs(
+        &results,
+        &extras,
+        &Outputs {
+            html: Some(args.out.join("report.html")),
+            markdown: Some(args.out.join("summary.md")),
+            junit: Some(args.out.join("junit.xml")),
+        },
+    )?;
+    let md = report::regress_markdown::render(&results);
+    print!("{md}");
+    step_summary(&md);
+
+    if args.update_baseline {
+        let path = args.baseline.as_ref().expect("clap: requires --baseline");
+        if results.outcome.invalid_runs > 0 {
+            eprintln!(
+                "dbload: baseline {} NOT updated: a run is invalid",
+                path.display()
+            );
+        } else {
+            std::fs::write(path, &json)
+                .map_err(|e| anyhow::anyhow!("--baseline {}: {e}", path.display()))?;
+            eprintln!("dbload: baseline {} updated", path.display());
+        }
+    }
+    eprintln!(
+        "dbload: {} — reports in {}",
+        results.outcome.summary,
+        args.out.display()
+    );
+    Ok(ExitCode::from(results.outcome.exit_code))
+}

@@ -1,0 +1,481 @@
+//! The HTML report: one self-contained page (inline CSS, inline SVG charts
+//! from [`super::html_charts`], no scripts, nothing fetched) for a regress
+//! or stress results file: the outcome, the environment and dataset
+//! fingerprint, then per run its thresholds, verdicts against the baseline
+//! and charts (throughput vs target, latency percentiles and schedule lag
+//! over time, per-scenario latency bars, baseline vs current), and the trend
+//! of the key metrics over the stored history.
+//!
+//! Capacity sweeps (stage / pool-sweep curves with the USL fit) have no
+//! place in the results yet; their section comes with the data.
+
+use std::fmt::Write as _;
+
+use super::html_charts::{self, BarGroup, PALETTE, Series};
+use super::regress_markdown::{change, value};
+use crate::regress::RegressResults;
+use crate::regress::compare::Verdict;
+use crate::regress::history::Point;
+use crate::stress::StressResults;
+
+/// What the page shows besides the results themselves.
+#[derive(Default)]
+pub struct Extras<'a> {
+    /// Baseline runs by name, for the baseline-vs-current charts.
+    pub baseline: Vec<(String, &'a StressResults)>,
+    /// Stored history (oldest first), for the trend charts.
+    pub history: Vec<Point>,
+}
+
+/// Escape text for HTML.
+pub fn esc(s: &str) -> String {
+    super::junit::escape(s)
+}
+
+const CSS: &str = "
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:960px;color:#222;padding:0 1em}
+h1{font-size:1.5em}h2{font-size:1.25em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}h3{font-size:1.05em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.9em}td,th{border:1px solid #ddd;padding:.25em .6em;text-align:left}
+td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f5f5f5}
+.outcome{padding:.6em 1em;border-radius:4px;font-weight:600}.pass{background:#e6f4ea;color:#137333}
+.fail{background:#fce8e6;color:#a50e0e}.other{background:#fef7e0;color:#8a5a00}
+.regressed{color:#a50e0e;font-weight:600}.improved{color:#137333;font-weight:600}.inconclusive{color:#8a5a00}
+.chart{margin:.8em 0}.note{background:#f8f9fa;border-left:3px solid #999;padding:.4em .8em}
+code{background:#f3f3f3;padding:0 .2em}";
+
+fn chart(o: &mut String, c: Result<Option<String>, String>) {
+    match c {
+        Ok(Some(svg)) => {
+            let _ = writeln!(o, "<div class=\"chart\">{svg}</div>");
+        }
+        Ok(None) => {}
+        Err(e) => {
+            let _ = writeln!(o, "<p class=\"note\">{}</p>", esc(&e));
+        }
+    }
+}
+
+fn verdict_class(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Improved => "improved",
+        Verdict::Unchanged => "unchanged",
+        Verdict::Regressed => "regressed",
+        Verdict::Inconclusive => "inconclusive",
+    }
+}
+
+fn series(
+    name: &str,
+    color: usize,
+    r: &StressResults,
+    f: impl Fn(&crate::stress::results::IntervalSample) -> Option<f64>,
+) -> Series {
+    Series {
+        name: name.to_string(),
+        // Full intervals only: the short one while draining would dip to 0.
+        points: r
+            .intervals
+            .iter()
+            .filter(|i| i.secs >= 0.5)
+            .filter_map(|i| f(i).map(|y| (i.t, y)))
+            .collect(),
+        color: PALETTE[color % PALETTE.len()],
+    }
+}
+
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+fn environment(o: &mut String, r: &StressResults) {
+    let _ = writeln!(
+        o,
+        "<table><tr><th>server</th><td>{}</td></tr>",
+        esc(&r.server.version)
+    );
+    let _ = writeln!(
+        o,
+        "<tr><th>dataset</th><td>{}</td></tr>",
+        esc(&super::dataset_line(&r.dataset))
+    );
+    let _ = writeln!(
+        o,
+        "<tr><th>workload</th><td>{} (<code>{}</code>, sha256 {}…)</td></tr>",
+        esc(&r.workload.name),
+        esc(&r.workload.path),
+        esc(r.workload.sha256.get(..12).unwrap_or(&r.workload.sha256))
+    );
+    let model = match (&r.config.load, r.config.target_qps()) {
+        (_, Some(q)) => format!("open model, {q} /s"),
+        (crate::stress::Load::Closed { clients }, None) => {
+            format!("closed model, {clients} clients")
+        }
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        o,
+        "<tr><th>load</th><td>{}, {:.0} s measured after {:.0} s warm-up, pool {}, seed {}</td></tr>",
+        esc(&model),
+        r.config.duration.as_secs_f64(),
+        r.config.warmup.as_secs_f64(),
+        r.config.pool,
+        r.config.seed
+    );
+    let settings: Vec<String> = r
+        .server
+        .settings
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let _ = writeln!(
+        o,
+        "<tr><th>settings</th><td>{}</td></tr></table>",
+        esc(&settings.join(", "))
+    );
+}
+
+fn run_section(o: &mut String, run: &crate::regress::RunReport, base: Option<&StressResults>) {
+    let r = &run.results;
+    let _ = writeln!(o, "<h2>Run {}</h2>", esc(&run.name));
+    environment(o, r);
+    for reason in &r.verdict.invalid_reasons {
+        let _ = writeln!(
+            o,
+            "<p class=\"outcome other\">invalid run: {}</p>",
+            esc(reason)
+        );
+    }
+    if let Some(n) = &run.note {
+        let _ = writeln!(o, "<p class=\"note\">{}</p>", esc(n));
+    }
+    let t = &r.totals;
+    let _ = writeln!(
+        o,
+        "<table><tr><th>calls</th><th>rate</th><th>errors</th><th>p50</th><th>p95</th><th>p99</th><th>max</th><th>lag p99</th><th>dropped</th></tr>\
+         <tr><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr></table>",
+        t.calls,
+        esc(&super::rate(t.rate)),
+        esc(&super::pct(t.error_rate)),
+        esc(&super::us(t.latency.total.p50_us)),
+        esc(&super::us(t.latency.total.p95_us)),
+        esc(&super::us(t.latency.total.p99_us)),
+        esc(&super::us(t.latency.total.max_us)),
+        esc(&super::us(t.latency.lag.p99_us)),
+        t.dropped
+    );
+    if !r.verdict.thresholds.is_empty() {
+        let _ = writeln!(
+            o,
+            "<h3>Thresholds</h3><table><tr><th>threshold</th><th>actual</th><th>result</th></tr>"
+        );
+        for th in &r.verdict.thresholds {
+            let _ = writeln!(
+                o,
+                "<tr><td><code>{}</code></td><td class=n>{} {}</td><td class=\"{}\">{}</td></tr>",
+                esc(&th.expr),
+                th.actual,
+                esc(&th.unit),
+                if th.passed { "improved" } else { "regressed" },
+                if th.passed { "passed" } else { "breached" }
+            );
+        }
+        let _ = writeln!(o, "</table>");
+    }
+    if !run.metrics.is_empty() {
+        let _ = writeln!(
+            o,
+            "<h3>Baseline vs current</h3><table><tr><th>scenario</th><th>metric</th><th>baseline</th><th>current</th><th>change</th><th>95 % interval</th><th>verdict</th></tr>"
+        );
+        for m in &run.metrics {
+            let _ = writeln!(
+                o,
+                "<tr><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=\"{}\">{}</td></tr>",
+                esc(if m.scenario == "*" {
+                    "all"
+                } else {
+                    &m.scenario
+                }),
+                esc(&m.metric),
+                esc(&value(m.baseline, &m.unit)),
+                esc(&value(m.current, &m.unit)),
+                esc(&change(m.change)),
+                esc(&m
+                    .interval
+                    .map(|(a, b)| format!("{:+.1} % … {:+.1} %", a * 100.0, b * 100.0))
+                    .unwrap_or_else(|| "–".into())),
+                verdict_class(m.verdict),
+                verdict_class(m.verdict)
+            );
+        }
+        let _ = writeln!(o, "</table>");
+    }
+    let _ = writeln!(o, "<h3>Over time</h3>");
+    let mut thr = vec![series("achieved", 0, r, |i| {
+        Some(i.calls as f64 / i.secs.max(1e-9))
+    })];
+    if r.config.target_qps().is_some() {
+        thr.push(series("target", 5, r, |i| i.target_rate));
+    }
+    if let Some(b) = base {
+        thr.push(series("baseline achieved", 3, b, |i| {
+            Some(i.calls as f64 / i.secs.max(1e-9))
+        }));
+    }
+    chart(
+        o,
+        html_charts::lines("Throughput vs target", "seconds", "scenarios/s", &thr),
+    );
+    let mut lat = vec![
+        series("p50", 0, r, |i| (i.calls > 0).then(|| ms(i.p50_us))),
+        series("p99", 1, r, |i| (i.calls > 0).then(|| ms(i.p99_us))),
+    ];
+    if let Some(b) = base {
+        lat.push(series("baseline p50", 2, b, |i| {
+            (i.calls > 0).then(|| ms(i.p50_us))
+        }));
+        lat.push(series("baseline p99", 3, b, |i| {
+            (i.calls > 0).then(|| ms(i.p99_us))
+        }));
+    }
+    chart(
+        o,
+        html_charts::lines(
+            "Latency percentiles (from the intended start)",
+            "seconds",
+            "ms",
+            &lat,
+        ),
+    );
+    if r.config.target_qps().is_some() {
+        chart(
+            o,
+            html_charts::lines(
+                "Schedule lag",
+                "seconds",
+                "ms",
+                &[
+                    series("lag p50", 0, r, |i| Some(ms(i.lag_p50_us))),
+                    series("lag p99", 1, r, |i| Some(ms(i.lag_p99_us))),
+                ],
+            ),
+        );
+    }
+    let names: Vec<String> = r.scenarios.iter().map(|s| s.name.clone()).collect();
+    let pick = |f: fn(&crate::stress::results::Latency) -> u64| -> Vec<f64> {
+        r.scenarios
+            .iter()
+            .map(|s| ms(f(&s.latency.total)))
+            .collect()
+    };
+    chart(
+        o,
+        html_charts::bars(
+            "Latency per scenario",
+            "ms",
+            &names,
+            &[
+                BarGroup {
+                    name: "p50".into(),
+                    values: pick(|l| l.p50_us),
+                    color: PALETTE[0],
+                },
+                BarGroup {
+                    name: "p95".into(),
+                    values: pick(|l| l.p95_us),
+                    color: PALETTE[3],
+                },
+                BarGroup {
+                    name: "p99".into(),
+                    values: pick(|l| l.p99_us),
+                    color: PALETTE[1],
+                },
+            ],
+        ),
+    );
+    if let Some(b) = base {
+        let p95 = |x: &StressResults| -> Vec<f64> {
+            names
+                .iter()
+                .map(|n| {
+                    x.scenarios
+                        .iter()
+                        .find(|s| &s.name == n)
+                        .map(|s| ms(s.latency.total.p95_us))
+                        .unwrap_or(f64::NAN)
+                })
+                .collect()
+        };
+        chart(
+            o,
+            html_charts::bars(
+                "p95 per scenario: baseline vs current",
+                "ms",
+                &names,
+                &[
+                    BarGroup {
+                        name: "baseline".into(),
+                        values: p95(b),
+                        color: PALETTE[5],
+                    },
+                    BarGroup {
+                        name: "current".into(),
+                        values: p95(r),
+                        color: PALETTE[0],
+                    },
+                ],
+            ),
+        );
+    }
+}
+
+fn trend(o: &mut String, history: &[Point]) {
+    let mut runs: Vec<&str> = history.iter().map(|p| p.run.as_str()).collect();
+    runs.sort();
+    runs.dedup();
+    let any = runs
+        .iter()
+        .any(|n| history.iter().filter(|p| p.run == *n).count() >= 2);
+    if !any {
+        return;
+    }
+    let _ = writeln!(o, "<h2>History</h2>");
+    let _ = writeln!(
+        o,
+        "<p>Runs stored: {} (x axis: run number, oldest first).</p>",
+        history.len()
+    );
+    for name in runs {
+        let pts: Vec<&Point> = history.iter().filter(|p| p.run == name).collect();
+        if pts.len() < 2 {
+            continue;
+        }
+        let line = |label: &str, c: usize, f: fn(&Point) -> f64| Series {
+            name: label.into(),
+            points: pts
+                .iter()
+                .enumerate()
+                .map(|(i, p)| ((i + 1) as f64, f(p)))
+                .collect(),
+            color: PALETTE[c],
+        };
+        chart(
+            o,
+            html_charts::lines(
+                &format!("{name}: latency trend"),
+                "run",
+                "ms",
+                &[
+                    line("p50", 0, |p| p.p50_ms),
+                    line("p95", 3, |p| p.p95_ms),
+                    line("p99", 1, |p| p.p99_ms),
+                ],
+            ),
+        );
+        chart(
+            o,
+            html_charts::lines(
+                &format!("{name}: throughput trend"),
+                "run",
+                "scenarios/s",
+                &[line("rate", 2, |p| p.rate)],
+            ),
+        );
+        let _ = writeln!(
+            o,
+            "<table><tr><th>#</th><th>started</th><th>rate</th><th>p50</th><th>p99</th><th>valid</th></tr>"
+        );
+        for (i, p) in pts.iter().enumerate() {
+            let _ = writeln!(
+                o,
+                "<tr><td class=n>{}</td><td>{}</td><td class=n>{:.1}</td><td class=n>{:.2} ms</td><td class=n>{:.2} ms</td><td>{}</td></tr>",
+                i + 1,
+                p.at.format("%Y-%m-%d %H:%M UTC"),
+                p.rate,
+                p.p50_ms,
+                p.p99_ms,
+                if p.valid { "yes" } else { "no" }
+            );
+        }
+        let _ = writeln!(o, "</table>");
+    }
+}
+
+/// Render the page.
+pub fn render(r: &RegressResults, extras: &Extras<'_>) -> String {
+    let mut o = String::new();
+    let title = format!("dbload report: {}", r.suite.name);
+    let _ = writeln!(
+        o,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\n<style>{CSS}</style></head><body>",
+        esc(&title)
+    );
+    let _ = writeln!(o, "<h1>{}</h1>", esc(&title));
+    let class = match r.outcome.exit_code {
+        0 => "pass",
+        1 => "fail",
+        _ => "other",
+    };
+    let _ = writeln!(
+        o,
+        "<p class=\"outcome {class}\">{} (exit {})</p>",
+        esc(&r.outcome.summary),
+        r.outcome.exit_code
+    );
+    let _ = writeln!(
+        o,
+        "<p>Suite <code>{}</code> · {} → {} · baseline {} · tolerance ±{:.0} % · dbload {}</p>",
+        esc(&r.suite.path),
+        r.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        r.finished_at.format("%H:%M:%S UTC"),
+        r.baseline
+            .as_ref()
+            .map(|b| format!("<code>{}</code>", esc(&b.path)))
+            .unwrap_or_else(|| "none".into()),
+        r.tolerance * 100.0,
+        esc(&r.dbload_version)
+    );
+    let _ = writeln!(
+        o,
+        "<table><tr><th>run</th><th>rate</th><th>p99</th><th>thresholds</th><th>regressed</th><th>improved</th><th>unchanged</th><th>inconclusive</th></tr>"
+    );
+    for run in &r.runs {
+        let th = &run.results.verdict.thresholds;
+        let _ = writeln!(
+            o,
+            "<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td><td>{}</td><td class=\"n regressed\">{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
+            esc(&run.name),
+            esc(&super::rate(run.results.totals.rate)),
+            esc(&super::us(run.results.totals.latency.total.p99_us)),
+            if th.is_empty() {
+                "–".into()
+            } else {
+                format!(
+                    "{}/{} passed",
+                    th.iter().filter(|t| t.passed).count(),
+                    th.len()
+                )
+            },
+            run.count(Verdict::Regressed),
+            run.count(Verdict::Improved),
+            run.count(Verdict::Unchanged),
+            run.count(Verdict::Inconclusive)
+        );
+    }
+    let _ = writeln!(o, "</table>");
+    for run in &r.runs {
+        let base = extras
+            .baseline
+            .iter()
+            .find(|(n, _)| *n == run.name)
+            .or(if extras.baseline.len() == 1 {
+                extras.baseline.first()
+            } else {
+                None
+            })
+            .map(|(_, b)| *b);
+        run_section(&mut o, run, base);
+    }
+    trend(&mut o, &extras.history);
+    let _ = writeln!(o, "</body></html>");
+    o
+}

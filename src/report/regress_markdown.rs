@@ -1,0 +1,225 @@
+//! Markdown summary of a regress run (`dbload.regress/1`), for pull
+//! requests and `$GITHUB_STEP_SUMMARY`: the outcome, one line per run,
+//! then per run its thresholds and the verdict of every compared metric.
+
+use std::fmt::Write as _;
+
+use crate::regress::RegressResults;
+use crate::regress::compare::Verdict;
+use crate::regress::model::MetricVerdict;
+
+/// A verdict as a word (regressions in bold).
+pub fn verdict_word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Improved => "improved",
+        Verdict::Unchanged => "unchanged",
+        Verdict::Regressed => "**regressed**",
+        Verdict::Inconclusive => "inconclusive",
+    }
+}
+
+/// A metric value in its unit.
+pub fn value(v: Option<f64>, unit: &str) -> String {
+    match v {
+        None => "–".into(),
+        Some(x) if unit == "ms" => format!("{x:.2} ms"),
+        Some(x) => format!("{x:.1}{unit}"),
+    }
+}
+
+/// A relative change as a signed percentage.
+pub fn change(c: Option<f64>) -> String {
+    c.map(|c| format!("{:+.1} %", c * 100.0 + 0.0))
+        .unwrap_or_else(|| "–".into())
+}
+
+fn interval(m: &MetricVerdict) -> String {
+    m.interval
+        .map(|(lo, hi)| format!("[{:+.1} %, {:+.1} %]", lo * 100.0 + 0.0, hi * 100.0 + 0.0))
+        .unwrap_or_else(|| "–".into())
+}
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Render the summary.
+pub fn render(r: &RegressResults) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "## dbload regress: {}", cell(&r.suite.name));
+    let _ = writeln!(o);
+    let _ = writeln!(
+        o,
+        "**{}** (exit {})",
+        cell(&r.outcome.summary),
+        r.outcome.exit_code
+    );
+    let _ = writeln!(o);
+    let _ = writeln!(
+        o,
+        "Baseline: {} · tolerance {:.0} % · dbload {}",
+        r.baseline
+            .as_ref()
+            .map(|b| format!("`{}`", cell(&b.path)))
+            .unwrap_or_else(|| "none".into()),
+        r.tolerance * 100.0,
+        r.dbload_version
+    );
+    let _ = writeln!(o);
+    let _ = writeln!(
+        o,
+        "| run | rate | p50 | p99 | errors | thresholds | regressed | improved | unchanged | inconclusive |"
+    );
+    let _ = writeln!(o, "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|");
+    for run in &r.runs {
+        let t = &run.results.totals;
+        let th = &run.results.verdict.thresholds;
+        let _ = writeln!(
+            o,
+            "| {}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            cell(&run.name),
+            if run.results.verdict.valid {
+                ""
+            } else {
+                " (invalid)"
+            },
+            super::rate(t.rate),
+            super::us(t.latency.total.p50_us),
+            super::us(t.latency.total.p99_us),
+            super::pct(t.error_rate),
+            if th.is_empty() {
+                "–".to_string()
+            } else {
+                format!(
+                    "{}/{} passed",
+                    th.iter().filter(|t| t.passed).count(),
+                    th.len()
+                )
+            },
+            run.count(Verdict::Regressed),
+            run.count(Verdict::Improved),
+            run.count(Verdict::Unchanged),
+            run.count(Verdict::Inconclusive),
+        );
+    }
+    for run in &r.runs {
+        let _ = writeln!(o);
+        let _ = writeln!(o, "### {}", cell(&run.name));
+        let _ = writeln!(o);
+        let _ = writeln!(
+            o,
+            "Workload `{}` · dataset {} · {}",
+            cell(&run.results.workload.name),
+            cell(&super::dataset_line(&run.results.dataset)),
+            cell(
+                run.results
+                    .server
+                    .version
+                    .split(" on ")
+                    .next()
+                    .unwrap_or("")
+            )
+        );
+        for reason in &run.results.verdict.invalid_reasons {
+            let _ = writeln!(o, "\n- invalid run: {}", cell(reason));
+        }
+        if let Some(n) = &run.note {
+            let _ = writeln!(o, "\n> {}", cell(n));
+        }
+        if !run.results.verdict.thresholds.is_empty() {
+            let _ = writeln!(o);
+            let _ = writeln!(o, "| threshold | actual | result |");
+            let _ = writeln!(o, "|---|---:|---|");
+            for t in &run.results.verdict.thresholds {
+                let _ = writeln!(
+                    o,
+                    "| `{}` | {} {} | {} |",
+                    cell(&t.expr),
+                    t.actual,
+                    t.unit,
+                    if t.passed { "passed" } else { "**breached**" }
+                );
+            }
+        }
+        if !run.metrics.is_empty() {
+            let _ = writeln!(o);
+            let _ = writeln!(
+                o,
+                "| scenario | metric | baseline | current | change | 95 % interval | verdict |"
+            );
+            let _ = writeln!(o, "|---|---|---:|---:|---:|---|---|");
+            for m in &run.metrics {
+                let _ = writeln!(
+                    o,
+                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    if m.scenario == "*" {
+                        "all".to_string()
+                    } else {
+                        cell(&m.scenario)
+                    },
+                    m.metric,
+                    value(m.baseline, &m.unit),
+                    value(m.current, &m.unit),
+                    change(m.change),
+                    interval(m),
+                    verdict_word(m.verdict)
+                );
+            }
+        }
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Compare with a stored snapshot; `UPDATE_SNAPSHOTS=1` rewrites it.
+    pub(crate) fn snapshot(name: &str, actual: &str) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/regress")
+            .join(name);
+        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, actual).unwrap();
+        }
+        let expected = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_SNAPSHOTS=1 creates it)", path.display()));
+        assert_eq!(
+            actual,
+            expected,
+            "{} differs (UPDATE_SNAPSHOTS=1 to accept)",
+            path.display()
+        );
+    }
+
+    #[test]
+    fn markdown_snapshot() {
+        let r = crate::regress::assess::tests::sample();
+        let md = render(&r);
+        assert!(md.contains("**regressed**") && md.contains("**breached**"));
+        assert!(md.contains("nightly <&>"));
+        snapshot("summary.md", &md);
+    }
+
+    #[test]
+    fn json_snapshot_and_round_trip() {
+        let r = crate::regress::assess::tests::sample();
+        let json = serde_json::to_string_pretty(&r).unwrap();
+        let back: RegressResults = serde_json::from_str(&json).unwrap();
+        // (Floats may move in the last bit through JSON: compare the fields that matter.)
+        assert_eq!(back.outcome, r.outcome);
+        assert_eq!(back.runs.len(), r.runs.len());
+        assert_eq!(back.runs[0].metrics.len(), r.runs[0].metrics.len());
+        assert_eq!(back.runs[1].mismatches, r.runs[1].mismatches);
+        // The regress layer only (each run's stress results have their own tests).
+        let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        for run in v["runs"].as_array_mut().unwrap() {
+            run["results"] = serde_json::Value::String("(dbload.stress/1 results)".into());
+        }
+        snapshot(
+            "regress.json",
+            &(serde_json::to_string_pretty(&v).unwrap() + "\n"),
+        );
+    }
+}
