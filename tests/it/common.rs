@@ -1,11 +1,43 @@
 //! Shared test harness: a real server and a throw-away database per test.
 
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use dbload::db::local::{LocalCluster, default_home};
 use dbload::db::{Target, connect};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// Tests that compare throughput figures (a breakpoint against a closed-loop
+/// maximum) need the machine to themselves: they take this lock for writing,
+/// every other test's databases hold it for reading.
+static TIMING: RwLock<()> = RwLock::new(());
+
+thread_local! {
+    /// The shared turn of this test thread (a test may create several
+    /// databases; they share one read guard, so a waiting writer can never
+    /// block a test against itself).
+    static SHARED_TURN: RefCell<Weak<RwLockReadGuard<'static, ()>>> = const { RefCell::new(Weak::new()) };
+}
+
+/// A test's hold on [`TIMING`].
+enum Turn {
+    Shared(#[allow(dead_code)] Rc<RwLockReadGuard<'static, ()>>),
+    Exclusive(#[allow(dead_code)] RwLockWriteGuard<'static, ()>),
+}
+
+fn shared_turn() -> Turn {
+    SHARED_TURN.with(|cell| {
+        if let Some(rc) = cell.borrow().upgrade() {
+            return Turn::Shared(rc);
+        }
+        let rc = Rc::new(TIMING.read().unwrap_or_else(|e| e.into_inner()));
+        *cell.borrow_mut() = Rc::downgrade(&rc);
+        Turn::Shared(rc)
+    })
+}
 
 /// The server tests run against: `DBLOAD_TEST_URL`, else the managed local
 /// cluster (started if needed; concurrent starts are safe).
@@ -22,12 +54,24 @@ pub struct TestDb {
     pub target: Target,
     server: Target,
     pub name: String,
+    _turn: Turn,
 }
 
 impl TestDb {
     /// Create a fresh, empty database (from template1, so it has the
     /// extensions the server offers).
     pub async fn new() -> TestDb {
+        Self::create(shared_turn()).await
+    }
+
+    /// Like [`TestDb::new`], but no other test runs while it lives: for
+    /// tests whose assertions compare throughput measured at two moments.
+    pub async fn new_exclusive() -> TestDb {
+        let turn = Turn::Exclusive(TIMING.write().unwrap_or_else(|e| e.into_inner()));
+        Self::create(turn).await
+    }
+
+    async fn create(turn: Turn) -> TestDb {
         let server = server().await;
         let name = format!(
             "dbload_t_{}_{}_{}",
@@ -49,6 +93,7 @@ impl TestDb {
             target: server.with_dbname(&name),
             server,
             name,
+            _turn: turn,
         }
     }
 
