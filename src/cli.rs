@@ -176,6 +176,10 @@ pub struct StressArgs {
     /// How long in-flight work may finish after the end of the run.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub drain_timeout: std::time::Duration,
+    /// Run the embedded default workload (which inserts and updates rows)
+    /// even though the target is not a complete dbload dataset.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `--arrival`.

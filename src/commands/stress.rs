@@ -108,6 +108,26 @@ async fn run_engine(
     .await?
 }
 
+/// The embedded default workload writes (INSERT INTO appointments,
+/// invoices, invoice_items, prescriptions, user_sessions; UPDATE users):
+/// run it only on a database dbload seeded, unless --force.
+async fn require_dataset(target: &crate::db::Target) -> anyhow::Result<()> {
+    let c = crate::db::connect(target).await?;
+    let seeded = crate::seed::fingerprint(&c)
+        .await
+        .map_err(|e| anyhow::anyhow!("reading dbload_datasets on {target}: {e}"))?
+        .is_some();
+    if !seeded {
+        anyhow::bail!(
+            "{target} is not a complete dbload dataset (no complete row in dbload_datasets); \
+             the default workload would INSERT into appointments, invoices, invoice_items, \
+             prescriptions and user_sessions and UPDATE users there. Run `dbload seed` first, \
+             give your own --workload FILE, or pass --force to write to it anyway"
+        );
+    }
+    Ok(())
+}
+
 pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCode> {
     let cfg = config(&args)?;
     let thresholds: Vec<stress::Threshold> = args
@@ -120,6 +140,9 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
     threshold::check_names(&thresholds, &names).map_err(|e| anyhow::anyhow!("--threshold: {e}"))?;
 
     let target = super::resolve_target(global).await?;
+    if args.workload.is_none() && !args.force {
+        require_dataset(&target).await?;
+    }
     let prepared = Arc::new(super::workload::prepare_against(&target, workload).await?);
     let admin = crate::db::connect(&target).await?;
     let server_info = server::server_info(&admin).await?;

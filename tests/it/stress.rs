@@ -97,6 +97,8 @@ async fn default_workload_holds_the_rate_follows_weights_and_writes_json() {
     let a = tokio::task::spawn_blocking(move || {
         dbload()
             .args(["-d", &url, "stress", "--qps", "250", "--duration", "4s"])
+            // The fixture is not a dbload dataset (no dbload_datasets row).
+            .arg("--force")
             .args([
                 "--warmup", "1s", "--pool", "4", "--seed", "1", "--format", "json",
             ])
@@ -429,6 +431,27 @@ async fn terminated_backends_are_counted_and_the_run_recovers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_workload_refuses_a_database_dbload_did_not_seed() {
+    let db = seeded().await;
+    let url = db.url();
+    let a = tokio::task::spawn_blocking(move || {
+        dbload()
+            .args(["-d", &url, "stress", "--qps", "50", "--duration", "1s"])
+            .assert()
+    })
+    .await
+    .unwrap();
+    let err = stderr_of(&a);
+    assert_eq!(a.get_output().status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("not a complete dbload dataset")
+            && err.contains("INSERT into appointments")
+            && err.contains("--force"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thresholds_and_invalid_runs_set_the_exit_code() {
     let db = seeded().await;
     let dir = tempfile::tempdir().unwrap();
@@ -513,6 +536,7 @@ fn ctrl_c_ends_the_run_with_partial_results_and_exit_3() {
             "-d",
             &db.url(),
             "stress",
+            "--force",
             "--qps",
             "50",
             "--duration",
