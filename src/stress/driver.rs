@@ -76,6 +76,20 @@ pub struct RunOutcome {
     pub finished_at: DateTime<Utc>,
     /// Highest number of scenarios in flight seen at an interval boundary.
     pub peak_inflight: i64,
+    /// Panic messages of worker tasks that died (the run is invalid).
+    pub worker_panics: Vec<String>,
+}
+
+/// The message of a worker task that ended with a panic (None: cancelled).
+fn panic_message(e: tokio::task::JoinError) -> Option<String> {
+    let p = e.try_into_panic().ok()?;
+    Some(if let Some(s) = p.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_string()
+    })
 }
 
 struct Shared {
@@ -429,6 +443,7 @@ pub async fn run(
     let mut tick = start + Duration::from_secs(1);
     let mut drain_deadline: Option<Instant> = None;
     let mut stop_live = true;
+    let mut worker_panics = Vec::new();
     loop {
         let ended = Instant::now() >= end;
         let wait_until = if ended {
@@ -450,7 +465,13 @@ pub async fn run(
                     let _ = stop_tx.send(true);
                 }
             }
-            Some(_) = set.join_next(), if ended || interrupted => {}
+            Some(r) = set.join_next(), if ended || interrupted => {
+                if let Err(e) = r
+                    && let Some(m) = panic_message(e)
+                {
+                    worker_panics.push(m);
+                }
+            }
         }
         let now = Instant::now();
         if now >= end && drain_deadline.is_none() {
@@ -505,7 +526,9 @@ pub async fn run(
             break;
         }
     }
-    let unfinished = sh.inflight.load(Ordering::Relaxed).max(0) as u64;
+    // A panicked worker never gave back its in-flight slot.
+    let unfinished = (sh.inflight.load(Ordering::Relaxed).max(0) as u64)
+        .saturating_sub(worker_panics.len() as u64);
     set.abort_all();
     let mut dropped = totals.dropped;
     let mut scheduled = totals.started + totals.dropped;
@@ -525,5 +548,23 @@ pub async fn run(
         started_at,
         finished_at: Utc::now(),
         peak_inflight,
+        worker_panics,
     })
+}
+
+#[cfg(test)]
+mod panic_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicked_worker_is_reported_with_its_message() {
+        let mut set = JoinSet::new();
+        set.spawn(async { panic!("worker blew up") });
+        let e = set.join_next().await.unwrap().unwrap_err();
+        assert_eq!(panic_message(e).as_deref(), Some("worker blew up"));
+        set.spawn(std::future::pending::<()>());
+        set.abort_all();
+        let e = set.join_next().await.unwrap().unwrap_err();
+        assert_eq!(panic_message(e), None, "a cancelled task is not a panic");
+    }
 }

@@ -454,6 +454,13 @@ pub fn build(
             ));
         }
     }
+    if !out.worker_panics.is_empty() {
+        verdict.invalid_reasons.push(format!(
+            "{} driver worker(s) panicked (a dbload bug; the results are incomplete): {}",
+            out.worker_panics.len(),
+            out.worker_panics.join("; ")
+        ));
+    }
     if out.unfinished > 0 {
         verdict.invalid_reasons.push(format!(
             "{} execution(s) were still running at the end of the drain timeout",
@@ -490,6 +497,41 @@ pub fn build(
 mod tests {
     use super::*;
     use crate::stress::stats::new_hist;
+
+    #[test]
+    fn a_worker_panic_makes_the_run_invalid_with_its_message() {
+        let w = crate::workload::parse("t.sql", "-- @scenario one weight=1\nSELECT 1;\n").unwrap();
+        let cfg = StressConfig {
+            load: crate::stress::Load::Closed { clients: 1 },
+            duration: std::time::Duration::from_secs(1),
+            warmup: std::time::Duration::ZERO,
+            pool: 1,
+            seed: 1,
+            drain_timeout: std::time::Duration::from_secs(1),
+            timer: Default::default(),
+        };
+        let out = RunOutcome {
+            totals: crate::stress::stats::Stats::new(&[1]),
+            intervals: vec![],
+            scheduled: 0,
+            dropped: 0,
+            unfinished: 0,
+            interrupted: false,
+            measured_secs: 1.0,
+            started_at: chrono::Utc::now(),
+            finished_at: chrono::Utc::now(),
+            peak_inflight: 1,
+            worker_panics: vec!["boom".into()],
+        };
+        let r = build(&w, &cfg, &out, Default::default(), None, None);
+        assert!(!r.verdict.valid);
+        assert_eq!(r.verdict.exit_code, 3);
+        assert_eq!(r.verdict.invalid_reasons.len(), 1, "{:?}", r.verdict);
+        assert!(
+            r.verdict.invalid_reasons[0].contains("panicked")
+                && r.verdict.invalid_reasons[0].contains("boom")
+        );
+    }
 
     #[test]
     fn histograms_round_trip_through_base64() {
