@@ -219,10 +219,13 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
         eprintln!("dbload: invalid run: {r}");
     }
     for t in results.verdict.thresholds.iter().filter(|t| !t.passed) {
-        eprintln!(
-            "dbload: threshold breached: {} (actual {} {})",
-            t.expr, t.actual, t.unit
-        );
+        match &t.note {
+            Some(n) => eprintln!("dbload: threshold breached: {} ({n})", t.expr),
+            None => eprintln!(
+                "dbload: threshold breached: {} (actual {} {})",
+                t.expr, t.actual, t.unit
+            ),
+        }
     }
     Ok(ExitCode::from(results.verdict.exit_code))
 }

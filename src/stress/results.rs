@@ -289,6 +289,10 @@ pub struct ThresholdResult {
     pub limit: f64,
     pub unit: String,
     pub passed: bool,
+    /// Why the threshold could not be measured (then it did not pass),
+    /// e.g. a latency threshold over a scenario with no successful call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Information about the workload that ran.

@@ -452,6 +452,44 @@ async fn default_workload_refuses_a_database_dbload_did_not_seed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latency_thresholds_fail_when_every_call_fails() {
+    let db = seeded().await;
+    let dir = tempfile::tempdir().unwrap();
+    let fail = write(
+        &dir,
+        "fail.sql",
+        "-- @scenario boom weight=1\nSELECT 1 / (0 * random())::int;\n",
+    );
+    let out = dir.path().join("r.json");
+    let (url, out2) = (db.url(), out.clone());
+    let a = tokio::task::spawn_blocking(move || {
+        dbload()
+            .args(["-d", &url, "stress", "--workload", &fail, "--qps", "20"])
+            .args(["--duration", "1s", "--warmup", "0s"])
+            .args(["--out", out2.to_str().unwrap()])
+            .args(["--threshold", "p99<50ms", "--threshold", "boom:mean<50ms"])
+            .assert()
+    })
+    .await
+    .unwrap();
+    let err = stderr_of(&a);
+    assert_eq!(a.get_output().status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("threshold breached: p99<50ms (no data"),
+        "{err}"
+    );
+    let r = read_results(&out);
+    assert_eq!(r.totals.calls, 0);
+    assert!(r.totals.errors > 0);
+    assert!(
+        r.verdict
+            .thresholds
+            .iter()
+            .all(|t| !t.passed && t.note.is_some())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thresholds_and_invalid_runs_set_the_exit_code() {
     let db = seeded().await;
     let dir = tempfile::tempdir().unwrap();
