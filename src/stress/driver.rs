@@ -19,7 +19,9 @@ use rand::{RngExt, SeedableRng};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::executor::{ConnStatements, ExecError, Outcome, WorkerCtx, prepare_all, run_scenario};
+use super::executor::{
+    ConnStatements, ExecError, Outcome, WorkerCtx, classify, pool_class, prepare_all, run_scenario,
+};
 use super::results::{IntervalSample, interval_sample};
 use super::schedule::{ArrivalGen, Schedule};
 use super::stats::Stats;
@@ -126,7 +128,7 @@ impl Shared {
         let t0 = Instant::now();
         let client = match self.pool.get().await {
             Ok(c) => c,
-            Err(_) => {
+            Err(e) => {
                 ctx.ran = 0;
                 let waited = t0.elapsed().as_micros() as u64;
                 return (
@@ -134,7 +136,7 @@ impl Shared {
                     0,
                     Err(ExecError {
                         statement: None,
-                        class: *b"08",
+                        class: pool_class(&e),
                     }),
                 );
             }
@@ -271,11 +273,17 @@ async fn closed_worker(
         }
         sh.inflight.fetch_add(1, Ordering::Relaxed);
         let idx = sh.pick(&mut ctx.rng);
-        if conn.is_none()
-            && let Ok(c) = sh.pool.get().await
-            && let Ok(st) = prepare_all(&c, &sh.prepared).await
-        {
-            conn = Some((c, st));
+        // Why there is no connection: the real SQLSTATE class of the failed
+        // checkout or prepare (not always a lost connection).
+        let mut no_conn = *b"08";
+        if conn.is_none() {
+            match sh.pool.get().await {
+                Ok(c) => match prepare_all(&c, &sh.prepared).await {
+                    Ok(st) => conn = Some((c, st)),
+                    Err(e) => no_conn = classify(&e),
+                },
+                Err(e) => no_conn = pool_class(&e),
+            }
         }
         let pool_us = now.elapsed().as_micros() as u64;
         let (exec_us, res) = match &conn {
@@ -290,7 +298,7 @@ async fn closed_worker(
                     0,
                     Err(ExecError {
                         statement: None,
-                        class: *b"08",
+                        class: no_conn,
                     }),
                 )
             }
@@ -304,8 +312,8 @@ async fn closed_worker(
             if lost || e.class == *b"08" || e.class == *b"57" {
                 conn = None; // back to the pool, which replaces a dead connection
             }
-            if e.class == *b"08" {
-                // Server unreachable: do not spin.
+            if lost || e.class == *b"08" {
+                // Server unreachable, or no usable connection: do not spin.
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }

@@ -78,6 +78,15 @@ pub fn classify(e: &tokio_postgres::Error) -> ErrorClass {
     }
 }
 
+/// The class of a failure to get a pooled connection: the server's SQLSTATE
+/// when it refused one (e.g. 53300 too many connections), else 08.
+pub fn pool_class(e: &deadpool_postgres::PoolError) -> ErrorClass {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => classify(e),
+        _ => *b"08",
+    }
+}
+
 /// Every statement of a workload prepared on one connection (closed-model
 /// workers keep their connection and skip the pool's cache look-ups).
 pub struct ConnStatements {

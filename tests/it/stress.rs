@@ -490,6 +490,69 @@ async fn latency_thresholds_fail_when_every_call_fails() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_model_classifies_prepare_failures_by_their_sqlstate() {
+    let db = TestDb::new().await;
+    let mut c = db.client().await;
+    c.batch_execute("CREATE TABLE gone (x int)").await.unwrap();
+    let text = "-- @scenario one weight=1\nSELECT x FROM gone;\n";
+    let run = {
+        let target = db.target.clone();
+        tokio::spawn(async move {
+            let w = workload::parse("t.sql", text).unwrap();
+            let c = dbload::db::connect(&target).await.unwrap();
+            let prepared = Arc::new(workload::prepare(&c, w).await.unwrap());
+            let cfg = StressConfig {
+                load: Load::Closed { clients: 2 },
+                duration: Duration::from_millis(1500),
+                warmup: Duration::ZERO,
+                pool: 2,
+                seed: 1,
+                drain_timeout: Duration::from_secs(5),
+                timer: Default::default(),
+            };
+            let pool = dbload::db::pool(&target, cfg.pool).unwrap();
+            let (_tx, rx) = tokio::sync::watch::channel(false);
+            let out = stress::run(
+                pool,
+                prepared.clone(),
+                &cfg,
+                Hooks {
+                    on_interval: None,
+                    stop: rx,
+                },
+            )
+            .await
+            .unwrap();
+            stress::results::build(
+                &prepared.workload,
+                &cfg,
+                &out,
+                Default::default(),
+                None,
+                None,
+            )
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Cut every connection while the table is locked, then drop it: the
+    // workers' new connections fail to prepare with 42P01 — not a lost
+    // connection (08).
+    let tx = c.transaction().await.unwrap();
+    tx.batch_execute(
+        "LOCK TABLE gone IN ACCESS EXCLUSIVE MODE;
+         SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid();
+         DROP TABLE gone;",
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let r = run.await.unwrap();
+    let classes = &r.scenarios[0].errors_by_class;
+    assert!(classes.get("42").is_some_and(|n| *n > 0), "{classes:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thresholds_and_invalid_runs_set_the_exit_code() {
     let db = seeded().await;
     let dir = tempfile::tempdir().unwrap();
