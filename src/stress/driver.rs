@@ -8,7 +8,7 @@
 //! Nothing is allocated for the statistics and nothing is sent over a
 //! channel per query.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -254,11 +254,39 @@ async fn open_worker(
     }
 }
 
+/// The end of a closed-model run, which Ctrl-C may bring forward: an
+/// instant stored as nanoseconds since `base`, read by every client before
+/// each scenario without taking a lock.
+struct Deadline {
+    base: Instant,
+    nanos: AtomicU64,
+}
+
+impl Deadline {
+    fn new(base: Instant, at: Instant) -> Deadline {
+        let d = Deadline {
+            base,
+            nanos: AtomicU64::new(0),
+        };
+        d.set(at);
+        d
+    }
+    fn set(&self, at: Instant) {
+        let n = at.saturating_duration_since(self.base).as_nanos();
+        self.nanos
+            .store(n.min(u64::MAX as u128) as u64, Ordering::Relaxed);
+    }
+    fn passed(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.base).as_nanos()
+            >= self.nanos.load(Ordering::Relaxed) as u128
+    }
+}
+
 async fn closed_worker(
     sh: Arc<Shared>,
     id: usize,
     warmup_end: Instant,
-    end: Arc<Mutex<Instant>>,
+    end: Arc<Deadline>,
     stop: watch::Receiver<bool>,
 ) {
     let shard = &sh.shards[id % sh.shards.len()];
@@ -268,7 +296,7 @@ async fn closed_worker(
     let mut conn: Option<(deadpool_postgres::Object, ConnStatements)> = None;
     loop {
         let now = Instant::now();
-        if *stop.borrow() || now >= *end.lock().unwrap() {
+        if *stop.borrow() || end.passed(now) {
             return;
         }
         sh.inflight.fetch_add(1, Ordering::Relaxed);
@@ -401,7 +429,7 @@ pub async fn run(
     let warmup = cfg.warmup.as_secs_f64();
     let warmup_end = start + cfg.warmup;
     let end_planned = warmup_end + cfg.duration;
-    let closed_end = Arc::new(Mutex::new(end_planned));
+    let closed_end = Arc::new(Deadline::new(start, end_planned));
     let mut sched = None;
     let mut set = JoinSet::new();
     match &cfg.load {
@@ -468,7 +496,7 @@ pub async fn run(
                     interrupted = true;
                     let now = Instant::now();
                     end = end.min(now);
-                    *closed_end.lock().unwrap() = end;
+                    closed_end.set(end);
                     if let Some(s) = &sched { s.end_at(now); }
                     let _ = stop_tx.send(true);
                 }
@@ -563,6 +591,20 @@ pub async fn run(
 #[cfg(test)]
 mod panic_tests {
     use super::*;
+
+    #[test]
+    fn the_closed_model_deadline_can_be_brought_forward() {
+        let base = Instant::now();
+        let d = Deadline::new(base, base + Duration::from_secs(10));
+        assert!(!d.passed(base + Duration::from_secs(9)));
+        assert!(d.passed(base + Duration::from_secs(10)));
+        d.set(base + Duration::from_millis(5));
+        assert!(!d.passed(base + Duration::from_millis(4)));
+        assert!(d.passed(base + Duration::from_millis(5)));
+        // Before the base (cannot happen in a run) counts as not passed.
+        let later = Deadline::new(base + Duration::from_secs(1), base + Duration::from_secs(2));
+        assert!(!later.passed(base));
+    }
 
     #[tokio::test]
     async fn a_panicked_worker_is_reported_with_its_message() {
