@@ -20,7 +20,8 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::executor::{
-    ConnStatements, ExecError, Outcome, WorkerCtx, classify, pool_class, prepare_all, run_scenario,
+    ConnStatements, ExecError, Outcome, WorkerCtx, classify, discard, pool_class, prepare_all,
+    run_scenario,
 };
 use super::results::{IntervalSample, interval_sample};
 use super::schedule::{ArrivalGen, Schedule};
@@ -144,6 +145,9 @@ impl Shared {
         let t1 = Instant::now();
         let r = run_scenario(&client, &self.prepared, idx, ctx, None).await;
         let t2 = Instant::now();
+        if ctx.discard {
+            discard(client);
+        }
         (
             (t1 - t0).as_micros() as u64,
             (t2 - t1).as_micros() as u64,
@@ -334,6 +338,11 @@ async fn closed_worker(
         sh.inflight.fetch_sub(1, Ordering::Relaxed);
         if now >= warmup_end {
             record(shard, idx, now, None, pool_us, exec_us, &res, &ctx);
+        }
+        if ctx.discard
+            && let Some((c, _)) = conn.take()
+        {
+            discard(c);
         }
         if let Err(e) = &res {
             let lost = conn.as_ref().is_none_or(|(c, _)| c.is_closed());

@@ -553,6 +553,31 @@ async fn closed_model_classifies_prepare_failures_by_their_sqlstate() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_whose_rollback_failed_is_not_reused() {
+    let db = TestDb::new().await;
+    // `poison` destroys its connection's prepared statements, so its COMMIT
+    // and ROLLBACK fail and the connection stays inside the transaction. It
+    // must be discarded: `ok`, on the same single pooled connection
+    // otherwise, keeps succeeding. (Closed model only: a closed-model client
+    // prepares every statement on a new connection, so each poison call
+    // fails the same way.)
+    let text = "-- @scenario poison weight=1 transaction\nDEALLOCATE ALL;\n\
+                -- @scenario ok weight=20\nSELECT 1;\n";
+    {
+        let load = Load::Closed { clients: 1 };
+        let cfg = StressConfig {
+            load,
+            warmup: Duration::ZERO,
+            ..open(200.0, 1.0, 1)
+        };
+        let r = run_lib(&db, text, cfg).await;
+        let (poison, ok) = (&r.scenarios[0], &r.scenarios[1]);
+        assert!(poison.errors > 0, "{poison:?}");
+        assert!(ok.calls > 0 && ok.errors == 0, "{:?}", ok.errors_by_class);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thresholds_and_invalid_runs_set_the_exit_code() {
     let db = seeded().await;
     let dir = tempfile::tempdir().unwrap();
