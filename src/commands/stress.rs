@@ -146,7 +146,13 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
     let prepared = Arc::new(super::workload::prepare_against(&target, workload).await?);
     let admin = crate::db::connect(&target).await?;
     let server_info = server::server_info(&admin).await?;
-    let dataset = server::dataset_fingerprint(&admin).await;
+    let dataset = match crate::seed::fingerprint(&admin).await {
+        Ok(d) => d.and_then(|d| serde_json::to_value(d).ok()),
+        Err(e) => {
+            tracing::warn!("could not read the dataset fingerprint (dbload_datasets): {e}");
+            None
+        }
+    };
     let before = server::pgss_snapshot(&admin).await;
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -578,6 +578,42 @@ async fn a_connection_whose_rollback_failed_is_not_reused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dataset_is_the_latest_seed_only_if_it_is_complete() {
+    let db = seeded().await;
+    let c = db.client().await;
+    let dir = tempfile::tempdir().unwrap();
+    let fast = write(&dir, "fast.sql", "-- @scenario one weight=1\nSELECT 1;\n");
+    let insert = "INSERT INTO dbload_datasets \
+                  (seed, scale, dbload_version, schema_version, finished_at, complete) \
+                  VALUES (7, 0.01, 'x', 2, now(), $1) RETURNING id";
+    let complete: i64 = c.query_one(insert, &[&true]).await.unwrap().get(0);
+    let run = |name: &'static str| {
+        let (url, fast, out) = (db.url(), fast.clone(), dir.path().join(name));
+        let out2 = out.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                dbload()
+                    .args(["-d", &url, "stress", "--workload", &fast, "--qps", "20"])
+                    .args(["--duration", "500ms", "--warmup", "0s"])
+                    .args(["--out", out2.to_str().unwrap()])
+                    .assert()
+                    .success();
+            })
+            .await
+            .unwrap();
+            read_results(&out)
+        }
+    };
+    let r = run("a.json").await;
+    assert_eq!(r.dataset.unwrap()["id"], complete);
+    // A later seed that did not complete: its data is not a dataset, and
+    // the older complete row no longer describes the tables either.
+    c.query_one(insert, &[&false]).await.unwrap();
+    let r = run("b.json").await;
+    assert!(r.dataset.is_none(), "{:?}", r.dataset);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thresholds_and_invalid_runs_set_the_exit_code() {
     let db = seeded().await;
     let dir = tempfile::tempdir().unwrap();
