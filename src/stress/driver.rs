@@ -81,6 +81,10 @@ pub struct RunOutcome {
     pub peak_inflight: i64,
     /// Panic messages of worker tasks that died (the run is invalid).
     pub worker_panics: Vec<String>,
+    /// Successful calls per scenario completed by the end of the measured
+    /// window (`totals` also counts those completed while draining): the
+    /// rate is these over `measured_secs`.
+    pub window_calls: Vec<u64>,
 }
 
 /// The message of a worker task that ended with a panic (None: cancelled).
@@ -489,6 +493,7 @@ pub async fn run(
     let mut drain_deadline: Option<Instant> = None;
     let mut stop_live = true;
     let mut worker_panics = Vec::new();
+    let mut window_calls: Option<Vec<u64>> = None;
     loop {
         let ended = Instant::now() >= end;
         let wait_until = if ended {
@@ -521,6 +526,22 @@ pub async fn run(
         let now = Instant::now();
         if now >= end && drain_deadline.is_none() {
             drain_deadline = Some(now.max(end) + cfg.drain_timeout);
+        }
+        if now >= end && window_calls.is_none() {
+            // What completed within the measured window, before the drain.
+            for (shard, spare) in sh.shards.iter().zip(spares.iter_mut()) {
+                std::mem::swap(&mut *shard.lock().unwrap(), spare);
+                acc.merge(spare);
+                spare.reset();
+            }
+            window_calls = Some(
+                totals
+                    .scenarios
+                    .iter()
+                    .zip(&acc.scenarios)
+                    .map(|(t, a)| t.calls + a.calls)
+                    .collect(),
+            );
         }
         let finished = (now >= end || interrupted) && set.is_empty();
         let timed_out = drain_deadline.is_some_and(|d| now >= d);
@@ -582,6 +603,8 @@ pub async fn run(
         scheduled = s.scheduled();
     }
     let measured_secs = (end.max(warmup_end) - warmup_end).as_secs_f64();
+    let window_calls =
+        window_calls.unwrap_or_else(|| totals.scenarios.iter().map(|s| s.calls).collect());
     Ok(RunOutcome {
         totals,
         intervals,
@@ -594,6 +617,7 @@ pub async fn run(
         finished_at: Utc::now(),
         peak_inflight,
         worker_panics,
+        window_calls,
     })
 }
 
