@@ -28,6 +28,41 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// The database a command works on: `--url`, `DATABASE_URL`, `PG*`, or the
 /// managed local cluster (started if needed, with one notice on stderr).
+/// When `e` is the server refusing a connection for lack of slots
+/// (SQLSTATE 53300), say which flag asked for too many connections.
+pub async fn explain_too_many_connections(
+    e: anyhow::Error,
+    target: &Target,
+    flag: &str,
+    n: usize,
+) -> anyhow::Error {
+    let text = format!("{e:#}");
+    if !text.contains("53300") {
+        return e;
+    }
+    if text.contains("too many connections for") {
+        // A CONNECTION LIMIT of the database or role, not max_connections.
+        return anyhow::anyhow!(
+            "{flag} {n} exceeds the connection limit of the database or role; \
+             lower {flag} ({text})"
+        );
+    }
+    // Our own connections are closed by now: one more usually fits.
+    let max = match crate::db::connect(target).await {
+        Ok(c) => c
+            .query_one("SELECT current_setting('max_connections')", &[])
+            .await
+            .ok()
+            .map(|r| r.get::<_, String>(0)),
+        Err(_) => None,
+    };
+    anyhow::anyhow!(
+        "{flag} {n} exceeds the server's max_connections ({}), counting the connections \
+         already open; lower {flag} or raise max_connections ({text})",
+        max.as_deref().unwrap_or("unknown")
+    )
+}
+
 pub async fn resolve_target(global: &GlobalArgs) -> anyhow::Result<Target> {
     let env = |k: &str| std::env::var(k).ok();
     if let Some(t) = Target::resolve(global.url.as_deref(), &env)? {

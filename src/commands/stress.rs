@@ -186,14 +186,20 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
         cfg.warmup,
         cfg.pool
     );
-    let outcome = run_engine(
+    let outcome = match run_engine(
         target.clone(),
         prepared.clone(),
         cfg.clone(),
         hooks,
         args.threads,
     )
-    .await?;
+    .await
+    {
+        Ok(o) => o,
+        Err(e) => {
+            return Err(super::explain_too_many_connections(e, &target, "--pool", cfg.pool).await);
+        }
+    };
     ctrl_c.abort();
 
     let after = server::pgss_snapshot(&admin).await;

@@ -363,13 +363,25 @@ async fn closed_worker(
 
 /// Open all pool connections and prepare every statement on each, so the
 /// run measures execution, not connection set-up or parsing.
+/// A pool error with the server's message and SQLSTATE when it has one
+/// (`PoolError`'s own text says only "db error").
+fn pool_message(e: &deadpool_postgres::PoolError) -> String {
+    match e {
+        deadpool_postgres::PoolError::Backend(pe) => match pe.as_db_error() {
+            Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+            None => pe.to_string(),
+        },
+        _ => e.to_string(),
+    }
+}
+
 async fn warm_pool(pool: &Pool, prepared: &Prepared, size: usize) -> Result<(), StressError> {
     let mut held = Vec::with_capacity(size);
     for _ in 0..size {
         let c = pool
             .get()
             .await
-            .map_err(|e| StressError::Pool(e.to_string()))?;
+            .map_err(|e| StressError::Pool(pool_message(&e)))?;
         for sc in &prepared.workload.scenarios {
             for st in &sc.statements {
                 c.prepare_cached(&st.sql)

@@ -614,6 +614,59 @@ async fn the_dataset_is_the_latest_seed_only_if_it_is_complete() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_connections_names_the_flag() {
+    // Superusers ignore connection limits: connect as a role limited to 3.
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let role = format!("{}_lim", db.name);
+    c.batch_execute(&format!(
+        "CREATE ROLE {role} LOGIN PASSWORD 'lim' CONNECTION LIMIT 3;
+         ALTER DATABASE {db} OWNER TO {role};
+         ALTER SCHEMA public OWNER TO {role};",
+        db = db.name
+    ))
+    .await
+    .unwrap();
+    let mut t = db.target.clone();
+    t.user = Some(role.clone());
+    t.password = Some("lim".into());
+    let url = t.to_url_with_password();
+    let dir = tempfile::tempdir().unwrap();
+    let fast = write(&dir, "fast.sql", "-- @scenario one weight=1\nSELECT 1;\n");
+    let (stress, seed) = tokio::task::spawn_blocking(move || {
+        let stress = dbload()
+            .args(["-d", &url, "stress", "--workload", &fast, "--qps", "20"])
+            .args(["--duration", "1s", "--warmup", "0s", "--pool", "6"])
+            .assert();
+        let seed = dbload()
+            .args(["-d", &url, "seed", "--scale", "0.001", "--jobs", "6"])
+            .assert();
+        (stress, seed)
+    })
+    .await
+    .unwrap();
+    c.batch_execute(&format!(
+        "ALTER DATABASE {db} OWNER TO CURRENT_USER; REASSIGN OWNED BY {role} TO CURRENT_USER;
+         DROP OWNED BY {role}; DROP ROLE {role};",
+        db = db.name
+    ))
+    .await
+    .unwrap();
+    let err = stderr_of(&stress);
+    assert_eq!(stress.get_output().status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--pool 6 exceeds the connection limit"),
+        "{err}"
+    );
+    let err = stderr_of(&seed);
+    assert_eq!(seed.get_output().status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--jobs 6 exceeds the connection limit"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thresholds_and_invalid_runs_set_the_exit_code() {
     let db = seeded().await;
     let dir = tempfile::tempdir().unwrap();
