@@ -135,7 +135,7 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
         .iter()
         .map(|t| threshold::parse(t).map_err(|e| anyhow::anyhow!("--threshold: {e}")))
         .collect::<Result<_, _>>()?;
-    let workload = super::workload::load(args.workload.as_deref())?;
+    let workload = super::workload::load(args.workload.as_deref(), "--workload")?;
     let names: Vec<String> = workload.scenarios.iter().map(|s| s.name.clone()).collect();
     threshold::check_names(&thresholds, &names).map_err(|e| anyhow::anyhow!("--threshold: {e}"))?;
 

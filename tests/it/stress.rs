@@ -290,6 +290,21 @@ fn bad_workload_files_name_file_and_line() {
         .args(["workload", "check", "--offline", "queries/vetclinic.sql"])
         .assert()
         .success();
+    // A missing file is blamed on the argument that named it.
+    let a = dbload()
+        .args(["workload", "check", "--offline", "no/such.sql"])
+        .assert()
+        .code(2);
+    let err = stderr_of(&a);
+    assert!(
+        err.contains("workload file no/such.sql:") && !err.contains("--workload"),
+        "{err}"
+    );
+    let a = dbload()
+        .args(["stress", "--workload", "no/such.sql", "--qps", "1"])
+        .assert()
+        .code(2);
+    assert!(stderr_of(&a).contains("--workload no/such.sql:"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
