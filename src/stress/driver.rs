@@ -45,6 +45,8 @@ pub enum StressError {
     Pool(String),
     #[error("preparing statement {statement} on a pooled connection: {message}")]
     Prepare { statement: String, message: String },
+    #[error("warm-up, duration and drain timeout together are too long")]
+    TooLong,
 }
 
 /// A callback receiving each interval's sample.
@@ -412,6 +414,17 @@ pub async fn run(
     cfg: &StressConfig,
     mut hooks: Hooks,
 ) -> Result<RunOutcome, StressError> {
+    // Instant + Duration panics on overflow: refuse absurd lengths up front.
+    if cfg
+        .warmup
+        .checked_add(cfg.duration)
+        .and_then(|d| d.checked_add(cfg.drain_timeout))
+        .and_then(|d| d.checked_add(Duration::from_secs(60)))
+        .and_then(|d| Instant::now().checked_add(d))
+        .is_none()
+    {
+        return Err(StressError::TooLong);
+    }
     warm_pool(&pool, &prepared, cfg.pool).await?;
     let counts: Vec<usize> = prepared
         .workload
@@ -636,6 +649,42 @@ pub async fn run(
 #[cfg(test)]
 mod panic_tests {
     use super::*;
+
+    #[tokio::test]
+    async fn absurd_durations_are_an_error_not_a_panic() {
+        let prepared = Arc::new(Prepared {
+            workload: crate::workload::parse("t.sql", "-- @scenario one weight=1\nSELECT 1;\n")
+                .unwrap(),
+            data: Default::default(),
+            bind_columns: vec![],
+        });
+        let cfg = StressConfig {
+            load: Load::Closed { clients: 1 },
+            duration: Duration::MAX,
+            warmup: Duration::ZERO,
+            pool: 0,
+            seed: 1,
+            drain_timeout: Duration::from_secs(1),
+            timer: Default::default(),
+        };
+        let pool = crate::db::pool(
+            &crate::db::Target::parse("postgres://x@127.0.0.1:1/none").unwrap(),
+            1,
+        )
+        .unwrap();
+        let (_tx, stop) = watch::channel(false);
+        let r = run(
+            pool,
+            prepared,
+            &cfg,
+            Hooks {
+                on_interval: None,
+                stop,
+            },
+        )
+        .await;
+        assert!(matches!(r, Err(StressError::TooLong)));
+    }
 
     #[test]
     fn the_closed_model_deadline_can_be_brought_forward() {
