@@ -78,3 +78,31 @@ pub async fn resolve_target(global: &GlobalArgs) -> anyhow::Result<Target> {
     }
     Ok(started.target)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn too_many_connections_names_the_flag_and_max_connections() {
+        // Port 1: nobody answers, so max_connections is unknown.
+        let t = Target::parse("postgres://x@127.0.0.1:1/none").unwrap();
+        let e = anyhow::anyhow!(
+            "server at 127.0.0.1:1 refused the connection: sorry, too many clients already \
+             (SQLSTATE 53300)"
+        );
+        let m = explain_too_many_connections(e, &t, "--jobs", 64)
+            .await
+            .to_string();
+        assert!(
+            m.starts_with("--jobs 64 exceeds the server's max_connections (unknown)")
+                && m.contains("too many clients"),
+            "{m}"
+        );
+        let other = anyhow::anyhow!("relation does not exist (SQLSTATE 42P01)");
+        let m = explain_too_many_connections(other, &t, "--pool", 8)
+            .await
+            .to_string();
+        assert!(!m.contains("--pool"), "{m}");
+    }
+}
