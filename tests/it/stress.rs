@@ -493,6 +493,8 @@ async fn latency_thresholds_fail_when_every_call_fails() {
         err.contains("threshold breached: p99<50ms (no data"),
         "{err}"
     );
+    let table = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+    assert!(table.contains("FAIL  (no data"), "{table}");
     let r = read_results(&out);
     assert_eq!(r.totals.calls, 0);
     assert!(r.totals.errors > 0);
