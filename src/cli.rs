@@ -304,6 +304,10 @@ pub struct StressArgs {
     /// Length of each measured step of --find-max, --pool sweeps and --capacity.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub step_duration: std::time::Duration,
+    /// Run the embedded default workload (which inserts and updates rows)
+    /// even though the target is not a complete dbload dataset.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `--pool`: the sizes given (one, a list, or a range).
@@ -360,10 +364,18 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         (t, 1.0)
     };
     match num.trim().parse::<f64>() {
-        Ok(v) if v >= 0.0 && v.is_finite() => Ok(std::time::Duration::from_secs_f64(v * mult)),
+        Ok(v) if v >= 0.0 && v.is_finite() => {
+            match std::time::Duration::try_from_secs_f64(v * mult) {
+                Ok(d) if d <= MAX_DURATION => Ok(d),
+                _ => Err(format!("duration {s:?} is too long (at most 7 days)")),
+            }
+        }
         _ => Err(format!("invalid duration {s:?} (e.g. 30s, 5m, 500ms)")),
     }
 }
+
+/// The longest duration a flag accepts: 7 days.
+pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(7 * 86400);
 
 const DEMO_HELP: &str = "\
 Runs, in order: `dbload seed --scale F`, `dbload stress --qps N --duration D`
@@ -501,4 +513,30 @@ pub struct AnalyzeArgs {
     /// With --apply: do not ask.
     #[arg(long, short = 'y', requires = "apply")]
     pub yes: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_bounded_instead_of_panicking() {
+        assert_eq!(parse_duration("7d").ok(), None);
+        assert_eq!(
+            parse_duration("168h"),
+            Ok(std::time::Duration::from_secs(7 * 86400))
+        );
+        for s in ["1e300s", "1e20", "169h", "1e306m"] {
+            let e = parse_duration(s).unwrap_err();
+            assert!(e.contains("at most 7 days"), "{s}: {e}");
+        }
+        // clap names the flag.
+        let e = Cli::try_parse_from(["dbload", "stress", "--qps", "1", "--duration", "1e300s"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--duration") && e.contains("at most 7 days"),
+            "{e}"
+        );
+    }
 }

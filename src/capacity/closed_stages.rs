@@ -84,6 +84,8 @@ pub async fn run(
     let (mut scheduled, mut dropped, mut unfinished) = (0, 0, 0);
     let mut measured_secs = 0.0;
     let mut peak_inflight = 0;
+    let mut worker_panics: Vec<String> = Vec::new();
+    let mut window_calls: Vec<u64> = Vec::new();
     let mut interrupted = false;
     let started_at = chrono::Utc::now();
     for (k, sub) in sub_steps(stages).into_iter().enumerate() {
@@ -117,6 +119,13 @@ pub async fn run(
         )
         .await?;
         totals.merge(&out.totals);
+        worker_panics.extend(out.worker_panics);
+        if window_calls.len() < out.window_calls.len() {
+            window_calls.resize(out.window_calls.len(), 0);
+        }
+        for (sum, n) in window_calls.iter_mut().zip(&out.window_calls) {
+            *sum += n;
+        }
         for mut iv in out.intervals {
             iv.t = ((iv.t + measured_secs) * 1000.0).round() / 1000.0;
             iv.target_rate = None;
@@ -143,6 +152,8 @@ pub async fn run(
         started_at,
         finished_at: chrono::Utc::now(),
         peak_inflight,
+        worker_panics,
+        window_calls,
     })
 }
 

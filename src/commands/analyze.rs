@@ -21,6 +21,17 @@ pub async fn run(global: &GlobalArgs, args: &AnalyzeArgs) -> anyhow::Result<Exit
             args.min_savings
         );
     }
+    for (flag, v) in [
+        ("--min-cost", args.min_cost),
+        ("--min-mean-ms", args.min_mean_ms),
+        ("--slow-ms", args.slow_ms),
+        ("--big-table-rows", args.big_table_rows),
+        ("--unused-min-bytes", args.unused_min_bytes as f64),
+    ] {
+        if !(v.is_finite() && v >= 0.0) {
+            anyhow::bail!("{flag} must be a finite number, 0 or more (got {v})");
+        }
+    }
     let input = if let Some(path) = &args.from_file {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("--from-file {}", path.display()))?;

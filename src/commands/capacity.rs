@@ -155,16 +155,19 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
     };
     let slos = parse_all(&slo_exprs, "--slo")?;
     let thresholds = parse_all(&args.thresholds, "--threshold")?;
-    let workload = super::workload::load(args.workload.as_deref())?;
+    let workload = super::workload::load(args.workload.as_deref(), "--workload")?;
     let names: Vec<String> = workload.scenarios.iter().map(|s| s.name.clone()).collect();
     threshold::check_names(&slos, &names).map_err(|e| anyhow::anyhow!("--slo: {e}"))?;
     threshold::check_names(&thresholds, &names).map_err(|e| anyhow::anyhow!("--threshold: {e}"))?;
 
     let target = super::resolve_target(global).await?;
+    if args.workload.is_none() && !args.force {
+        super::stress::require_dataset(&target).await?;
+    }
     let prepared = Arc::new(super::workload::prepare_against(&target, workload).await?);
     let admin = crate::db::connect(&target).await?;
     let server_info = server::server_info(&admin).await?;
-    let dataset = server::dataset_fingerprint(&admin).await;
+    let dataset = crate::seed::fingerprint_json(&admin).await;
     let before = server::pgss_snapshot(&admin).await;
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

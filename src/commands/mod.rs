@@ -34,6 +34,41 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// The database a command works on: `--url`, `DATABASE_URL`, `PG*`, or the
 /// managed local cluster (started if needed, with one notice on stderr).
+/// When `e` is the server refusing a connection for lack of slots
+/// (SQLSTATE 53300), say which flag asked for too many connections.
+pub async fn explain_too_many_connections(
+    e: anyhow::Error,
+    target: &Target,
+    flag: &str,
+    n: usize,
+) -> anyhow::Error {
+    let text = format!("{e:#}");
+    if !text.contains("53300") {
+        return e;
+    }
+    if text.contains("too many connections for") {
+        // A CONNECTION LIMIT of the database or role, not max_connections.
+        return anyhow::anyhow!(
+            "{flag} {n} exceeds the connection limit of the database or role; \
+             lower {flag} ({text})"
+        );
+    }
+    // Our own connections are closed by now: one more usually fits.
+    let max = match crate::db::connect(target).await {
+        Ok(c) => c
+            .query_one("SELECT current_setting('max_connections')", &[])
+            .await
+            .ok()
+            .map(|r| r.get::<_, String>(0)),
+        Err(_) => None,
+    };
+    anyhow::anyhow!(
+        "{flag} {n} exceeds the server's max_connections ({}), counting the connections \
+         already open; lower {flag} or raise max_connections ({text})",
+        max.as_deref().unwrap_or("unknown")
+    )
+}
+
 pub async fn resolve_target(global: &GlobalArgs) -> anyhow::Result<Target> {
     let env = |k: &str| std::env::var(k).ok();
     if let Some(t) = Target::resolve(global.url.as_deref(), &env)? {
@@ -48,4 +83,32 @@ pub async fn resolve_target(global: &GlobalArgs) -> anyhow::Result<Target> {
         );
     }
     Ok(started.target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn too_many_connections_names_the_flag_and_max_connections() {
+        // Port 1: nobody answers, so max_connections is unknown.
+        let t = Target::parse("postgres://x@127.0.0.1:1/none").unwrap();
+        let e = anyhow::anyhow!(
+            "server at 127.0.0.1:1 refused the connection: sorry, too many clients already \
+             (SQLSTATE 53300)"
+        );
+        let m = explain_too_many_connections(e, &t, "--jobs", 64)
+            .await
+            .to_string();
+        assert!(
+            m.starts_with("--jobs 64 exceeds the server's max_connections (unknown)")
+                && m.contains("too many clients"),
+            "{m}"
+        );
+        let other = anyhow::anyhow!("relation does not exist (SQLSTATE 42P01)");
+        let m = explain_too_many_connections(other, &t, "--pool", 8)
+            .await
+            .to_string();
+        assert!(!m.contains("--pool"), "{m}");
+    }
 }

@@ -36,7 +36,18 @@ pub async fn run(global: &GlobalArgs, args: &SeedArgs) -> anyhow::Result<ExitCod
         }
     };
     bars.clear();
-    let report = result?;
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            return Err(super::explain_too_many_connections(
+                e.into(),
+                &target,
+                "--jobs",
+                plan.jobs,
+            )
+            .await);
+        }
+    };
     println!("{}", render(&report));
     Ok(ExitCode::SUCCESS)
 }

@@ -135,6 +135,26 @@ async fn run_engine(
     .await?
 }
 
+/// The embedded default workload writes (INSERT INTO appointments,
+/// invoices, invoice_items, prescriptions, user_sessions; UPDATE users):
+/// run it only on a database dbload seeded, unless --force.
+pub(super) async fn require_dataset(target: &crate::db::Target) -> anyhow::Result<()> {
+    let c = crate::db::connect(target).await?;
+    let seeded = crate::seed::fingerprint(&c)
+        .await
+        .map_err(|e| anyhow::anyhow!("reading dbload_datasets on {target}: {e}"))?
+        .is_some();
+    if !seeded {
+        anyhow::bail!(
+            "{target} is not a complete dbload dataset (no complete row in dbload_datasets); \
+             the default workload would INSERT into appointments, invoices, invoice_items, \
+             prescriptions and user_sessions and UPDATE users there. Run `dbload seed` first, \
+             give your own --workload FILE, or pass --force to write to it anyway"
+        );
+    }
+    Ok(())
+}
+
 pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCode> {
     if super::capacity::wanted(&args)? {
         return super::capacity::run(global, args).await;
@@ -148,15 +168,18 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
         .chain(&args.slos)
         .map(|t| threshold::parse(t).map_err(|e| anyhow::anyhow!("--threshold: {e}")))
         .collect::<Result<_, _>>()?;
-    let workload = super::workload::load(args.workload.as_deref())?;
+    let workload = super::workload::load(args.workload.as_deref(), "--workload")?;
     let names: Vec<String> = workload.scenarios.iter().map(|s| s.name.clone()).collect();
     threshold::check_names(&thresholds, &names).map_err(|e| anyhow::anyhow!("--threshold: {e}"))?;
 
     let target = super::resolve_target(global).await?;
+    if args.workload.is_none() && !args.force {
+        require_dataset(&target).await?;
+    }
     let prepared = Arc::new(super::workload::prepare_against(&target, workload).await?);
     let admin = crate::db::connect(&target).await?;
     let server_info = server::server_info(&admin).await?;
-    let dataset = server::dataset_fingerprint(&admin).await;
+    let dataset = crate::seed::fingerprint_json(&admin).await;
     let before = server::pgss_snapshot(&admin).await;
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -197,7 +220,7 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
         cfg.warmup,
         cfg.pool
     );
-    let outcome = run_engine(
+    let outcome = match run_engine(
         target.clone(),
         prepared.clone(),
         cfg.clone(),
@@ -205,7 +228,13 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
         args.threads,
         shape.as_ref().and_then(|s| s.client_stages.clone()),
     )
-    .await?;
+    .await
+    {
+        Ok(o) => o,
+        Err(e) => {
+            return Err(super::explain_too_many_connections(e, &target, "--pool", cfg.pool).await);
+        }
+    };
     ctrl_c.abort();
 
     let after = server::pgss_snapshot(&admin).await;
@@ -248,10 +277,13 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
         eprintln!("dbload: invalid run: {r}");
     }
     for t in results.verdict.thresholds.iter().filter(|t| !t.passed) {
-        eprintln!(
-            "dbload: threshold breached: {} (actual {} {})",
-            t.expr, t.actual, t.unit
-        );
+        match &t.note {
+            Some(n) => eprintln!("dbload: threshold breached: {} ({n})", t.expr),
+            None => eprintln!(
+                "dbload: threshold breached: {} (actual {} {})",
+                t.expr, t.actual, t.unit
+            ),
+        }
     }
     Ok(ExitCode::from(results.verdict.exit_code))
 }

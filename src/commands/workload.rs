@@ -9,13 +9,15 @@ use crate::cli::{GlobalArgs, WorkloadCommand};
 use crate::db::connect;
 use crate::workload::{self, DEFAULT_WORKLOAD, DEFAULT_WORKLOAD_PATH, Workload};
 
-/// Read and parse a workload file, or the embedded default.
-pub fn load(path: Option<&Path>) -> anyhow::Result<Workload> {
+/// Read and parse a workload file, or the embedded default. `label` names
+/// where the path came from in errors (`--workload`, or `workload file`
+/// for the positional FILE of `workload check`).
+pub fn load(path: Option<&Path>, label: &str) -> anyhow::Result<Workload> {
     let (name, text) = match path {
         Some(p) => (
             p.display().to_string(),
             std::fs::read_to_string(p)
-                .map_err(|e| anyhow::anyhow!("--workload {}: {e}", p.display()))?,
+                .map_err(|e| anyhow::anyhow!("{label} {}: {e}", p.display()))?,
         ),
         None => (
             DEFAULT_WORKLOAD_PATH.to_string(),
@@ -49,7 +51,7 @@ pub async fn prepare_against(
 pub async fn run(global: &GlobalArgs, cmd: WorkloadCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         WorkloadCommand::Check { file, offline } => {
-            let w = load(Some(&file))?;
+            let w = load(Some(&file), "workload file")?;
             let stmts: usize = w.scenarios.iter().map(|s| s.statements.len()).sum();
             println!(
                 "{}: workload {}: {} scenario(s), {} statement(s), {} sample(s): syntax ok",

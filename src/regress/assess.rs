@@ -277,6 +277,7 @@ pub(crate) mod tests {
                 limit: 5.0,
                 unit: "ms".into(),
                 passed: false,
+                note: None,
             },
             crate::stress::results::ThresholdResult {
                 expr: "error_rate<1%".into(),
@@ -284,6 +285,7 @@ pub(crate) mod tests {
                 limit: 1.0,
                 unit: "%".into(),
                 passed: true,
+                note: None,
             },
         ];
         let mut other = synthetic(20, 1.0, 3);
@@ -393,6 +395,7 @@ pub(crate) mod tests {
                 limit: 1.0,
                 unit: "ms".into(),
                 passed: false,
+                note: None,
             });
         let r = assess(
             suite(),

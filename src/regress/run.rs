@@ -28,7 +28,7 @@ pub async fn dataset_of(target: &Target) -> Result<Option<serde_json::Value>, Ru
     let c = crate::db::connect(target)
         .await
         .map_err(|e| setup("(fingerprint)", e))?;
-    Ok(server::dataset_fingerprint(&c).await)
+    Ok(crate::seed::fingerprint_json(&c).await)
 }
 
 /// Run `spec` against `target` on the current runtime. `stop` ends the run
@@ -56,7 +56,7 @@ pub async fn run_one(
     let server_info = server::server_info(&admin)
         .await
         .map_err(|e| setup(name, e))?;
-    let dataset = server::dataset_fingerprint(&admin).await;
+    let dataset = crate::seed::fingerprint_json(&admin).await;
     let before = server::pgss_snapshot(&admin).await;
     let pool = crate::db::pool(target, spec.config.pool).map_err(|e| setup(name, e))?;
     crate::db::connect::check_pool(target, &pool)

@@ -71,12 +71,14 @@ pub fn render(r: &StressResults) -> String {
     if !r.verdict.thresholds.is_empty() {
         let _ = writeln!(o, "\n| threshold | actual | result |\n|---|--:|---|");
         for t in &r.verdict.thresholds {
+            let actual = match &t.note {
+                Some(n) => n.clone(),
+                None => format!("{} {}", t.actual, t.unit),
+            };
             let _ = writeln!(
                 o,
-                "| `{}` | {} {} | {} |",
+                "| `{}` | {actual} | {} |",
                 t.expr,
-                t.actual,
-                t.unit,
                 if t.passed { "pass" } else { "**FAIL**" }
             );
         }

@@ -218,13 +218,15 @@ pub fn render(r: &StressResults) -> String {
     }
 
     for th in &r.verdict.thresholds {
+        let actual = match &th.note {
+            Some(n) => n.clone(),
+            None => format!("actual {} {}", th.actual, th.unit),
+        };
         let _ = writeln!(
             out,
-            "threshold {:<28} {}  (actual {} {})",
+            "threshold {:<28} {}  ({actual})",
             th.expr,
             if th.passed { "pass" } else { "FAIL" },
-            th.actual,
-            th.unit
         );
     }
     for reason in &r.verdict.invalid_reasons {

@@ -49,6 +49,16 @@ pub enum SeedError {
     )]
     Foreign { target: String, tables: String },
     #[error(
+        "--force would DROP {tables} on {target}, but other objects depend on them: \
+         {dependents}. dbload does not drop with CASCADE; drop or change these yourself, \
+         or seed another database"
+    )]
+    Dependents {
+        target: String,
+        tables: String,
+        dependents: String,
+    },
+    #[error(
         "--scale {scale} needs about {need} of disk on the server (data, indexes and WAL), \
          but only {free} is free in {path}"
     )]
@@ -362,6 +372,18 @@ pub async fn seed(
             target: target.to_string(),
             tables: foreign.join(", "),
         });
+    }
+    if !foreign.is_empty() {
+        let deps = schema::dependents(&client, &foreign)
+            .await
+            .checking("listing objects that depend on the existing tables")?;
+        if !deps.is_empty() {
+            return Err(SeedError::Dependents {
+                target: target.to_string(),
+                tables: foreign.join(", "),
+                dependents: deps.join(", "),
+            });
+        }
     }
     // The tables being replaced give their space back when truncated.
     let need = plan.disk_needed();

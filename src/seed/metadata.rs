@@ -62,6 +62,18 @@ pub async fn fingerprint(client: &Client) -> Result<Option<DatasetInfo>, tokio_p
     Ok(latest(client).await?.filter(|d| d.complete))
 }
 
+/// [`fingerprint`] as JSON, for embedding in results files; a read error
+/// is logged and gives `None` (a report is still worth writing without it).
+pub async fn fingerprint_json(client: &Client) -> Option<serde_json::Value> {
+    match fingerprint(client).await {
+        Ok(d) => d.and_then(|d| serde_json::to_value(d).ok()),
+        Err(e) => {
+            tracing::warn!("could not read the dataset fingerprint (dbload_datasets): {e}");
+            None
+        }
+    }
+}
+
 /// The latest `dbload_datasets` row, complete or not.
 pub async fn latest(client: &Client) -> Result<Option<DatasetInfo>, tokio_postgres::Error> {
     let exists: bool = client

@@ -20,7 +20,7 @@ pub mod rows;
 pub mod schema;
 
 pub use load::{SeedError, SeedReport, TableReport, seed};
-pub use metadata::{DatasetInfo, fingerprint};
+pub use metadata::{DatasetInfo, fingerprint, fingerprint_json};
 pub use model::{Model, Table};
 pub use plan::{DEFAULT_SEED, PlanError, SeedPlan};
 pub use progress::{Progress, Quiet};

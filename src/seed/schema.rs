@@ -82,11 +82,42 @@ pub async fn inspect(client: &Client) -> Result<Existing, tokio_postgres::Error>
     })
 }
 
-/// Drop the tables of our names (for `--force` over tables dbload did not create).
+/// Objects outside `tables` that depend on them (views, materialized
+/// views, foreign keys of other tables): `DROP TABLE` would need CASCADE and
+/// take them along, so `seed --force` refuses and names them instead.
+pub async fn dependents(
+    client: &Client,
+    tables: &[String],
+) -> Result<Vec<String>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "WITH t AS (SELECT to_regclass(x)::oid AS oid FROM unnest($1::text[]) AS x \
+                        WHERE to_regclass(x) IS NOT NULL) \
+             SELECT DISTINCT CASE c.relkind WHEN 'm' THEN 'materialized view ' ELSE 'view ' END \
+                    || c.oid::regclass::text \
+             FROM pg_depend d \
+             JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid \
+             JOIN pg_class c ON c.oid = r.ev_class \
+             WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid IN (SELECT oid FROM t) \
+               AND c.oid NOT IN (SELECT oid FROM t) \
+             UNION \
+             SELECT 'foreign key ' || con.conname || ' on ' || con.conrelid::regclass::text \
+             FROM pg_constraint con \
+             WHERE con.contype = 'f' AND con.confrelid IN (SELECT oid FROM t) \
+               AND con.conrelid NOT IN (SELECT oid FROM t) \
+             ORDER BY 1",
+            &[&tables],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// Drop the tables of our names (for `--force` over tables dbload did not
+/// create). Without CASCADE: anything else depending on them makes it fail.
 pub async fn drop_tables(client: &Client, tables: &[String]) -> Result<(), tokio_postgres::Error> {
     let list: Vec<String> = tables.iter().map(|t| ident(t)).collect();
     client
-        .batch_execute(&format!("DROP TABLE IF EXISTS {} CASCADE", list.join(", ")))
+        .batch_execute(&format!("DROP TABLE IF EXISTS {}", list.join(", ")))
         .await
 }
 

@@ -8,7 +8,7 @@
 //! Nothing is allocated for the statistics and nothing is sent over a
 //! channel per query.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,7 +19,10 @@ use rand::{RngExt, SeedableRng};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::executor::{ConnStatements, ExecError, Outcome, WorkerCtx, prepare_all, run_scenario};
+use super::executor::{
+    ConnStatements, ExecError, Outcome, WorkerCtx, classify, discard, pool_class, prepare_all,
+    run_scenario,
+};
 use super::results::{IntervalSample, interval_sample};
 use super::schedule::{ArrivalGen, Schedule};
 use super::stats::Stats;
@@ -42,6 +45,8 @@ pub enum StressError {
     Pool(String),
     #[error("preparing statement {statement} on a pooled connection: {message}")]
     Prepare { statement: String, message: String },
+    #[error("warm-up, duration and drain timeout together are too long")]
+    TooLong,
 }
 
 /// A callback receiving each interval's sample.
@@ -76,6 +81,24 @@ pub struct RunOutcome {
     pub finished_at: DateTime<Utc>,
     /// Highest number of scenarios in flight seen at an interval boundary.
     pub peak_inflight: i64,
+    /// Panic messages of worker tasks that died (the run is invalid).
+    pub worker_panics: Vec<String>,
+    /// Successful calls per scenario completed by the end of the measured
+    /// window (`totals` also counts those completed while draining): the
+    /// rate is these over `measured_secs`.
+    pub window_calls: Vec<u64>,
+}
+
+/// The message of a worker task that ended with a panic (None: cancelled).
+fn panic_message(e: tokio::task::JoinError) -> Option<String> {
+    let p = e.try_into_panic().ok()?;
+    Some(if let Some(s) = p.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_string()
+    })
 }
 
 struct Shared {
@@ -112,7 +135,7 @@ impl Shared {
         let t0 = Instant::now();
         let client = match self.pool.get().await {
             Ok(c) => c,
-            Err(_) => {
+            Err(e) => {
                 ctx.ran = 0;
                 let waited = t0.elapsed().as_micros() as u64;
                 return (
@@ -120,7 +143,7 @@ impl Shared {
                     0,
                     Err(ExecError {
                         statement: None,
-                        class: *b"08",
+                        class: pool_class(&e),
                     }),
                 );
             }
@@ -128,6 +151,9 @@ impl Shared {
         let t1 = Instant::now();
         let r = run_scenario(&client, &self.prepared, idx, ctx, None).await;
         let t2 = Instant::now();
+        if ctx.discard {
+            discard(client);
+        }
         (
             (t1 - t0).as_micros() as u64,
             (t2 - t1).as_micros() as u64,
@@ -238,11 +264,39 @@ async fn open_worker(
     }
 }
 
+/// The end of a closed-model run, which Ctrl-C may bring forward: an
+/// instant stored as nanoseconds since `base`, read by every client before
+/// each scenario without taking a lock.
+struct Deadline {
+    base: Instant,
+    nanos: AtomicU64,
+}
+
+impl Deadline {
+    fn new(base: Instant, at: Instant) -> Deadline {
+        let d = Deadline {
+            base,
+            nanos: AtomicU64::new(0),
+        };
+        d.set(at);
+        d
+    }
+    fn set(&self, at: Instant) {
+        let n = at.saturating_duration_since(self.base).as_nanos();
+        self.nanos
+            .store(n.min(u64::MAX as u128) as u64, Ordering::Relaxed);
+    }
+    fn passed(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.base).as_nanos()
+            >= self.nanos.load(Ordering::Relaxed) as u128
+    }
+}
+
 async fn closed_worker(
     sh: Arc<Shared>,
     id: usize,
     warmup_end: Instant,
-    end: Arc<Mutex<Instant>>,
+    end: Arc<Deadline>,
     stop: watch::Receiver<bool>,
 ) {
     let shard = &sh.shards[id % sh.shards.len()];
@@ -252,16 +306,22 @@ async fn closed_worker(
     let mut conn: Option<(deadpool_postgres::Object, ConnStatements)> = None;
     loop {
         let now = Instant::now();
-        if *stop.borrow() || now >= *end.lock().unwrap() {
+        if *stop.borrow() || end.passed(now) {
             return;
         }
         sh.inflight.fetch_add(1, Ordering::Relaxed);
         let idx = sh.pick(&mut ctx.rng);
-        if conn.is_none()
-            && let Ok(c) = sh.pool.get().await
-            && let Ok(st) = prepare_all(&c, &sh.prepared).await
-        {
-            conn = Some((c, st));
+        // Why there is no connection: the real SQLSTATE class of the failed
+        // checkout or prepare (not always a lost connection).
+        let mut no_conn = *b"08";
+        if conn.is_none() {
+            match sh.pool.get().await {
+                Ok(c) => match prepare_all(&c, &sh.prepared).await {
+                    Ok(st) => conn = Some((c, st)),
+                    Err(e) => no_conn = classify(&e),
+                },
+                Err(e) => no_conn = pool_class(&e),
+            }
         }
         let pool_us = now.elapsed().as_micros() as u64;
         let (exec_us, res) = match &conn {
@@ -276,7 +336,7 @@ async fn closed_worker(
                     0,
                     Err(ExecError {
                         statement: None,
-                        class: *b"08",
+                        class: no_conn,
                     }),
                 )
             }
@@ -285,13 +345,18 @@ async fn closed_worker(
         if now >= warmup_end {
             record(shard, idx, now, None, pool_us, exec_us, &res, &ctx);
         }
+        if ctx.discard
+            && let Some((c, _)) = conn.take()
+        {
+            discard(c);
+        }
         if let Err(e) = &res {
             let lost = conn.as_ref().is_none_or(|(c, _)| c.is_closed());
             if lost || e.class == *b"08" || e.class == *b"57" {
                 conn = None; // back to the pool, which replaces a dead connection
             }
-            if e.class == *b"08" {
-                // Server unreachable: do not spin.
+            if lost || e.class == *b"08" {
+                // Server unreachable, or no usable connection: do not spin.
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
@@ -300,13 +365,25 @@ async fn closed_worker(
 
 /// Open all pool connections and prepare every statement on each, so the
 /// run measures execution, not connection set-up or parsing.
+/// A pool error with the server's message and SQLSTATE when it has one
+/// (`PoolError`'s own text says only "db error").
+fn pool_message(e: &deadpool_postgres::PoolError) -> String {
+    match e {
+        deadpool_postgres::PoolError::Backend(pe) => match pe.as_db_error() {
+            Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+            None => pe.to_string(),
+        },
+        _ => e.to_string(),
+    }
+}
+
 async fn warm_pool(pool: &Pool, prepared: &Prepared, size: usize) -> Result<(), StressError> {
     let mut held = Vec::with_capacity(size);
     for _ in 0..size {
         let c = pool
             .get()
             .await
-            .map_err(|e| StressError::Pool(e.to_string()))?;
+            .map_err(|e| StressError::Pool(pool_message(&e)))?;
         for sc in &prepared.workload.scenarios {
             for st in &sc.statements {
                 c.prepare_cached(&st.sql)
@@ -337,6 +414,17 @@ pub async fn run(
     cfg: &StressConfig,
     mut hooks: Hooks,
 ) -> Result<RunOutcome, StressError> {
+    // Instant + Duration panics on overflow: refuse absurd lengths up front.
+    if cfg
+        .warmup
+        .checked_add(cfg.duration)
+        .and_then(|d| d.checked_add(cfg.drain_timeout))
+        .and_then(|d| d.checked_add(Duration::from_secs(60)))
+        .and_then(|d| Instant::now().checked_add(d))
+        .is_none()
+    {
+        return Err(StressError::TooLong);
+    }
     warm_pool(&pool, &prepared, cfg.pool).await?;
     let counts: Vec<usize> = prepared
         .workload
@@ -379,7 +467,7 @@ pub async fn run(
     let warmup = cfg.warmup.as_secs_f64();
     let warmup_end = start + cfg.warmup;
     let end_planned = warmup_end + cfg.duration;
-    let closed_end = Arc::new(Mutex::new(end_planned));
+    let closed_end = Arc::new(Deadline::new(start, end_planned));
     let mut sched = None;
     let mut set = JoinSet::new();
     match &cfg.load {
@@ -429,6 +517,8 @@ pub async fn run(
     let mut tick = start + Duration::from_secs(1);
     let mut drain_deadline: Option<Instant> = None;
     let mut stop_live = true;
+    let mut worker_panics = Vec::new();
+    let mut window_calls: Option<Vec<u64>> = None;
     loop {
         let ended = Instant::now() >= end;
         let wait_until = if ended {
@@ -445,16 +535,38 @@ pub async fn run(
                     interrupted = true;
                     let now = Instant::now();
                     end = end.min(now);
-                    *closed_end.lock().unwrap() = end;
+                    closed_end.set(end);
                     if let Some(s) = &sched { s.end_at(now); }
                     let _ = stop_tx.send(true);
                 }
             }
-            Some(_) = set.join_next(), if ended || interrupted => {}
+            Some(r) = set.join_next(), if ended || interrupted => {
+                if let Err(e) = r
+                    && let Some(m) = panic_message(e)
+                {
+                    worker_panics.push(m);
+                }
+            }
         }
         let now = Instant::now();
         if now >= end && drain_deadline.is_none() {
             drain_deadline = Some(now.max(end) + cfg.drain_timeout);
+        }
+        if now >= end && window_calls.is_none() {
+            // What completed within the measured window, before the drain.
+            for (shard, spare) in sh.shards.iter().zip(spares.iter_mut()) {
+                std::mem::swap(&mut *shard.lock().unwrap(), spare);
+                acc.merge(spare);
+                spare.reset();
+            }
+            window_calls = Some(
+                totals
+                    .scenarios
+                    .iter()
+                    .zip(&acc.scenarios)
+                    .map(|(t, a)| t.calls + a.calls)
+                    .collect(),
+            );
         }
         let finished = (now >= end || interrupted) && set.is_empty();
         let timed_out = drain_deadline.is_some_and(|d| now >= d);
@@ -505,7 +617,9 @@ pub async fn run(
             break;
         }
     }
-    let unfinished = sh.inflight.load(Ordering::Relaxed).max(0) as u64;
+    // A panicked worker never gave back its in-flight slot.
+    let unfinished = (sh.inflight.load(Ordering::Relaxed).max(0) as u64)
+        .saturating_sub(worker_panics.len() as u64);
     set.abort_all();
     let mut dropped = totals.dropped;
     let mut scheduled = totals.started + totals.dropped;
@@ -514,6 +628,8 @@ pub async fn run(
         scheduled = s.scheduled();
     }
     let measured_secs = (end.max(warmup_end) - warmup_end).as_secs_f64();
+    let window_calls =
+        window_calls.unwrap_or_else(|| totals.scenarios.iter().map(|s| s.calls).collect());
     Ok(RunOutcome {
         totals,
         intervals,
@@ -525,5 +641,74 @@ pub async fn run(
         started_at,
         finished_at: Utc::now(),
         peak_inflight,
+        worker_panics,
+        window_calls,
     })
+}
+
+#[cfg(test)]
+mod panic_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn absurd_durations_are_an_error_not_a_panic() {
+        let prepared = Arc::new(Prepared {
+            workload: crate::workload::parse("t.sql", "-- @scenario one weight=1\nSELECT 1;\n")
+                .unwrap(),
+            data: Default::default(),
+            bind_columns: vec![],
+        });
+        let cfg = StressConfig {
+            load: Load::Closed { clients: 1 },
+            duration: Duration::MAX,
+            warmup: Duration::ZERO,
+            pool: 0,
+            seed: 1,
+            drain_timeout: Duration::from_secs(1),
+            timer: Default::default(),
+        };
+        let pool = crate::db::pool(
+            &crate::db::Target::parse("postgres://x@127.0.0.1:1/none").unwrap(),
+            1,
+        )
+        .unwrap();
+        let (_tx, stop) = watch::channel(false);
+        let r = run(
+            pool,
+            prepared,
+            &cfg,
+            Hooks {
+                on_interval: None,
+                stop,
+            },
+        )
+        .await;
+        assert!(matches!(r, Err(StressError::TooLong)));
+    }
+
+    #[test]
+    fn the_closed_model_deadline_can_be_brought_forward() {
+        let base = Instant::now();
+        let d = Deadline::new(base, base + Duration::from_secs(10));
+        assert!(!d.passed(base + Duration::from_secs(9)));
+        assert!(d.passed(base + Duration::from_secs(10)));
+        d.set(base + Duration::from_millis(5));
+        assert!(!d.passed(base + Duration::from_millis(4)));
+        assert!(d.passed(base + Duration::from_millis(5)));
+        // Before the base (cannot happen in a run) counts as not passed.
+        let later = Deadline::new(base + Duration::from_secs(1), base + Duration::from_secs(2));
+        assert!(!later.passed(base));
+    }
+
+    #[tokio::test]
+    async fn a_panicked_worker_is_reported_with_its_message() {
+        let mut set = JoinSet::new();
+        set.spawn(async { panic!("worker blew up") });
+        let e = set.join_next().await.unwrap().unwrap_err();
+        assert_eq!(panic_message(e).as_deref(), Some("worker blew up"));
+        set.spawn(std::future::pending::<()>());
+        set.abort_all();
+        let e = set.join_next().await.unwrap().unwrap_err();
+        assert_eq!(panic_message(e), None, "a cancelled task is not a panic");
+    }
 }

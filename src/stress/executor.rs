@@ -23,6 +23,10 @@ pub struct WorkerCtx {
     pub stmt_us: Vec<u64>,
     /// Statements of the last scenario that completed (`stmt_us[..ran]`).
     pub ran: usize,
+    /// The last scenario may have left its connection inside a transaction
+    /// (its ROLLBACK failed): the caller must discard the connection
+    /// ([`discard`]) rather than return it to the pool.
+    pub discard: bool,
 }
 
 impl WorkerCtx {
@@ -39,6 +43,7 @@ impl WorkerCtx {
             slots: vec![Value::Null; w.max_slots.max(1)],
             stmt_us: vec![0; max_stmts],
             ran: 0,
+            discard: false,
         }
     }
 }
@@ -75,6 +80,15 @@ pub fn classify(e: &tokio_postgres::Error) -> ErrorClass {
         *b"08"
     } else {
         *b"CL"
+    }
+}
+
+/// The class of a failure to get a pooled connection: the server's SQLSTATE
+/// when it refused one (e.g. 53300 too many connections), else 08.
+pub fn pool_class(e: &deadpool_postgres::PoolError) -> ErrorClass {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => classify(e),
+        _ => *b"08",
     }
 }
 
@@ -146,6 +160,7 @@ pub async fn run_scenario(
 ) -> Result<Outcome, ExecError> {
     let sc: &Scenario = &prepared.workload.scenarios[idx];
     let data: &RunData = &prepared.data;
+    ctx.discard = false;
     for p in &sc.params {
         p.generator
             .eval(&mut ctx.rng, data, &mut ctx.slots, &p.slots);
@@ -163,16 +178,34 @@ pub async fn run_scenario(
     }
     let res = run_statements(client, prepared, idx, ctx, cached).await;
     if sc.transaction {
-        match res {
-            Ok(Outcome::Done) => simple(client, cached, Tx::Commit)
-                .await
-                .map_err(wrap(None))?,
+        let ended = match res {
+            Ok(Outcome::Done) => match simple(client, cached, Tx::Commit).await {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    // A failed COMMIT may leave the transaction open (e.g. the
+                    // COMMIT never ran): make sure it is over.
+                    if simple(client, cached, Tx::Rollback).await.is_err() {
+                        ctx.discard = true;
+                    }
+                    Err(e)
+                }
+            },
             _ => {
-                let _ = simple(client, cached, Tx::Rollback).await;
+                if simple(client, cached, Tx::Rollback).await.is_err() {
+                    ctx.discard = true;
+                }
+                Ok(())
             }
-        }
+        };
+        ended.map_err(wrap(None))?;
     }
     res
+}
+
+/// Close a pooled connection instead of returning it to the pool (which,
+/// with fast recycling, would hand it out again still inside a transaction).
+pub fn discard(client: deadpool_postgres::Client) {
+    drop(deadpool_postgres::Object::take(client));
 }
 
 async fn run_statements(

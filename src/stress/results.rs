@@ -131,7 +131,8 @@ pub struct ScenarioResult {
     pub no_rows: u64,
     /// Share of all executions (calls + errors) that were this scenario.
     pub share: f64,
-    /// Successful executions per second of the measured window.
+    /// Successful executions per second: those completed within the
+    /// measured window (not while draining) over its length.of the measured window.
     pub rate: f64,
     /// errors / (calls + errors).
     pub error_rate: f64,
@@ -150,7 +151,8 @@ pub struct Totals {
     pub calls: u64,
     pub errors: u64,
     pub error_rate: f64,
-    /// Successful executions per second.
+    /// Successful executions per second: those completed within the
+    /// measured window (not while draining) over its length.
     pub rate: f64,
     /// Configured target rate (open model).
     pub target_rate: Option<f64>,
@@ -289,6 +291,10 @@ pub struct ThresholdResult {
     pub limit: f64,
     pub unit: String,
     pub passed: bool,
+    /// Why the threshold could not be measured (then it did not pass),
+    /// e.g. a latency threshold over a scenario with no successful call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Information about the workload that ran.
@@ -384,7 +390,7 @@ pub fn build(
                 errors: st.errors,
                 no_rows: st.no_rows,
                 share: ratio(st.calls + st.errors, all_done),
-                rate: st.calls as f64 / secs,
+                rate: out.window_calls.get(i).copied().unwrap_or(st.calls) as f64 / secs,
                 error_rate: ratio(st.errors, st.calls + st.errors),
                 errors_by_class: st
                     .error_classes
@@ -423,7 +429,12 @@ pub fn build(
         calls: out.totals.calls(),
         errors: out.totals.errors(),
         error_rate: ratio(out.totals.errors(), all_done),
-        rate: out.totals.calls() as f64 / secs,
+        rate: if out.window_calls.is_empty() {
+            out.totals.calls()
+        } else {
+            out.window_calls.iter().sum()
+        } as f64
+            / secs,
         target_rate: cfg.target_qps(),
         scheduled: out.scheduled,
         started: out.totals.started,
@@ -468,6 +479,13 @@ pub fn build(
             ));
         }
     }
+    if !out.worker_panics.is_empty() {
+        verdict.invalid_reasons.push(format!(
+            "{} driver worker(s) panicked (a dbload bug; the results are incomplete): {}",
+            out.worker_panics.len(),
+            out.worker_panics.join("; ")
+        ));
+    }
     if out.unfinished > 0 {
         verdict.invalid_reasons.push(format!(
             "{} execution(s) were still running at the end of the drain timeout",
@@ -508,6 +526,75 @@ pub fn build(
 mod tests {
     use super::*;
     use crate::stress::stats::new_hist;
+
+    #[test]
+    fn a_worker_panic_makes_the_run_invalid_with_its_message() {
+        let w = crate::workload::parse("t.sql", "-- @scenario one weight=1\nSELECT 1;\n").unwrap();
+        let cfg = StressConfig {
+            load: crate::stress::Load::Closed { clients: 1 },
+            duration: std::time::Duration::from_secs(1),
+            warmup: std::time::Duration::ZERO,
+            pool: 1,
+            seed: 1,
+            drain_timeout: std::time::Duration::from_secs(1),
+            timer: Default::default(),
+        };
+        let out = RunOutcome {
+            totals: crate::stress::stats::Stats::new(&[1]),
+            intervals: vec![],
+            scheduled: 0,
+            dropped: 0,
+            unfinished: 0,
+            interrupted: false,
+            measured_secs: 1.0,
+            started_at: chrono::Utc::now(),
+            finished_at: chrono::Utc::now(),
+            peak_inflight: 1,
+            worker_panics: vec!["boom".into()],
+            window_calls: vec![],
+        };
+        let r = build(&w, &cfg, &out, Default::default(), None, None);
+        assert!(!r.verdict.valid);
+        assert_eq!(r.verdict.exit_code, 3);
+        assert_eq!(r.verdict.invalid_reasons.len(), 1, "{:?}", r.verdict);
+        assert!(
+            r.verdict.invalid_reasons[0].contains("panicked")
+                && r.verdict.invalid_reasons[0].contains("boom")
+        );
+    }
+
+    #[test]
+    fn the_rate_counts_only_calls_completed_within_the_measured_window() {
+        let w = crate::workload::parse("t.sql", "-- @scenario one weight=1\nSELECT 1;\n").unwrap();
+        let cfg = StressConfig {
+            load: crate::stress::Load::Closed { clients: 1 },
+            duration: std::time::Duration::from_secs(2),
+            warmup: std::time::Duration::ZERO,
+            pool: 1,
+            seed: 1,
+            drain_timeout: std::time::Duration::from_secs(1),
+            timer: Default::default(),
+        };
+        let mut totals = crate::stress::stats::Stats::new(&[1]);
+        totals.scenarios[0].calls = 150; // 50 of them completed while draining
+        let out = RunOutcome {
+            totals,
+            intervals: vec![],
+            scheduled: 0,
+            dropped: 0,
+            unfinished: 0,
+            interrupted: false,
+            measured_secs: 2.0,
+            started_at: chrono::Utc::now(),
+            finished_at: chrono::Utc::now(),
+            peak_inflight: 1,
+            worker_panics: vec![],
+            window_calls: vec![100],
+        };
+        let r = build(&w, &cfg, &out, Default::default(), None, None);
+        assert_eq!((r.totals.calls, r.totals.rate), (150, 50.0));
+        assert_eq!((r.scenarios[0].calls, r.scenarios[0].rate), (150, 50.0));
+    }
 
     #[test]
     fn histograms_round_trip_through_base64() {

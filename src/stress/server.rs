@@ -1,7 +1,7 @@
 //! The server side of a run: PostgreSQL version and the settings that
-//! matter for load, the dataset fingerprint (`dbload_datasets`, when the
-//! table exists), and `pg_stat_statements` snapshots taken before and after
-//! the run, diffed into the top statements by server time.
+//! matter for load, and `pg_stat_statements` snapshots taken before and
+//! after the run, diffed into the top statements by server time. (The
+//! dataset fingerprint is `seed::fingerprint`.)
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -56,33 +56,6 @@ pub async fn server_info(c: &Client) -> Result<ServerInfo, tokio_postgres::Error
         version_num: num.parse().unwrap_or(0),
         settings: rows.iter().map(|r| (r.get(0), r.get(1))).collect(),
     })
-}
-
-/// The latest complete row of `dbload_datasets` as JSON, or None when the
-/// table does not exist (a database dbload did not seed) or cannot be read.
-pub async fn dataset_fingerprint(c: &Client) -> Option<serde_json::Value> {
-    let exists: bool = c
-        .query_one("SELECT to_regclass('dbload_datasets') IS NOT NULL", &[])
-        .await
-        .ok()?
-        .get(0);
-    if !exists {
-        return None;
-    }
-    match c
-        .query_opt(
-            "SELECT to_jsonb(d) FROM dbload_datasets d WHERE d.complete \
-             ORDER BY d.finished_at DESC NULLS LAST, d.id DESC LIMIT 1",
-            &[],
-        )
-        .await
-    {
-        Ok(row) => row.map(|r| r.get(0)),
-        Err(e) => {
-            tracing::warn!("dbload_datasets exists but could not be read: {e}");
-            None
-        }
-    }
 }
 
 /// One statement's counters in `pg_stat_statements`.

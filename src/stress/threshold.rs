@@ -138,18 +138,25 @@ impl Threshold {
             Metric::Rate => (rate, "/s"),
             m => (latency_ms(parts, m), "ms"),
         };
-        let passed = match self.op {
-            Op::Lt => actual < self.limit,
-            Op::Le => actual <= self.limit,
-            Op::Gt => actual > self.limit,
-            Op::Ge => actual >= self.limit,
-        };
+        // Latency is measured on successful calls only: with none, there is
+        // no data, and a latency threshold must not pass by default.
+        let note = (matches!(self.metric, Metric::Quantile(_) | Metric::Mean)
+            && parts.total.count == 0)
+            .then(|| "no data: no successful call to measure latency on".to_string());
+        let passed = note.is_none()
+            && match self.op {
+                Op::Lt => actual < self.limit,
+                Op::Le => actual <= self.limit,
+                Op::Gt => actual > self.limit,
+                Op::Ge => actual >= self.limit,
+            };
         ThresholdResult {
             expr: self.expr.clone(),
             actual: (actual * 1000.0).round() / 1000.0,
             limit: self.limit,
             unit: unit.to_string(),
             passed,
+            note,
         }
     }
 }

@@ -198,6 +198,9 @@ fn parse_scalar(t: &str) -> Result<Arg, String> {
         return Ok(Arg::Str(inner.replace("''", "'")));
     }
     if let Ok(n) = t.parse::<f64>() {
+        if !n.is_finite() {
+            return Err(format!("{t}: numbers must be finite"));
+        }
         return Ok(Arg::Num(n));
     }
     let units = [
@@ -212,6 +215,9 @@ fn parse_scalar(t: &str) -> Result<Arg, String> {
         if let Some(num) = t.strip_suffix(u)
             && let Ok(n) = num.parse::<f64>()
         {
+            if !(n * mult).is_finite() {
+                return Err(format!("{t}: durations must be finite"));
+            }
             return Ok(Arg::Dur(n * mult));
         }
     }
@@ -290,15 +296,26 @@ fn num(a: &Arg, what: &str) -> Result<f64, String> {
         _ => Err(format!("{what} must be a number")),
     }
 }
+/// Integers are read as f64: beyond ±2^53 they are no longer exact.
+const MAX_INT: f64 = 9_007_199_254_740_992.0;
+/// Time offsets of now()/timestamp() are bounded to ±100 years.
+const MAX_OFFSET_SECS: f64 = 100.0 * 365.25 * 86400.0;
+
 fn int(a: &Arg, what: &str) -> Result<i64, String> {
     let n = num(a, what)?;
     if n.fract() != 0.0 {
         return Err(format!("{what} must be an integer"));
     }
+    if n.abs() > MAX_INT {
+        return Err(format!("{what} {n} is out of range (at most ±2^53)"));
+    }
     Ok(n as i64)
 }
 fn offset(a: &Arg) -> Result<f64, String> {
     match a {
+        Arg::Dur(d) if d.abs() > MAX_OFFSET_SECS => {
+            Err("offset out of range: at most 100 years either way".into())
+        }
         Arg::Dur(d) => Ok(*d),
         Arg::Num(n) if *n == 0.0 => Ok(0.0),
         _ => Err("expected an offset like -30d, +2h, 15m, 90s".into()),
@@ -360,6 +377,9 @@ pub fn parse_generator(
             if lo > hi {
                 return Err(format!("float({lo}, {hi}): lo > hi"));
             }
+            if !(hi - lo).is_finite() {
+                return Err(format!("float({lo}, {hi}): range too wide"));
+            }
             Generator::Float { lo, hi }
         }
         "zipf" => {
@@ -372,9 +392,13 @@ pub fn parse_generator(
             if !(s > 0.0 && s.is_finite()) {
                 return Err(format!("zipf exponent {s} must be > 0"));
             }
+            let n = hi
+                .checked_sub(lo)
+                .and_then(|d| d.checked_add(1))
+                .ok_or_else(|| format!("zipf({lo}, {hi}, …): range too wide"))?;
             Generator::Zipf {
                 lo,
-                zipf: Zipf::new((hi - lo + 1) as u64, s),
+                zipf: Zipf::new(n as u64, s),
             }
         }
         "choice" => {
@@ -570,6 +594,40 @@ mod tests {
         parse_generator(spec, &|v| (v == "c").then_some(0), &|s| {
             (s == "users").then_some(0)
         })
+    }
+
+    #[test]
+    fn rejects_non_finite_numbers_huge_offsets_and_overflowing_ranges() {
+        for (spec, want) in [
+            ("float(0, inf)", "finite"),
+            ("float(NaN, 1)", "finite"),
+            ("float(-1e308, 1e308)", "range too wide"),
+            ("zipf(1, 1e999, 1.1)", "finite"),
+            ("zipf(1, 10, NaN)", "finite"),
+            ("int(-1e300, 1e300)", "out of range"),
+            ("bool(NaN)", "finite"),
+            ("now(+1e9d)", "100 years"),
+            ("timestamp(-1e300s, 0)", "100 years"),
+            ("now(infd)", "finite"),
+        ] {
+            let e = gen_of(spec)
+                .err()
+                .unwrap_or_else(|| panic!("{spec} accepted"));
+            assert!(e.contains(want), "{spec}: {e}");
+        }
+        // Within the bounds, sampling does not panic.
+        let mut rng = SmallRng::seed_from_u64(1);
+        let data = RunData::default();
+        for spec in [
+            "now(-36500d)",
+            "timestamp(-36500d, +36500d)",
+            "float(-1e300, 1e300)",
+            "zipf(-9007199254740992, 9007199254740992, 1.1)",
+        ] {
+            let g = gen_of(spec).unwrap();
+            let mut slots = vec![Value::Null];
+            g.eval(&mut rng, &data, &mut slots, &[0]);
+        }
     }
 
     #[test]

@@ -184,14 +184,21 @@ fn numeric_from_sql(buf: &[u8]) -> Result<f64, BoxError> {
     if buf.len() < 8 {
         return Err("short numeric".into());
     }
-    let n = i16::from_be_bytes([buf[0], buf[1]]) as usize;
+    let n = i16::from_be_bytes([buf[0], buf[1]]);
     let weight = i16::from_be_bytes([buf[2], buf[3]]) as i32;
     let sign = u16::from_be_bytes([buf[4], buf[5]]);
-    if sign == 0xC000 {
-        return Ok(f64::NAN);
+    match sign {
+        0x0000 | 0x4000 => {}
+        0xC000 => return Ok(f64::NAN),
+        0xD000 => return Ok(f64::INFINITY),
+        0xF000 => return Ok(f64::NEG_INFINITY),
+        other => return Err(format!("numeric with unknown sign 0x{other:04X}").into()),
+    }
+    if n < 0 || buf.len() != 8 + 2 * n as usize {
+        return Err(format!("numeric of {n} digit(s) in a {}-byte value", buf.len()).into());
     }
     let mut v = 0.0;
-    for i in 0..n {
+    for i in 0..n as usize {
         let o = 8 + 2 * i;
         let d = i16::from_be_bytes([buf[o], buf[o + 1]]) as f64;
         v += d * 10000f64.powi(weight - i as i32);
@@ -286,5 +293,46 @@ mod tests {
             let back = numeric_from_sql(&b).unwrap();
             assert!((back - f).abs() < 1e-9, "{s}: {back}");
         }
+    }
+}
+
+#[cfg(test)]
+mod numeric_tests {
+    use super::numeric_from_sql;
+
+    fn raw(n: i16, weight: i16, sign: u16, digits: &[i16]) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend(n.to_be_bytes());
+        b.extend(weight.to_be_bytes());
+        b.extend(sign.to_be_bytes());
+        b.extend(0i16.to_be_bytes());
+        for d in digits {
+            b.extend(d.to_be_bytes());
+        }
+        b
+    }
+
+    #[test]
+    fn numeric_special_values_and_bad_buffers() {
+        // 12345.6789 = 1|2345 . 6789
+        assert_eq!(
+            numeric_from_sql(&raw(3, 1, 0, &[1, 2345, 6789])).unwrap(),
+            12345.6789
+        );
+        assert_eq!(numeric_from_sql(&raw(1, 0, 0x4000, &[7])).unwrap(), -7.0);
+        assert!(numeric_from_sql(&raw(0, 0, 0xC000, &[])).unwrap().is_nan());
+        assert_eq!(
+            numeric_from_sql(&raw(0, 0, 0xD000, &[])).unwrap(),
+            f64::INFINITY
+        );
+        assert_eq!(
+            numeric_from_sql(&raw(0, 0, 0xF000, &[])).unwrap(),
+            f64::NEG_INFINITY
+        );
+        // Claims 3 digits, carries 1: an error, not an out-of-bounds panic.
+        assert!(numeric_from_sql(&raw(3, 0, 0, &[1])).is_err());
+        assert!(numeric_from_sql(&raw(-1, 0, 0, &[])).is_err());
+        assert!(numeric_from_sql(&raw(0, 0, 0x1234, &[])).is_err());
+        assert!(numeric_from_sql(&[0, 1]).is_err());
     }
 }

@@ -99,3 +99,26 @@ fn help_shows_examples() {
         .success()
         .stdout(predicates::str::contains("dbload local start"));
 }
+
+#[test]
+fn analyze_number_flags_are_checked_before_connecting() {
+    for (flag, value) in [
+        ("--min-cost", "inf"),
+        ("--min-mean-ms", "NaN"),
+        ("--slow-ms", "-5"),
+        ("--big-table-rows", "-inf"),
+        ("--unused-min-bytes", "-1"),
+    ] {
+        let err = stderr_of(
+            dbload()
+                .args(["-d", "postgres://nobody@127.0.0.1:1/none", "analyze"])
+                .arg(format!("{flag}={value}"))
+                .assert()
+                .code(2),
+        );
+        assert!(
+            err.contains(flag) && err.contains("finite number, 0 or more"),
+            "{flag}={value}: {err}"
+        );
+    }
+}

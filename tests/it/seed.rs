@@ -233,6 +233,36 @@ async fn refuses_foreign_tables_without_force() {
 }
 
 #[tokio::test]
+async fn force_refuses_to_drop_tables_other_objects_depend_on() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    c.batch_execute(
+        "CREATE TABLE pets (id int PRIMARY KEY, name text); INSERT INTO pets VALUES (1, 'mine');
+         CREATE VIEW my_pets AS SELECT name FROM pets;
+         CREATE TABLE vet_notes (pet int REFERENCES pets (id));",
+    )
+    .await
+    .unwrap();
+    let out = dbload()
+        .args(["-d", &db.url(), "seed", "--scale", "0.001", "--force"])
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        err.contains("view my_pets")
+            && err.contains("foreign key vet_notes_pet_fkey on vet_notes")
+            && err.contains("CASCADE"),
+        "{err}"
+    );
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM my_pets", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1, "the view and the table are untouched");
+}
+
+#[tokio::test]
 async fn bad_scale_is_a_clear_error_before_anything_is_written() {
     // Flag errors come before any connection: this URL leads nowhere.
     let nowhere = "postgres://nobody@127.0.0.1:1/none";

@@ -97,6 +97,8 @@ async fn default_workload_holds_the_rate_follows_weights_and_writes_json() {
     let a = tokio::task::spawn_blocking(move || {
         dbload()
             .args(["-d", &url, "stress", "--qps", "250", "--duration", "4s"])
+            // The fixture is not a dbload dataset (no dbload_datasets row).
+            .arg("--force")
             .args([
                 "--warmup", "1s", "--pool", "4", "--seed", "1", "--format", "json",
             ])
@@ -288,6 +290,21 @@ fn bad_workload_files_name_file_and_line() {
         .args(["workload", "check", "--offline", "queries/vetclinic.sql"])
         .assert()
         .success();
+    // A missing file is blamed on the argument that named it.
+    let a = dbload()
+        .args(["workload", "check", "--offline", "no/such.sql"])
+        .assert()
+        .code(2);
+    let err = stderr_of(&a);
+    assert!(
+        err.contains("workload file no/such.sql:") && !err.contains("--workload"),
+        "{err}"
+    );
+    let a = dbload()
+        .args(["stress", "--workload", "no/such.sql", "--qps", "1"])
+        .assert()
+        .code(2);
+    assert!(stderr_of(&a).contains("--workload no/such.sql:"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -429,6 +446,244 @@ async fn terminated_backends_are_counted_and_the_run_recovers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_workload_refuses_a_database_dbload_did_not_seed() {
+    let db = seeded().await;
+    let url = db.url();
+    let a = tokio::task::spawn_blocking(move || {
+        dbload()
+            .args(["-d", &url, "stress", "--qps", "50", "--duration", "1s"])
+            .assert()
+    })
+    .await
+    .unwrap();
+    let err = stderr_of(&a);
+    assert_eq!(a.get_output().status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("not a complete dbload dataset")
+            && err.contains("INSERT into appointments")
+            && err.contains("--force"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latency_thresholds_fail_when_every_call_fails() {
+    let db = seeded().await;
+    let dir = tempfile::tempdir().unwrap();
+    let fail = write(
+        &dir,
+        "fail.sql",
+        "-- @scenario boom weight=1\nSELECT 1 / (0 * random())::int;\n",
+    );
+    let out = dir.path().join("r.json");
+    let (url, out2) = (db.url(), out.clone());
+    let a = tokio::task::spawn_blocking(move || {
+        dbload()
+            .args(["-d", &url, "stress", "--workload", &fail, "--qps", "20"])
+            .args(["--duration", "1s", "--warmup", "0s"])
+            .args(["--out", out2.to_str().unwrap()])
+            .args(["--threshold", "p99<50ms", "--threshold", "boom:mean<50ms"])
+            .assert()
+    })
+    .await
+    .unwrap();
+    let err = stderr_of(&a);
+    assert_eq!(a.get_output().status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("threshold breached: p99<50ms (no data"),
+        "{err}"
+    );
+    let table = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+    assert!(table.contains("FAIL  (no data"), "{table}");
+    let r = read_results(&out);
+    assert_eq!(r.totals.calls, 0);
+    assert!(r.totals.errors > 0);
+    assert!(
+        r.verdict
+            .thresholds
+            .iter()
+            .all(|t| !t.passed && t.note.is_some())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_model_classifies_prepare_failures_by_their_sqlstate() {
+    let db = TestDb::new().await;
+    let mut c = db.client().await;
+    c.batch_execute("CREATE TABLE gone (x int)").await.unwrap();
+    let text = "-- @scenario one weight=1\nSELECT x FROM gone;\n";
+    let run = {
+        let target = db.target.clone();
+        tokio::spawn(async move {
+            let w = workload::parse("t.sql", text).unwrap();
+            let c = dbload::db::connect(&target).await.unwrap();
+            let prepared = Arc::new(workload::prepare(&c, w).await.unwrap());
+            let cfg = StressConfig {
+                load: Load::Closed { clients: 2 },
+                duration: Duration::from_millis(1500),
+                warmup: Duration::ZERO,
+                pool: 2,
+                seed: 1,
+                drain_timeout: Duration::from_secs(5),
+                timer: Default::default(),
+            };
+            let pool = dbload::db::pool(&target, cfg.pool).unwrap();
+            let (_tx, rx) = tokio::sync::watch::channel(false);
+            let out = stress::run(
+                pool,
+                prepared.clone(),
+                &cfg,
+                Hooks {
+                    on_interval: None,
+                    stop: rx,
+                },
+            )
+            .await
+            .unwrap();
+            stress::results::build(
+                &prepared.workload,
+                &cfg,
+                &out,
+                Default::default(),
+                None,
+                None,
+            )
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Cut every connection while the table is locked, then drop it: the
+    // workers' new connections fail to prepare with 42P01 — not a lost
+    // connection (08).
+    let tx = c.transaction().await.unwrap();
+    tx.batch_execute(
+        "LOCK TABLE gone IN ACCESS EXCLUSIVE MODE;
+         SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid();
+         DROP TABLE gone;",
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let r = run.await.unwrap();
+    let classes = &r.scenarios[0].errors_by_class;
+    assert!(classes.get("42").is_some_and(|n| *n > 0), "{classes:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_whose_rollback_failed_is_not_reused() {
+    let db = TestDb::new().await;
+    // `poison` destroys its connection's prepared statements, so its COMMIT
+    // and ROLLBACK fail and the connection stays inside the transaction. It
+    // must be discarded: `ok`, on the same single pooled connection
+    // otherwise, keeps succeeding. (Closed model only: a closed-model client
+    // prepares every statement on a new connection, so each poison call
+    // fails the same way.)
+    let text = "-- @scenario poison weight=1 transaction\nDEALLOCATE ALL;\n\
+                -- @scenario ok weight=20\nSELECT 1;\n";
+    {
+        let load = Load::Closed { clients: 1 };
+        let cfg = StressConfig {
+            load,
+            warmup: Duration::ZERO,
+            ..open(200.0, 1.0, 1)
+        };
+        let r = run_lib(&db, text, cfg).await;
+        let (poison, ok) = (&r.scenarios[0], &r.scenarios[1]);
+        assert!(poison.errors > 0, "{poison:?}");
+        assert!(ok.calls > 0 && ok.errors == 0, "{:?}", ok.errors_by_class);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dataset_is_the_latest_seed_only_if_it_is_complete() {
+    let db = seeded().await;
+    let c = db.client().await;
+    let dir = tempfile::tempdir().unwrap();
+    let fast = write(&dir, "fast.sql", "-- @scenario one weight=1\nSELECT 1;\n");
+    let insert = "INSERT INTO dbload_datasets \
+                  (seed, scale, dbload_version, schema_version, finished_at, complete) \
+                  VALUES (7, 0.01, 'x', 2, now(), $1) RETURNING id";
+    let complete: i64 = c.query_one(insert, &[&true]).await.unwrap().get(0);
+    let run = |name: &'static str| {
+        let (url, fast, out) = (db.url(), fast.clone(), dir.path().join(name));
+        let out2 = out.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                dbload()
+                    .args(["-d", &url, "stress", "--workload", &fast, "--qps", "20"])
+                    .args(["--duration", "500ms", "--warmup", "0s"])
+                    .args(["--out", out2.to_str().unwrap()])
+                    .assert()
+                    .success();
+            })
+            .await
+            .unwrap();
+            read_results(&out)
+        }
+    };
+    let r = run("a.json").await;
+    assert_eq!(r.dataset.unwrap()["id"], complete);
+    // A later seed that did not complete: its data is not a dataset, and
+    // the older complete row no longer describes the tables either.
+    c.query_one(insert, &[&false]).await.unwrap();
+    let r = run("b.json").await;
+    assert!(r.dataset.is_none(), "{:?}", r.dataset);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_connections_names_the_flag() {
+    // Superusers ignore connection limits: connect as a role limited to 3.
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let role = format!("{}_lim", db.name);
+    c.batch_execute(&format!(
+        "CREATE ROLE {role} LOGIN PASSWORD 'lim' CONNECTION LIMIT 3;
+         ALTER DATABASE {db} OWNER TO {role};
+         ALTER SCHEMA public OWNER TO {role};",
+        db = db.name
+    ))
+    .await
+    .unwrap();
+    let mut t = db.target.clone();
+    t.user = Some(role.clone());
+    t.password = Some("lim".into());
+    let url = t.to_url_with_password();
+    let dir = tempfile::tempdir().unwrap();
+    let fast = write(&dir, "fast.sql", "-- @scenario one weight=1\nSELECT 1;\n");
+    let (stress, seed) = tokio::task::spawn_blocking(move || {
+        let stress = dbload()
+            .args(["-d", &url, "stress", "--workload", &fast, "--qps", "20"])
+            .args(["--duration", "1s", "--warmup", "0s", "--pool", "6"])
+            .assert();
+        let seed = dbload()
+            .args(["-d", &url, "seed", "--scale", "0.001", "--jobs", "6"])
+            .assert();
+        (stress, seed)
+    })
+    .await
+    .unwrap();
+    c.batch_execute(&format!(
+        "ALTER DATABASE {db} OWNER TO CURRENT_USER; REASSIGN OWNED BY {role} TO CURRENT_USER;
+         DROP OWNED BY {role}; DROP ROLE {role};",
+        db = db.name
+    ))
+    .await
+    .unwrap();
+    let err = stderr_of(&stress);
+    assert_eq!(stress.get_output().status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--pool 6 exceeds the connection limit"),
+        "{err}"
+    );
+    let err = stderr_of(&seed);
+    assert_eq!(seed.get_output().status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--jobs 6 exceeds the connection limit"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thresholds_and_invalid_runs_set_the_exit_code() {
     let db = seeded().await;
     let dir = tempfile::tempdir().unwrap();
@@ -513,6 +768,7 @@ fn ctrl_c_ends_the_run_with_partial_results_and_exit_3() {
             "-d",
             &db.url(),
             "stress",
+            "--force",
             "--qps",
             "50",
             "--duration",
