@@ -6,7 +6,6 @@
 //! representative step carry the `sweep` or `capacity` report.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::capacity::breakpoint::Search;
@@ -17,9 +16,7 @@ use crate::capacity::sweep::{self, Mode, Sweep};
 use crate::cli::{ArrivalArg, GlobalArgs, StressArgs, StressFormat};
 use crate::report;
 use crate::stress::results::StressResults;
-use crate::stress::{
-    Arrival, Load, RateProfile, StressConfig, Threshold, TimerKind, server, threshold,
-};
+use crate::stress::{Arrival, Load, RateProfile, StressConfig, Threshold, TimerKind, threshold};
 
 /// The SLO used when none is given.
 pub const DEFAULT_SLO: [&str; 2] = ["p99<100ms", "error_rate<1%"];
@@ -160,25 +157,15 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
     threshold::check_names(&slos, &names).map_err(|e| anyhow::anyhow!("--slo: {e}"))?;
     threshold::check_names(&thresholds, &names).map_err(|e| anyhow::anyhow!("--threshold: {e}"))?;
 
-    let target = super::resolve_target(global).await?;
-    if args.workload.is_none() && !args.force {
-        super::stress::require_dataset(&target).await?;
-    }
-    let prepared = Arc::new(super::workload::prepare_against(&target, workload).await?);
-    let admin = crate::db::connect(&target).await?;
-    let server_info = server::server_info(&admin).await?;
-    let dataset = crate::seed::fingerprint_json(&admin).await;
-    let before = server::pgss_snapshot(&admin).await;
-
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let ctrl_c = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!(
-                "\ndbload: interrupted; finishing the current step and writing partial results"
-            );
-            let _ = stop_tx.send(true);
-        }
-    });
+    let super::stress::RunContext {
+        target,
+        prepared,
+        admin,
+        server_info,
+        dataset,
+        before,
+    } = super::stress::RunContext::open(global, &args, workload).await?;
+    let (stop_rx, ctrl_c) = super::stress::stop_on_ctrl_c("finishing the current step");
     match &job {
         Job::Capacity { .. } => eprintln!(
             "dbload: {} on {target} — closed-model concurrency sweep, {:?} per step",
@@ -263,7 +250,6 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
     .await??;
     ctrl_c.abort();
 
-    let after = server::pgss_snapshot(&admin).await;
     let (mut results, interrupted, no_result, rendered, md) = match done {
         Done::Sweep(sw, r) => {
             let interrupted = sw
@@ -294,10 +280,7 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
     };
     results.server = server_info;
     results.dataset = dataset;
-    results.server_statements = match (&before, &after) {
-        (Some(b), Some(a)) => Some(server::pgss_delta(b, a, 10)),
-        _ => None,
-    };
+    results.server_statements = super::stress::top_statements(&admin, before.as_ref()).await;
     threshold::apply(&thresholds, &mut results);
     results.verdict.exit_code = if interrupted {
         crate::EXIT_INVALID_RUN

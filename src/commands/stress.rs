@@ -155,6 +155,72 @@ pub(super) async fn require_dataset(target: &crate::db::Target) -> anyhow::Resul
     Ok(())
 }
 
+/// What every command driving the stress engine sets up before load starts:
+/// the target (checked to be a dbload dataset for the built-in workload),
+/// the workload prepared against it, and the server context for the results.
+pub(super) struct RunContext {
+    pub target: crate::db::Target,
+    pub prepared: Arc<crate::workload::Prepared>,
+    pub admin: tokio_postgres::Client,
+    pub server_info: server::ServerInfo,
+    pub dataset: Option<serde_json::Value>,
+    /// pg_stat_statements before the run (None without the extension).
+    pub before: Option<server::PgssSnapshot>,
+}
+
+impl RunContext {
+    pub(super) async fn open(
+        global: &GlobalArgs,
+        args: &StressArgs,
+        workload: crate::workload::Workload,
+    ) -> anyhow::Result<RunContext> {
+        let target = super::resolve_target(global).await?;
+        if args.workload.is_none() && !args.force {
+            require_dataset(&target).await?;
+        }
+        let prepared = Arc::new(super::workload::prepare_against(&target, workload).await?);
+        let admin = crate::db::connect(&target).await?;
+        let server_info = server::server_info(&admin).await?;
+        let dataset = crate::seed::fingerprint_json(&admin).await;
+        let before = server::pgss_snapshot(&admin).await;
+        Ok(RunContext {
+            target,
+            prepared,
+            admin,
+            server_info,
+            dataset,
+            before,
+        })
+    }
+}
+
+/// The top statements by server time since `before`.
+pub(super) async fn top_statements(
+    admin: &tokio_postgres::Client,
+    before: Option<&server::PgssSnapshot>,
+) -> Option<Vec<server::ServerStatement>> {
+    let after = server::pgss_snapshot(admin).await?;
+    Some(server::pgss_delta(before?, &after, 10))
+}
+
+/// A stop signal raised by Ctrl-C (saying what happens next), and the
+/// listener task to abort when the run is over.
+pub(super) fn stop_on_ctrl_c(
+    what_next: &'static str,
+) -> (
+    tokio::sync::watch::Receiver<bool>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\ndbload: interrupted; {what_next} and writing partial results");
+            let _ = stop_tx.send(true);
+        }
+    });
+    (stop_rx, task)
+}
+
 pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCode> {
     if super::capacity::wanted(&args)? {
         return super::capacity::run(global, args).await;
@@ -172,25 +238,15 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
     let names: Vec<String> = workload.scenarios.iter().map(|s| s.name.clone()).collect();
     threshold::check_names(&thresholds, &names).map_err(|e| anyhow::anyhow!("--threshold: {e}"))?;
 
-    let target = super::resolve_target(global).await?;
-    if args.workload.is_none() && !args.force {
-        require_dataset(&target).await?;
-    }
-    let prepared = Arc::new(super::workload::prepare_against(&target, workload).await?);
-    let admin = crate::db::connect(&target).await?;
-    let server_info = server::server_info(&admin).await?;
-    let dataset = crate::seed::fingerprint_json(&admin).await;
-    let before = server::pgss_snapshot(&admin).await;
-
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let ctrl_c = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!(
-                "\ndbload: interrupted; finishing in-flight work and writing partial results"
-            );
-            let _ = stop_tx.send(true);
-        }
-    });
+    let RunContext {
+        target,
+        prepared,
+        admin,
+        server_info,
+        dataset,
+        before,
+    } = RunContext::open(global, &args, workload).await?;
+    let (stop_rx, ctrl_c) = stop_on_ctrl_c("finishing in-flight work");
     let show = args.progress || std::io::stderr().is_terminal();
     let target_qps = cfg.target_qps();
     let rss_hook = rss.clone();
@@ -237,11 +293,7 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
     };
     ctrl_c.abort();
 
-    let after = server::pgss_snapshot(&admin).await;
-    let top = match (&before, &after) {
-        (Some(b), Some(a)) => Some(server::pgss_delta(b, a, 10)),
-        _ => None,
-    };
+    let top = top_statements(&admin, before.as_ref()).await;
     let mut results = stress::results::build(
         &prepared.workload,
         &cfg,
