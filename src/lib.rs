@@ -13,6 +13,7 @@ pub mod regress;
 pub mod report;
 pub mod seed;
 pub mod stress;
+pub mod sys;
 pub mod workload;
 
 use std::process::ExitCode;

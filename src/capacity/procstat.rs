@@ -42,11 +42,7 @@ pub fn host_cpu_ticks() -> Option<(u64, u64)> {
 }
 
 /// CPUs available to this process.
-pub fn cpus() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-}
+pub use crate::sys::cpus;
 
 /// A reading taken at the start of a step, compared at its end.
 #[derive(Debug, Clone, Copy)]

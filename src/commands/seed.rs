@@ -13,9 +13,7 @@ use crate::cli::{GlobalArgs, SeedArgs};
 use crate::seed::{self, Progress, SeedPlan, SeedReport, Table, plan::human_bytes};
 
 pub async fn run(global: &GlobalArgs, args: &SeedArgs) -> anyhow::Result<ExitCode> {
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let jobs = args.jobs.unwrap_or_else(crate::sys::cpus);
     // Bad flags fail here, before any connection.
     let plan = SeedPlan::new(args.scale, args.seed, jobs, args.force)?;
     let target = super::resolve_target(global).await?;

@@ -13,9 +13,7 @@ use crate::stress::{
 };
 
 pub(super) fn config(args: &StressArgs) -> anyhow::Result<StressConfig> {
-    let cpus = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
+    let cpus = crate::sys::cpus();
     let shape = super::shapes::shape(args)?;
     let load = match (args.qps, args.clients) {
         _ if shape.as_ref().is_some_and(|s| s.client_stages.is_some()) => Load::Closed {
@@ -98,9 +96,7 @@ async fn run_engine(
     // more throughput than two (fewer cross-thread wake-ups, more CPU left
     // for PostgreSQL).
     let threads = threads.unwrap_or_else(|| {
-        let cpus = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
+        let cpus = crate::sys::cpus();
         (cpus / 4).max(1)
     });
     let handle = std::thread::Builder::new()

@@ -446,9 +446,7 @@ pub async fn run(
         Load::Open { max_inflight, .. } => (*max_inflight).max(1),
         Load::Closed { clients } => (*clients).max(1),
     };
-    let cpus = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
+    let cpus = crate::sys::cpus();
     let nshards = workers.clamp(1, (SHARDS_PER_CPU * cpus).max(2));
     let sh = Arc::new(Shared {
         prepared: prepared.clone(),

@@ -26,7 +26,7 @@ impl Machine {
             .unwrap_or(4 * 1024 * 1024);
         Machine {
             mem_bytes: mem_kb * 1024,
-            cpus: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            cpus: crate::sys::cpus(),
         }
     }
 }
