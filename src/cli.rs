@@ -486,6 +486,10 @@ pub struct AnalyzeArgs {
     /// Read SQL statements (separated by ;) from standard input instead.
     #[arg(long)]
     pub stdin: bool,
+    /// Analyse the statements a `dbload stress --out` results file recorded
+    /// (the top statements by server time during the run).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["stdin", "from_file"])]
+    pub from_results: Option<std::path::PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = AnalyzeFormat::Table)]
     pub format: AnalyzeFormat,

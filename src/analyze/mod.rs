@@ -38,6 +38,12 @@ pub enum Input {
     Pgss(PgssFilter),
     /// SQL text; `origin` names it in locations (`file.sql`, `stdin`).
     Sql { origin: String, text: String },
+    /// Statements recorded elsewhere (a stress results file), with their
+    /// calls and times.
+    Recorded {
+        origin: String,
+        statements: Vec<source::WorkloadStatement>,
+    },
 }
 
 /// Everything the engine needs besides a connection.
@@ -77,6 +83,7 @@ pub async fn run(c: &Client, settings: &Settings) -> Result<AnalyzeReport, Analy
             "pg_stat_statements".to_string(),
         ),
         Input::Sql { origin, text } => (source::split_sql(text, origin), origin.clone()),
+        Input::Recorded { origin, statements } => (statements.clone(), origin.clone()),
     };
     let cat = Catalog::load(c).await?;
     let hypo = settings.use_hypopg && cat.hypopg;

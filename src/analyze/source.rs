@@ -97,6 +97,27 @@ pub async fn from_pgss(
         .collect())
 }
 
+/// The statements a stress run recorded (its top statements by server time,
+/// from pg_stat_statements), located as `<origin>#<rank>`.
+pub fn from_stress_results(
+    results: &crate::stress::StressResults,
+    origin: &str,
+) -> Vec<WorkloadStatement> {
+    results
+        .server_statements
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, s)| WorkloadStatement {
+            location: format!("{origin}#{}", i + 1),
+            query: super::normalize::cast_typed_placeholders(&s.query),
+            calls: s.calls.max(0) as u64,
+            total_ms: s.total_ms,
+            mean_ms: s.mean_ms,
+        })
+        .collect()
+}
+
 /// Split SQL text into statements on top-level semicolons, respecting
 /// quotes, dollar quotes, comments and parentheses. Each statement keeps
 /// `<origin>:<line>` of its first non-blank line.

@@ -32,7 +32,28 @@ pub async fn run(global: &GlobalArgs, args: &AnalyzeArgs) -> anyhow::Result<Exit
             anyhow::bail!("{flag} must be a finite number, 0 or more (got {v})");
         }
     }
-    let input = if let Some(path) = &args.from_file {
+    let input = if let Some(path) = &args.from_results {
+        let origin = path.display().to_string();
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("--from-results {origin}"))?;
+        let results: crate::stress::StressResults =
+            serde_json::from_str(&text).with_context(|| {
+                format!("--from-results {origin}: not a dbload stress results file")
+            })?;
+        if results
+            .server_statements
+            .as_ref()
+            .is_none_or(|v| v.is_empty())
+        {
+            anyhow::bail!(
+                "--from-results {origin}: the run recorded no server statements (pg_stat_statements was not available to it)"
+            );
+        }
+        Input::Recorded {
+            statements: crate::analyze::source::from_stress_results(&results, &origin),
+            origin,
+        }
+    } else if let Some(path) = &args.from_file {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("--from-file {}", path.display()))?;
         Input::Sql {

@@ -721,3 +721,68 @@ fn bad_input_names_the_flag() {
         .code(2)
         .stderr(predicates::str::contains("--apply"));
 }
+
+/// `--from-results`: the statements a stress run recorded are analysed
+/// (a seeded dataset, the default workload, then the results file).
+#[tokio::test]
+async fn from_results_analyses_the_statements_of_a_stress_run() {
+    let db = crate::common::TestDb::new().await;
+    let url = db.url();
+    crate::common::dbload()
+        .args(["-d", &url, "seed", "--scale", "0.01"])
+        .assert()
+        .success();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run.json");
+    crate::common::dbload()
+        .args([
+            "-d",
+            &url,
+            "stress",
+            "--qps",
+            "50",
+            "--duration",
+            "2s",
+            "--warmup",
+            "1s",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let a = crate::common::dbload()
+        .args(["-d", &url, "analyze", "--format", "json", "--from-results"])
+        .arg(&out)
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
+    let statements = v["statements"].as_array().expect("statements");
+    assert!(!statements.is_empty(), "{v}");
+    let origin = out.display().to_string();
+    assert!(
+        statements
+            .iter()
+            .all(|s| s["location"].as_str().unwrap_or("").starts_with(&origin)),
+        "{statements:?}"
+    );
+    // The 'my pets' look-up (latest appointment per pet) gets its index.
+    let ddls: Vec<&str> = v["proposals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["ddl"].as_str())
+        .collect();
+    assert!(
+        ddls.iter().any(|d| d.contains("appointments (pet_id")),
+        "{ddls:?}"
+    );
+    // A file that is not a results file names the flag.
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{}").unwrap();
+    crate::common::dbload()
+        .args(["-d", &url, "analyze", "--from-results"])
+        .arg(&bad)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--from-results"));
+}
