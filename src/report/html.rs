@@ -423,7 +423,7 @@ pub fn render(r: &RegressResults, extras: &Extras<'_>) -> String {
     );
     let _ = writeln!(
         o,
-        "<p>Suite <code>{}</code> · {} → {} · baseline {} · tolerance ±{:.0} % · dbload {}</p>",
+        "<p>Suite <code>{}</code> · {} → {} · baseline {} · tolerance ±{:.0} %{} · dbload {}</p>",
         esc(&r.suite.path),
         r.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
         r.finished_at.format("%H:%M:%S UTC"),
@@ -432,6 +432,9 @@ pub fn render(r: &RegressResults, extras: &Extras<'_>) -> String {
             .map(|b| format!("<code>{}</code>", esc(&b.path)))
             .unwrap_or_else(|| "none".into()),
         r.tolerance * 100.0,
+        r.tail_tolerance
+            .map(|t| format!(" (p95/p99 ±{:.0} %)", t * 100.0))
+            .unwrap_or_default(),
         esc(&r.dbload_version)
     );
     let _ = writeln!(
