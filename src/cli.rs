@@ -85,7 +85,8 @@ Examples:
 
 Each run's per-second samples (throughput, p50/p95/p99 per scenario) are
 compared with the baseline run of the same name by a block bootstrap: a
-metric is 'regressed' only when its 95 % interval lies beyond the tolerance.
+metric is 'regressed' only when its 95 % interval lies beyond the tolerance
+(--tolerance for throughput and p50, the wider --tail-tolerance for p95/p99).
 Runs whose dataset, workload or server settings differ are not compared
 unless --allow-mismatch. Writes regress.json (dbload.regress/1), report.html,
 summary.md and junit.xml into --out; the summary also goes to stdout and is
@@ -109,9 +110,14 @@ pub struct RegressArgs {
     /// Write this run's results as the new --baseline (unless a run is invalid).
     #[arg(long, requires = "baseline")]
     pub update_baseline: bool,
-    /// Relative change treated as noise: 10%, 5%, 0.1 [default: the suite's, else 10%].
+    /// Relative change treated as noise for throughput and p50: 10%, 5%, 0.1
+    /// [default: the suite's, else 10%].
     #[arg(long, value_name = "PCT")]
     pub tolerance: Option<String>,
+    /// Relative change treated as noise for p95 and p99, which drift more
+    /// between runs [default: the suite's, else 25%].
+    #[arg(long, value_name = "PCT")]
+    pub tail_tolerance: Option<String>,
     /// Compare even when dataset, workload or server settings differ.
     #[arg(long)]
     pub allow_mismatch: bool,
@@ -151,9 +157,12 @@ pub struct ReportArgs {
     /// Compare the (last) results with this baseline file.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<std::path::PathBuf>,
-    /// Tolerance for the comparison with --baseline.
+    /// Tolerance for the comparison with --baseline (throughput, p50).
     #[arg(long, value_name = "PCT", default_value = "10%")]
     pub tolerance: String,
+    /// Tolerance of p95/p99 in the comparison with --baseline.
+    #[arg(long, value_name = "PCT", default_value = "25%")]
+    pub tail_tolerance: String,
     /// Compare with --baseline even when environments differ.
     #[arg(long)]
     pub allow_mismatch: bool,

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use super::report::{Outputs, step_summary, write_outputs};
 use crate::cli::{GlobalArgs, RegressArgs};
 use crate::regress::assess::{self, AssessSettings, Baseline};
-use crate::regress::compare::CompareSettings;
+use crate::regress::compare::{CompareSettings, DEFAULT_TAIL_TOLERANCE, DEFAULT_TOLERANCE};
 use crate::regress::model::{SuiteInfo, read_results};
 use crate::regress::{environment, history, run as engine, suite};
 use crate::report;
@@ -19,7 +19,13 @@ pub async fn run(global: &GlobalArgs, args: RegressArgs) -> anyhow::Result<ExitC
     let suite = suite::load(&args.suite)?;
     let tolerance = match &args.tolerance {
         Some(t) => suite::parse_tolerance(t).map_err(|e| anyhow::anyhow!("--tolerance: {e}"))?,
-        None => suite.tolerance.unwrap_or(0.10),
+        None => suite.tolerance.unwrap_or(DEFAULT_TOLERANCE),
+    };
+    let tail_tolerance = match &args.tail_tolerance {
+        Some(t) => {
+            suite::parse_tolerance(t).map_err(|e| anyhow::anyhow!("--tail-tolerance: {e}"))?
+        }
+        None => suite.tail_tolerance.unwrap_or(DEFAULT_TAIL_TOLERANCE),
     };
     let base_file = match &args.baseline {
         Some(p) if p.exists() => {
@@ -95,6 +101,7 @@ pub async fn run(global: &GlobalArgs, args: RegressArgs) -> anyhow::Result<ExitC
     let settings = AssessSettings {
         compare: CompareSettings {
             tolerance,
+            tail_tolerance,
             ..Default::default()
         },
         allow_mismatch: args.allow_mismatch,

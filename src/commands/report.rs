@@ -93,6 +93,8 @@ fn as_regress(
 pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let tolerance =
         suite::parse_tolerance(&args.tolerance).map_err(|e| anyhow::anyhow!("--tolerance: {e}"))?;
+    let tail_tolerance = suite::parse_tolerance(&args.tail_tolerance)
+        .map_err(|e| anyhow::anyhow!("--tail-tolerance: {e}"))?;
     let files: Vec<ResultsFile> = args
         .results
         .iter()
@@ -109,6 +111,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let settings = AssessSettings {
         compare: CompareSettings {
             tolerance,
+            tail_tolerance,
             ..Default::default()
         },
         allow_mismatch: args.allow_mismatch,

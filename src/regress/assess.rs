@@ -79,7 +79,7 @@ pub fn compare_runs(
             &samples(baseline, scenario, metric),
             &samples(current, scenario, metric),
             better,
-            s,
+            &s.for_metric(metric),
         );
         out.push(MetricVerdict {
             scenario: scenario.to_string(),
@@ -93,6 +93,7 @@ pub fn compare_runs(
             interval: (c.interval.0.is_finite() && c.interval.1.is_finite()).then_some(c.interval),
             baseline_samples: c.baseline_samples,
             current_samples: c.current_samples,
+            tolerance: Some(s.tolerance_for(metric)),
         });
     };
     for m in TOTAL_METRICS {
@@ -206,6 +207,7 @@ pub fn assess(
         finished_at,
         suite,
         tolerance: s.compare.tolerance,
+        tail_tolerance: Some(s.compare.tail_tolerance),
         allow_mismatch: s.allow_mismatch,
         baseline: baseline.map(|b| BaselineInfo {
             path: b.path.clone(),

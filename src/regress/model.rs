@@ -63,6 +63,10 @@ pub struct MetricVerdict {
     pub interval: Option<(f64, f64)>,
     pub baseline_samples: usize,
     pub current_samples: usize,
+    /// The tolerance this metric was judged with (the tail tolerance for
+    /// p95/p99); absent in files written before it was recorded.
+    #[serde(default)]
+    pub tolerance: Option<f64>,
 }
 
 /// One run of the suite.
@@ -115,8 +119,12 @@ pub struct RegressResults {
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
     pub suite: SuiteInfo,
-    /// Relative change treated as noise (0.10 = 10 %).
+    /// Relative change treated as noise (0.10 = 10 %) for throughput and p50.
     pub tolerance: f64,
+    /// Relative change treated as noise for p95/p99 (absent in files written
+    /// before tail percentiles had their own tolerance: then `tolerance`).
+    #[serde(default)]
+    pub tail_tolerance: Option<f64>,
     /// Environment differences were allowed (`--allow-mismatch`).
     pub allow_mismatch: bool,
     pub baseline: Option<BaselineInfo>,

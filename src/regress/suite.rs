@@ -6,7 +6,8 @@
 //! [suite]
 //! name = "nightly"
 //! scale = 0.01              # the `dbload seed --scale` the suite expects (optional)
-//! tolerance = "10%"         # default of --tolerance (optional)
+//! tolerance = "10%"         # default of --tolerance: throughput, p50 (optional)
+//! tail_tolerance = "25%"    # default of --tail-tolerance: p95, p99 (optional)
 //!
 //! [[run]]
 //! name = "steady"
@@ -60,6 +61,8 @@ pub struct Suite {
     pub scale: Option<f64>,
     /// Relative tolerance (0.10 = 10 %) if the suite sets one.
     pub tolerance: Option<f64>,
+    /// Relative tolerance of p95/p99 if the suite sets one.
+    pub tail_tolerance: Option<f64>,
     pub runs: Vec<RunSpec>,
 }
 
@@ -77,6 +80,7 @@ struct RawHeader {
     name: Option<String>,
     scale: Option<Spanned<f64>>,
     tolerance: Option<Spanned<String>>,
+    tail_tolerance: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -139,7 +143,7 @@ pub fn parse(path: &str, text: &str, base: &Path) -> Result<Suite, SuiteError> {
             message: e.message().trim().to_string(),
         }
     })?;
-    let (name, scale, tolerance) = match &raw.suite {
+    let (name, scale, tolerance, tail_tolerance) = match &raw.suite {
         Some(h) => {
             let h = h.get_ref();
             let scale = match &h.scale {
@@ -153,9 +157,13 @@ pub fn parse(path: &str, text: &str, base: &Path) -> Result<Suite, SuiteError> {
                 Some(t) => Some(parse_tolerance(t.get_ref()).map_err(|m| err(t.span(), m))?),
                 None => None,
             };
-            (h.name.clone(), scale, tolerance)
+            let tail_tolerance = match &h.tail_tolerance {
+                Some(t) => Some(parse_tolerance(t.get_ref()).map_err(|m| err(t.span(), m))?),
+                None => None,
+            };
+            (h.name.clone(), scale, tolerance, tail_tolerance)
         }
-        None => (None, None, None),
+        None => (None, None, None, None),
     };
     if raw.run.is_empty() {
         return Err(err(
@@ -298,6 +306,7 @@ pub fn parse(path: &str, text: &str, base: &Path) -> Result<Suite, SuiteError> {
         path: path.to_string(),
         scale,
         tolerance,
+        tail_tolerance,
         runs,
     })
 }
@@ -379,6 +388,7 @@ mod tests {
 name = "nightly"
 scale = 0.01
 tolerance = "15%"
+tail_tolerance = "30%"
 
 [[run]]
 name = "open"
@@ -397,6 +407,7 @@ duration = "10s"
         assert_eq!(s.name, "nightly");
         assert_eq!(s.scale, Some(0.01));
         assert_eq!(s.tolerance, Some(0.15));
+        assert_eq!(s.tail_tolerance, Some(0.3));
         assert_eq!(s.runs.len(), 2);
         let o = &s.runs[0];
         assert_eq!(o.workload.path, DEFAULT_WORKLOAD_PATH);

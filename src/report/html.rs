@@ -80,6 +80,7 @@ fn series(
             .filter_map(|i| f(i).map(|y| (i.t, y)))
             .collect(),
         color: PALETTE[color % PALETTE.len()],
+        markers: false,
     }
 }
 
@@ -326,6 +327,220 @@ fn run_section(o: &mut String, run: &crate::regress::RunReport, base: Option<&St
             ),
         );
     }
+    shape_charts(o, r);
+}
+
+/// A line of measured points, each marked.
+fn measured(name: &str, color: usize, points: Vec<(f64, f64)>) -> Series {
+    Series {
+        name: name.to_string(),
+        points: points
+            .into_iter()
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .collect(),
+        color: PALETTE[color % PALETTE.len()],
+        markers: true,
+    }
+}
+
+/// Charts of the load-shape data a results file may carry (issue 5):
+/// per-stage target vs achieved rate, the pool sweep (max QPS under the
+/// SLO, or the rate run's throughput, and p99 per pool size) and the
+/// concurrency sweep with its fitted USL curve.
+pub fn shape_charts(o: &mut String, r: &StressResults) {
+    let has_stages = r.stages.as_ref().is_some_and(|s| !s.is_empty());
+    if !has_stages && r.sweep.is_none() && r.capacity.is_none() {
+        return;
+    }
+    let _ = writeln!(o, "<h3>Load shape</h3>");
+    if let Some(stages) = r.stages.as_ref().filter(|s| !s.is_empty()) {
+        let mid = |w: &crate::capacity::stages::StageWindow| (w.start_s + w.end_s) / 2.0;
+        let open = matches!(r.config.load, crate::stress::Load::Open { .. });
+        let mut lines = Vec::new();
+        if open {
+            lines.push(measured(
+                "target (mean)",
+                5,
+                stages
+                    .iter()
+                    .map(|s| (mid(&s.window), s.target_mean))
+                    .collect(),
+            ));
+        }
+        lines.push(measured(
+            "achieved",
+            0,
+            stages
+                .iter()
+                .map(|s| (mid(&s.window), s.achieved_rate))
+                .collect(),
+        ));
+        chart(
+            o,
+            html_charts::lines(
+                if open {
+                    "Stages: target vs achieved rate"
+                } else {
+                    "Stages (closed model): achieved rate"
+                },
+                "seconds (middle of each stage)",
+                "executions/s",
+                &lines,
+            ),
+        );
+        chart(
+            o,
+            html_charts::lines(
+                "Stages: latency",
+                "seconds (middle of each stage)",
+                "ms",
+                &[
+                    measured(
+                        "p50 (median second)",
+                        0,
+                        stages
+                            .iter()
+                            .map(|s| (mid(&s.window), ms(s.p50_us)))
+                            .collect(),
+                    ),
+                    measured(
+                        "p99 (worst second)",
+                        1,
+                        stages
+                            .iter()
+                            .map(|s| (mid(&s.window), ms(s.p99_worst_us)))
+                            .collect(),
+                    ),
+                ],
+            ),
+        );
+    }
+    if let Some(sw) = &r.sweep {
+        let slo = if sw.slo.is_empty() {
+            String::new()
+        } else {
+            format!(" (SLO {})", sw.slo.join(", "))
+        };
+        let by_pool = |f: &dyn Fn(&crate::capacity::sweep::PoolRun) -> Option<f64>| {
+            sw.pools
+                .iter()
+                .filter_map(|p| Some((p.pool as f64, f(p)?)))
+                .collect::<Vec<_>>()
+        };
+        let find_max = sw.pools.iter().any(|p| p.breakpoint.is_some());
+        let rates = if find_max {
+            vec![
+                measured(
+                    "max QPS under the SLO",
+                    2,
+                    by_pool(&|p| p.breakpoint.as_ref()?.max_qps),
+                ),
+                measured(
+                    "achieved at that rate",
+                    0,
+                    by_pool(&|p| p.breakpoint.as_ref()?.achieved_qps),
+                ),
+            ]
+        } else {
+            vec![
+                measured(
+                    "target",
+                    5,
+                    by_pool(&|p| p.step.as_ref()?.target_qps.or(sw.target_qps)),
+                ),
+                measured("achieved", 0, by_pool(&|p| Some(p.step.as_ref()?.qps))),
+            ]
+        };
+        chart(
+            o,
+            html_charts::lines(
+                &format!(
+                    "Pool sweep: {}{slo}",
+                    if find_max {
+                        "max QPS under the SLO per pool size"
+                    } else {
+                        "throughput per pool size"
+                    }
+                ),
+                "pool size (connections)",
+                "scenarios/s",
+                &rates,
+            ),
+        );
+        chart(
+            o,
+            html_charts::lines(
+                &format!(
+                    "Pool sweep: p99 per pool size{}",
+                    if find_max { " (best passing step)" } else { "" }
+                ),
+                "pool size (connections)",
+                "ms",
+                &[measured(
+                    "p99",
+                    1,
+                    by_pool(&|p| Some(ms(p.representative()?.p99_us))),
+                )],
+            ),
+        );
+        let _ = writeln!(
+            o,
+            "<p>Recommended pool: {} — {}</p>",
+            sw.recommendation
+                .pool
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "none".into()),
+            esc(&sw.recommendation.reason)
+        );
+    }
+    if let Some(cap) = &r.capacity {
+        let pts: Vec<(f64, f64)> = cap
+            .steps
+            .iter()
+            .filter_map(|s| Some((s.clients? as f64, s.qps)))
+            .collect();
+        let mut lines = vec![measured("measured", 0, pts.clone())];
+        let title = match &cap.usl {
+            Some(u) => {
+                // The fitted curve from 1 client to past the last measured
+                // concurrency (and the model's peak, when it is near).
+                let last = pts.iter().map(|p| p.0).fold(1.0f64, f64::max);
+                let end = cap
+                    .peak_clients
+                    .filter(|p| p.is_finite())
+                    .map_or(last, |p| p.min(2.0 * last))
+                    .max(last)
+                    * 1.25;
+                const N: usize = 80;
+                let curve = (0..=N)
+                    .map(|k| 1.0 + (end - 1.0) * k as f64 / N as f64)
+                    .map(|n| (n, u.throughput(n)))
+                    .filter(|(_, y)| y.is_finite())
+                    .collect();
+                lines.push(Series {
+                    name: "USL fit".into(),
+                    points: curve,
+                    color: PALETTE[1],
+                    markers: false,
+                });
+                format!(
+                    "Concurrency vs throughput, USL fit (λ {:.1}/s, σ {:.4}, κ {:.5}, R² {:.3})",
+                    u.lambda, u.sigma, u.kappa, u.r_squared
+                )
+            }
+            None => format!(
+                "Concurrency vs throughput (no USL fit{})",
+                cap.usl_error
+                    .as_ref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            ),
+        };
+        chart(
+            o,
+            html_charts::lines(&title, "clients (concurrency)", "scenarios/s", &lines),
+        );
+    }
 }
 
 fn trend(o: &mut String, history: &[Point]) {
@@ -357,6 +572,7 @@ fn trend(o: &mut String, history: &[Point]) {
                 .map(|(i, p)| ((i + 1) as f64, f(p)))
                 .collect(),
             color: PALETTE[c],
+            markers: true,
         };
         chart(
             o,
@@ -423,7 +639,7 @@ pub fn render(r: &RegressResults, extras: &Extras<'_>) -> String {
     );
     let _ = writeln!(
         o,
-        "<p>Suite <code>{}</code> · {} → {} · baseline {} · tolerance ±{:.0} % · dbload {}</p>",
+        "<p>Suite <code>{}</code> · {} → {} · baseline {} · tolerance ±{:.0} %{} · dbload {}</p>",
         esc(&r.suite.path),
         r.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
         r.finished_at.format("%H:%M:%S UTC"),
@@ -432,6 +648,9 @@ pub fn render(r: &RegressResults, extras: &Extras<'_>) -> String {
             .map(|b| format!("<code>{}</code>", esc(&b.path)))
             .unwrap_or_else(|| "none".into()),
         r.tolerance * 100.0,
+        r.tail_tolerance
+            .map(|t| format!(" (p95/p99 ±{:.0} %)", t * 100.0))
+            .unwrap_or_default(),
         esc(&r.dbload_version)
     );
     let _ = writeln!(
@@ -478,4 +697,181 @@ pub fn render(r: &RegressResults, extras: &Extras<'_>) -> String {
     trend(&mut o, &extras.history);
     let _ = writeln!(o, "</body></html>");
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capacity::breakpoint::Breakpoint;
+    use crate::capacity::concurrency::CapacityReport;
+    use crate::capacity::stages::{StageResult, StageWindow};
+    use crate::capacity::step::{self, StepResult};
+    use crate::capacity::sweep::{PoolRun, Recommendation, Sweep};
+    use crate::capacity::usl::Usl;
+
+    fn fixture() -> StressResults {
+        serde_json::from_str(include_str!("../../fixtures/stress_results.json")).unwrap()
+    }
+
+    fn a_step(r: &StressResults, pool: usize, clients: Option<usize>, qps: f64) -> StepResult {
+        let mut s = step::judge(r, &[], Default::default(), Default::default());
+        s.pool = pool;
+        s.clients = clients;
+        s.qps = qps;
+        s.p99_us = 20_000 + 1_000 * pool as u64;
+        s
+    }
+
+    /// Small synthetic results carrying stages, a find-max pool sweep and a
+    /// concurrency sweep with its USL fit.
+    pub(crate) fn shaped() -> StressResults {
+        let mut r = fixture();
+        r.stages = Some(
+            [
+                (0.0, 10.0, 50.0, 49.5),
+                (10.0, 20.0, 100.0, 98.0),
+                (20.0, 30.0, 150.0, 120.0),
+            ]
+            .iter()
+            .enumerate()
+            .map(|(i, &(start_s, end_s, target, achieved))| StageResult {
+                window: StageWindow {
+                    stage: i + 1,
+                    start_s,
+                    end_s,
+                    from: target - 50.0,
+                    to: target,
+                },
+                target_mean: target - 25.0,
+                achieved_rate: achieved,
+                calls: (achieved * 10.0) as u64,
+                errors: 0,
+                error_rate: 0.0,
+                dropped: 0,
+                p50_us: 2_000 + 500 * i as u64,
+                p99_worst_us: 9_000 + 4_000 * i as u64,
+                lag_p99_worst_us: 100,
+                inflight_max: 4,
+            })
+            .collect(),
+        );
+        let pools = [(4, 180.0), (8, 320.0), (16, 330.0)]
+            .iter()
+            .map(|&(pool, max)| PoolRun {
+                pool,
+                breakpoint: Some(Breakpoint {
+                    pool,
+                    probe_qps: None,
+                    max_qps: Some(max),
+                    achieved_qps: Some(max * 0.98),
+                    failed_qps: Some(max * 1.2),
+                    limit: None,
+                    verdict: "ok".into(),
+                    steps: vec![{
+                        let mut s = a_step(&r, pool, None, max * 0.98);
+                        s.target_qps = Some(max);
+                        s.passed = true;
+                        s
+                    }],
+                    interrupted: false,
+                }),
+                step: None,
+            })
+            .collect();
+        r.sweep = Some(Sweep {
+            mode: "find_max".into(),
+            slo: vec!["p99<50ms".into()],
+            target_qps: None,
+            pools,
+            recommendation: Recommendation {
+                pool: Some(8),
+                reason: "smallest pool within 5 % of the best".into(),
+            },
+        });
+        let usl = Usl {
+            lambda: 100.0,
+            sigma: 0.05,
+            kappa: 0.002,
+            r_squared: 0.99,
+        };
+        r.capacity = Some(CapacityReport {
+            slo: vec!["p99<50ms".into()],
+            steps: [1usize, 2, 4, 8, 16]
+                .iter()
+                .map(|&n| a_step(&r, n, Some(n), usl.throughput(n as f64) * 0.97))
+                .collect(),
+            usl: Some(usl),
+            usl_error: None,
+            peak_clients: usl.peak_concurrency(),
+            peak_qps: usl.peak_throughput(),
+            plan: crate::capacity::plan::plan(&[], Some(&usl), None, None),
+            interrupted: false,
+        });
+        r
+    }
+
+    /// The number of points of each `<polyline>` in `svg`.
+    fn polyline_points(svg: &str) -> Vec<usize> {
+        svg.split("<polyline")
+            .skip(1)
+            .map(|p| {
+                let attr = p.split("points=\"").nth(1).unwrap_or("");
+                let pts = &attr[..attr.find('"').unwrap_or(0)];
+                pts.split_whitespace().count()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn draws_stage_sweep_and_capacity_charts() {
+        let r = shaped();
+        let mut o = String::new();
+        shape_charts(&mut o, &r);
+        let svgs: Vec<&str> = o.split("<svg").skip(1).collect();
+        assert_eq!(svgs.len(), 5, "{o}");
+        for (title, points) in [
+            ("Stages: target vs achieved rate", 3),
+            ("Stages: latency", 3),
+            (
+                "Pool sweep: max QPS under the SLO per pool size (SLO p99&lt;50ms)",
+                3,
+            ),
+            ("Pool sweep: p99 per pool size (best passing step)", 3),
+            ("Concurrency vs throughput, USL fit", 5),
+        ] {
+            let svg = svgs
+                .iter()
+                .find(|s| s.contains(title))
+                .unwrap_or_else(|| panic!("no chart {title:?} in {o}"));
+            let lines = polyline_points(svg);
+            // Every data line has its points (legend samples have 2).
+            assert!(lines.iter().any(|&n| n >= points), "{title}: {lines:?}");
+            assert!(svg.matches("<circle").count() >= points, "{title}");
+        }
+        let usl = svgs.iter().find(|s| s.contains("USL fit (")).unwrap();
+        assert!(usl.contains(">\nUSL fit\n</text>"), "legend entry: {usl}");
+        assert!(
+            polyline_points(usl).iter().any(|&n| n > 50),
+            "the fitted curve is drawn densely"
+        );
+        assert!(o.contains("Recommended pool: 8"));
+    }
+
+    #[test]
+    fn report_without_shapes_has_no_shape_section_and_with_them_has_it() {
+        let mut r = crate::regress::assess::tests::sample();
+        let extras = Extras {
+            baseline: vec![],
+            history: vec![],
+        };
+        assert!(!render(&r, &extras).contains("Load shape"));
+        r.runs[0].results = shaped();
+        let html = render(&r, &extras);
+        // To look at the charts: DBLOAD_DUMP_HTML=/tmp/r.html cargo test report::html
+        if let Ok(p) = std::env::var("DBLOAD_DUMP_HTML") {
+            std::fs::write(p, &html).unwrap();
+        }
+        assert!(html.contains("<h3>Load shape</h3>"));
+        assert!(html.contains("Concurrency vs throughput, USL fit"));
+    }
 }

@@ -1,7 +1,8 @@
 //! Charts for the HTML report, drawn by plotters' SVG backend into strings
 //! that are inlined in the page (no scripts, no network). Two shapes: lines
 //! over an x axis (time series, trends) and horizontal grouped bars (one
-//! row per scenario). Lines come out as SVG `<polyline>`s, bars as `<rect>`s.
+//! row per scenario). Lines come out as SVG `<polyline>`s, bars as `<rect>`s,
+//! the markers of measured points (sweeps, stages, capacity) as `<circle>`s.
 
 use plotters::prelude::*;
 
@@ -20,6 +21,9 @@ pub struct Series {
     pub name: String,
     pub points: Vec<(f64, f64)>,
     pub color: RGBColor,
+    /// Mark each point with a dot (discrete measurements: a step, a stage,
+    /// a pool size), not for dense series such as seconds or a fitted curve.
+    pub markers: bool,
 }
 
 /// One group of bars (e.g. "p95"), one value per category.
@@ -55,7 +59,10 @@ pub fn lines(
     if drawn.is_empty() {
         return Ok(None);
     }
-    let all = drawn.iter().flat_map(|s| s.points.iter());
+    let all = drawn
+        .iter()
+        .flat_map(|s| s.points.iter())
+        .filter(|(x, y)| x.is_finite() && y.is_finite());
     let (mut x0, mut x1, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, 0.0f64);
     for (x, y) in all {
         x0 = x0.min(*x);
@@ -64,6 +71,11 @@ pub fn lines(
     }
     if x1 <= x0 {
         x1 = x0 + 1.0;
+    }
+    if drawn.iter().any(|s| s.markers) {
+        // Keep the dots at the ends inside the plot.
+        let pad = (x1 - x0) * 0.03;
+        (x0, x1) = (x0 - pad, x1 + pad);
     }
     let mut buf = String::new();
     {
@@ -92,6 +104,15 @@ pub fn lines(
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
                 });
+            if s.markers {
+                chart
+                    .draw_series(
+                        s.points
+                            .iter()
+                            .map(|&(x, y)| Circle::new((x, y), 4, c.filled())),
+                    )
+                    .map_err(err)?;
+            }
         }
         chart
             .configure_series_labels()
@@ -197,11 +218,13 @@ mod tests {
                 name: "a".into(),
                 points: (0..10).map(|i| (i as f64, (i * i) as f64)).collect(),
                 color: PALETTE[0],
+                markers: true,
             }],
         )
         .unwrap()
         .unwrap();
         assert!(s.starts_with("<svg") && s.contains("<polyline"), "{s}");
+        assert_eq!(s.matches("<circle").count(), 10, "{s}");
         let b = bars(
             "b",
             "ms",

@@ -101,7 +101,7 @@ pub fn render(r: &RegressResults) -> String {
                 m.interval
                     .map(|(a, b)| format!("{:+.1} % … {:+.1} %", a * 100.0, b * 100.0))
                     .unwrap_or_else(|| "–".into()),
-                r.tolerance * 100.0,
+                m.tolerance.unwrap_or(r.tolerance) * 100.0,
                 m.baseline_samples,
                 m.current_samples
             );

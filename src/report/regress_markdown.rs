@@ -57,12 +57,15 @@ pub fn render(r: &RegressResults) -> String {
     let _ = writeln!(o);
     let _ = writeln!(
         o,
-        "Baseline: {} · tolerance {:.0} % · dbload {}",
+        "Baseline: {} · tolerance {:.0} %{} · dbload {}",
         r.baseline
             .as_ref()
             .map(|b| format!("`{}`", cell(&b.path)))
             .unwrap_or_else(|| "none".into()),
         r.tolerance * 100.0,
+        r.tail_tolerance
+            .map(|t| format!(" (p95/p99 {:.0} %)", t * 100.0))
+            .unwrap_or_default(),
         r.dbload_version
     );
     let _ = writeln!(o);
