@@ -360,26 +360,11 @@ pub enum WorkloadCommand {
 
 /// Parse a duration: `90s`, `5m`, `1h`, `500ms`, or plain seconds.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let t = s.trim();
-    let (num, mult) = if let Some(n) = t.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = t.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = t.strip_suffix('m') {
-        (n, 60.0)
-    } else if let Some(n) = t.strip_suffix('h') {
-        (n, 3600.0)
-    } else {
-        (t, 1.0)
-    };
-    match num.trim().parse::<f64>() {
-        Ok(v) if v >= 0.0 && v.is_finite() => {
-            match std::time::Duration::try_from_secs_f64(v * mult) {
-                Ok(d) if d <= MAX_DURATION => Ok(d),
-                _ => Err(format!("duration {s:?} is too long (at most 7 days)")),
-            }
-        }
-        _ => Err(format!("invalid duration {s:?} (e.g. 30s, 5m, 500ms)")),
+    let secs = crate::capacity::stages::parse_secs(s)
+        .ok_or_else(|| format!("invalid duration {s:?} (e.g. 30s, 5m, 500ms)"))?;
+    match std::time::Duration::try_from_secs_f64(secs) {
+        Ok(d) if d <= MAX_DURATION => Ok(d),
+        _ => Err(format!("duration {s:?} is too long (at most 7 days)")),
     }
 }
 

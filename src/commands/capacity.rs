@@ -200,16 +200,7 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
     let handle = std::thread::Builder::new()
         .name("dbload-capacity".into())
         .spawn(move || -> anyhow::Result<Done> {
-            let rt = if threads <= 1 {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-            } else {
-                tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(threads)
-                    .enable_all()
-                    .build()
-            }?;
+            let rt = super::stress::engine_runtime(threads)?;
             rt.block_on(async move {
                 let admin = crate::db::connect(&engine_target).await?;
                 let env = SweepEnv {

@@ -102,16 +102,7 @@ async fn run_engine(
     let handle = std::thread::Builder::new()
         .name("dbload-stress".into())
         .spawn(move || {
-            let rt = if threads <= 1 {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-            } else {
-                tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(threads)
-                    .enable_all()
-                    .build()
-            }?;
+            let rt = engine_runtime(threads)?;
             rt.block_on(async move {
                 let pool = crate::db::pool(&target, cfg.pool)?;
                 crate::db::connect::check_pool(&target, &pool).await?;
@@ -149,6 +140,21 @@ pub(super) async fn require_dataset(target: &crate::db::Target) -> anyhow::Resul
         );
     }
     Ok(())
+}
+
+/// The runtime the engine runs on, apart from the command's own: `threads`
+/// workers (1: a single-threaded runtime, no cross-thread wake-ups).
+pub(super) fn engine_runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+    }
 }
 
 /// What every command driving the stress engine sets up before load starts:
