@@ -68,6 +68,7 @@ pub async fn from_pgss(
              FROM pg_stat_statements \
              WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
                AND query NOT LIKE '%hypopg%' AND query NOT LIKE '%dbload_whatif%' \
+               AND query NOT LIKE '/* dbload */%' \
                AND query !~ '\\m(dbload_migrations|dbload_datasets|dbload_seed_ddl)\\M' \
              GROUP BY query \
              HAVING sum(calls)::bigint >= $1::bigint \

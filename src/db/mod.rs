@@ -9,3 +9,8 @@ pub mod target;
 
 pub use connect::{ConnectError, connect, pool};
 pub use target::Target;
+
+/// Leading comment of the queries dbload sends for its own set-up (dataset
+/// model, samples), so that `dbload analyze` can leave them out of the
+/// workload it reads from `pg_stat_statements` (which keeps comments).
+pub const OWN_QUERY_MARK: &str = "/* dbload */";

@@ -103,18 +103,19 @@ pub struct RunData {
 /// Rows kept from a sample query at most.
 pub const SAMPLE_ROW_LIMIT: usize = 100_000;
 
+/// The query of a per-clinic id set; it starts with [`crate::db::OWN_QUERY_MARK`].
 fn set_query(set: ModelSet) -> &'static str {
     match set {
-        ModelSet::Pets => "SELECT clinic_id, id FROM pets ORDER BY clinic_id, id",
-        ModelSet::Users => "SELECT clinic_id, id FROM users ORDER BY clinic_id, id",
+        ModelSet::Pets => "/* dbload */ SELECT clinic_id, id FROM pets ORDER BY clinic_id, id",
+        ModelSet::Users => "/* dbload */ SELECT clinic_id, id FROM users ORDER BY clinic_id, id",
         ModelSet::Vets => {
-            "SELECT clinic_id, id FROM users WHERE role = 'vet' ORDER BY clinic_id, id"
+            "/* dbload */ SELECT clinic_id, id FROM users WHERE role = 'vet' ORDER BY clinic_id, id"
         }
         ModelSet::Owners => {
-            "SELECT clinic_id, id FROM users WHERE role = 'owner' ORDER BY clinic_id, id"
+            "/* dbload */ SELECT clinic_id, id FROM users WHERE role = 'owner' ORDER BY clinic_id, id"
         }
         ModelSet::Services => {
-            "SELECT clinic_id, id FROM services WHERE is_active ORDER BY clinic_id, id"
+            "/* dbload */ SELECT clinic_id, id FROM services WHERE is_active ORDER BY clinic_id, id"
         }
     }
 }
@@ -130,7 +131,7 @@ pub async fn load_model(
     if clinic_weights {
         let rows = client
             .query(
-                "SELECT clinic_id, count(*)::bigint FROM pets GROUP BY 1 ORDER BY 1",
+                "/* dbload */ SELECT clinic_id, count(*)::bigint FROM pets GROUP BY 1 ORDER BY 1",
                 &[],
             )
             .await?;
@@ -154,7 +155,9 @@ pub async fn load_sample(
     client: &Client,
     sql: &str,
 ) -> Result<(Vec<Vec<Value>>, usize), tokio_postgres::Error> {
-    let rows = client.query(sql, &[]).await?;
+    let rows = client
+        .query(&format!("{} {sql}", crate::db::OWN_QUERY_MARK), &[])
+        .await?;
     let ncols = rows.first().map(|r| r.len()).unwrap_or(0);
     let mut out = Vec::with_capacity(rows.len().min(SAMPLE_ROW_LIMIT));
     for r in rows.iter().take(SAMPLE_ROW_LIMIT) {
@@ -196,5 +199,23 @@ mod tests {
             .filter(|_| m.clinic(&mut rng) == Value::Int(1))
             .count();
         assert!((ones as f64 / 10_000.0 - 0.9).abs() < 0.02, "{ones}");
+    }
+}
+
+#[cfg(test)]
+mod own_query_tests {
+    use super::*;
+
+    #[test]
+    fn set_queries_carry_the_mark_analyze_filters_on() {
+        for set in [
+            ModelSet::Pets,
+            ModelSet::Users,
+            ModelSet::Vets,
+            ModelSet::Owners,
+            ModelSet::Services,
+        ] {
+            assert!(set_query(set).starts_with(crate::db::OWN_QUERY_MARK));
+        }
     }
 }

@@ -776,6 +776,29 @@ async fn from_results_analyses_the_statements_of_a_stress_run() {
         ddls.iter().any(|d| d.contains("appointments (pet_id")),
         "{ddls:?}"
     );
+    // From pg_stat_statements: dbload's own set-up queries (the workload's
+    // dataset model) are not part of the analysed workload.
+    let a = crate::common::dbload()
+        .args(["-d", &url, "analyze", "--format", "json"])
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
+    let queries: Vec<&str> = v["statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["query"].as_str())
+        .collect();
+    assert!(
+        queries.iter().any(|q| q.contains("appointments")),
+        "the workload's own statements are read: {queries:?}"
+    );
+    assert!(
+        !queries.iter().any(
+            |q| q.contains("FROM pets ORDER BY clinic_id, id") || q.starts_with("/* dbload */")
+        ),
+        "{queries:?}"
+    );
     // A file that is not a results file names the flag.
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, "{}").unwrap();
