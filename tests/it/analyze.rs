@@ -625,7 +625,9 @@ async fn health_checks_report_created_conditions() {
             .await
             .unwrap();
     }
-    c.batch_execute("SELECT pg_sleep(0.06)").await.unwrap();
+    for _ in 0..3 {
+        c.batch_execute("SELECT pg_sleep(0.06)").await.unwrap();
+    }
     c.query("SELECT pg_stat_force_next_flush()", &[])
         .await
         .unwrap();

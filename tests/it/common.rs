@@ -118,6 +118,17 @@ impl Drop for TestDb {
                 .build()
                 .unwrap();
             rt.block_on(async move {
+                // Forget this database's pg_stat_statements entries (only
+                // its own), so dropped test databases do not fill the
+                // server's table and evict other tests' statements.
+                if let Ok(c) = connect(&server.with_dbname(&name)).await {
+                    let _ = c
+                        .batch_execute(
+                            "SELECT pg_stat_statements_reset(0, \
+                             (SELECT oid FROM pg_database WHERE datname = current_database()), 0)",
+                        )
+                        .await;
+                }
                 if let Ok(c) = connect(&server.with_dbname("postgres")).await {
                     let _ = c
                         .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))

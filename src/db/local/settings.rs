@@ -73,7 +73,7 @@ pub fn render(machine: Machine, port: u16, socket_dir: &Path, preload: &[&str]) 
     let _ = writeln!(s, "max_parallel_workers_per_gather = {parallel}");
     let _ = writeln!(s, "max_parallel_maintenance_workers = {parallel}");
     let _ = writeln!(s, "shared_preload_libraries = '{}'", preload.join(","));
-    let _ = writeln!(s, "pg_stat_statements.max = 10000");
+    let _ = writeln!(s, "pg_stat_statements.max = 20000");
     let _ = writeln!(s, "pg_stat_statements.track = top");
     let _ = writeln!(s, "track_io_timing = on");
     let _ = writeln!(s, "track_activity_query_size = 4096");
