@@ -6,10 +6,10 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use super::report::{Outputs, step_summary, write_outputs};
+use super::report::{Outputs, assess_inputs, step_summary, write_outputs};
 use crate::cli::{GlobalArgs, RegressArgs};
-use crate::regress::assess::{self, AssessSettings, Baseline};
-use crate::regress::compare::{CompareSettings, DEFAULT_TAIL_TOLERANCE, DEFAULT_TOLERANCE};
+use crate::regress::assess;
+use crate::regress::compare::{DEFAULT_TAIL_TOLERANCE, DEFAULT_TOLERANCE};
 use crate::regress::model::{SuiteInfo, read_results};
 use crate::regress::{environment, history, run as engine, suite};
 use crate::report;
@@ -94,18 +94,13 @@ pub async fn run(global: &GlobalArgs, args: RegressArgs) -> anyhow::Result<ExitC
     }
     ctrl_c.abort();
 
-    let baseline = base_file.as_ref().map(|b| Baseline {
-        path: args.baseline.as_ref().unwrap().display().to_string(),
-        runs: b.runs(),
-    });
-    let settings = AssessSettings {
-        compare: CompareSettings {
-            tolerance,
-            tail_tolerance,
-            ..Default::default()
-        },
-        allow_mismatch: args.allow_mismatch,
-    };
+    let (baseline, settings) = assess_inputs(
+        base_file.as_ref(),
+        args.baseline.as_deref(),
+        tolerance,
+        tail_tolerance,
+        args.allow_mismatch,
+    );
     let results = assess::assess(
         SuiteInfo {
             name: suite.name.clone(),

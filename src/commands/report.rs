@@ -104,18 +104,13 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         Some(p) => Some(read_results(p).map_err(|e| anyhow::anyhow!("--baseline {e}"))?),
         None => None,
     };
-    let baseline = base_file.as_ref().map(|b| Baseline {
-        path: args.baseline.as_ref().unwrap().display().to_string(),
-        runs: b.runs(),
-    });
-    let settings = AssessSettings {
-        compare: CompareSettings {
-            tolerance,
-            tail_tolerance,
-            ..Default::default()
-        },
-        allow_mismatch: args.allow_mismatch,
-    };
+    let (baseline, settings) = assess_inputs(
+        base_file.as_ref(),
+        args.baseline.as_deref(),
+        tolerance,
+        tail_tolerance,
+        args.allow_mismatch,
+    );
     let last = files.last().expect("clap requires one file");
     let current = as_regress(
         args.results.last().unwrap(),
@@ -144,4 +139,30 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     write_outputs(&current, &extras, &out)?;
     step_summary(&md);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The baseline and comparison settings of an assessment, shared by
+/// `dbload regress` and `dbload report --baseline`.
+pub(super) fn assess_inputs<'a>(
+    base_file: Option<&'a ResultsFile>,
+    base_path: Option<&Path>,
+    tolerance: f64,
+    tail_tolerance: f64,
+    allow_mismatch: bool,
+) -> (Option<Baseline<'a>>, AssessSettings) {
+    let baseline = base_file.map(|b| Baseline {
+        path: base_path
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        runs: b.runs(),
+    });
+    let settings = AssessSettings {
+        compare: CompareSettings {
+            tolerance,
+            tail_tolerance,
+            ..Default::default()
+        },
+        allow_mismatch,
+    };
+    (baseline, settings)
 }

@@ -665,15 +665,7 @@ pub fn render(r: &RegressResults, extras: &Extras<'_>) -> String {
             esc(&run.name),
             esc(&super::rate(run.results.totals.rate)),
             esc(&super::us(run.results.totals.latency.total.p99_us)),
-            if th.is_empty() {
-                "–".into()
-            } else {
-                format!(
-                    "{}/{} passed",
-                    th.iter().filter(|t| t.passed).count(),
-                    th.len()
-                )
-            },
+            super::thresholds_passed(th),
             run.count(Verdict::Regressed),
             run.count(Verdict::Improved),
             run.count(Verdict::Unchanged),

@@ -72,6 +72,19 @@ pub fn dataset_line(d: &Option<serde_json::Value>) -> String {
     }
 }
 
+/// "passed/checked" of a run's thresholds, or "–" when none were set.
+pub fn thresholds_passed(th: &[crate::stress::results::ThresholdResult]) -> String {
+    if th.is_empty() {
+        "–".into()
+    } else {
+        format!(
+            "{}/{} passed",
+            th.iter().filter(|t| t.passed).count(),
+            th.len()
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -90,15 +90,7 @@ pub fn render(r: &RegressResults) -> String {
             super::us(t.latency.total.p50_us),
             super::us(t.latency.total.p99_us),
             super::pct(t.error_rate),
-            if th.is_empty() {
-                "–".to_string()
-            } else {
-                format!(
-                    "{}/{} passed",
-                    th.iter().filter(|t| t.passed).count(),
-                    th.len()
-                )
-            },
+            super::thresholds_passed(th),
             run.count(Verdict::Regressed),
             run.count(Verdict::Improved),
             run.count(Verdict::Unchanged),
