@@ -269,10 +269,13 @@ pub struct StressArgs {
     /// Seed for arrivals, the scenario mix and parameters (default: random).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Open model: wait for start times on tokio's 1 ms timer instead of the
-    /// precise timer thread (less driver CPU, ~1 ms more schedule lag).
-    #[arg(long)]
-    pub coarse_timer: bool,
+    /// Open model: wake for intended start times at most once per DURATION
+    /// (e.g. 500us, 1ms; at most 100ms); arrivals due within one period start
+    /// together. Fewer driver wake-ups (less driver CPU) for up to DURATION
+    /// more schedule lag, which is part of every reported latency.
+    /// 0 = wake at each intended start (kernel timer precision).
+    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_timer_resolution)]
+    pub timer_resolution: std::time::Duration,
     /// Driver threads (default: one per 4 CPUs, at least 1 = a single-threaded event loop).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -361,11 +364,22 @@ pub enum WorkloadCommand {
 /// Parse a duration: `90s`, `5m`, `1h`, `500ms`, or plain seconds.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let secs = crate::capacity::stages::parse_secs(s)
-        .ok_or_else(|| format!("invalid duration {s:?} (e.g. 30s, 5m, 500ms)"))?;
+        .ok_or_else(|| format!("invalid duration {s:?} (e.g. 30s, 5m, 500ms, 250us)"))?;
     match std::time::Duration::try_from_secs_f64(secs) {
         Ok(d) if d <= MAX_DURATION => Ok(d),
         _ => Err(format!("duration {s:?} is too long (at most 7 days)")),
     }
+}
+
+/// `--timer-resolution`: a duration of at most 100 ms.
+fn parse_timer_resolution(s: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(s)?;
+    if d > std::time::Duration::from_millis(100) {
+        return Err(format!(
+            "{s:?} is too coarse: at most 100ms (every latency would carry up to that much lag)"
+        ));
+    }
+    Ok(d)
 }
 
 /// The longest duration a flag accepts: 7 days.

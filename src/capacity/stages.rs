@@ -50,6 +50,8 @@ pub fn parse_secs(s: &str) -> Option<f64> {
     let t = s.trim();
     let (num, mult) = if let Some(n) = t.strip_suffix("ms") {
         (n, 0.001)
+    } else if let Some(n) = t.strip_suffix("us").or_else(|| t.strip_suffix("µs")) {
+        (n, 1e-6)
     } else if let Some(n) = t.strip_suffix('s') {
         (n, 1.0)
     } else if let Some(n) = t.strip_suffix('m') {

@@ -16,7 +16,7 @@ use crate::capacity::sweep::{self, Mode, Sweep};
 use crate::cli::{ArrivalArg, GlobalArgs, StressArgs, StressFormat};
 use crate::report;
 use crate::stress::results::StressResults;
-use crate::stress::{Arrival, Load, RateProfile, StressConfig, Threshold, TimerKind, threshold};
+use crate::stress::{Arrival, Load, RateProfile, StressConfig, Threshold, threshold};
 
 /// The SLO used when none is given.
 pub const DEFAULT_SLO: [&str; 2] = ["p99<100ms", "error_rate<1%"];
@@ -66,11 +66,7 @@ fn step_template(args: &StressArgs, load: Load, pool: usize) -> StressConfig {
         pool,
         seed: args.seed.unwrap_or_else(rand::random),
         drain_timeout: args.drain_timeout.min(step.max(Duration::from_secs(2))),
-        timer: if args.coarse_timer {
-            TimerKind::Coarse
-        } else {
-            TimerKind::Precise
-        },
+        timer_resolution: args.timer_resolution,
     }
 }
 

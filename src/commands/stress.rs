@@ -8,9 +8,7 @@ use std::sync::Arc;
 
 use crate::cli::{ArrivalArg, GlobalArgs, StressArgs, StressFormat};
 use crate::report;
-use crate::stress::{
-    self, Arrival, Hooks, Load, RateProfile, StressConfig, TimerKind, server, threshold,
-};
+use crate::stress::{self, Arrival, Hooks, Load, RateProfile, StressConfig, server, threshold};
 
 pub(super) fn config(args: &StressArgs) -> anyhow::Result<StressConfig> {
     let cpus = crate::sys::cpus();
@@ -72,11 +70,7 @@ pub(super) fn config(args: &StressArgs) -> anyhow::Result<StressConfig> {
         pool,
         seed: args.seed.unwrap_or_else(rand::random),
         drain_timeout: args.drain_timeout,
-        timer: if args.coarse_timer {
-            TimerKind::Coarse
-        } else {
-            TimerKind::Precise
-        },
+        timer_resolution: args.timer_resolution,
     })
 }
 

@@ -5,7 +5,7 @@ use std::error::Error as _;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use postgres_native_tls::MakeTlsConnector;
-use tokio_postgres::Client;
+use tokio_postgres::{Client, NoTls};
 
 use super::target::{SslMode, Target};
 
@@ -90,31 +90,46 @@ pub fn classify(target: &Target, e: tokio_postgres::Error) -> ConnectError {
 
 /// Open one connection; its driver task runs on the current tokio runtime.
 pub async fn connect(target: &Target) -> Result<Client, ConnectError> {
-    let tls = tls_connector(target)?;
-    let (client, conn) = target
-        .pg_config()
-        .connect(tls)
-        .await
-        .map_err(|e| classify(target, e))?;
+    let cfg = target.pg_config();
+    // sslmode=disable never uses TLS: skip building a connector (which loads
+    // the system's CA certificates).
+    if target.sslmode == SslMode::Disable {
+        let (client, conn) = cfg.connect(NoTls).await.map_err(|e| classify(target, e))?;
+        spawn_connection(conn);
+        Ok(client)
+    } else {
+        let (client, conn) = cfg
+            .connect(tls_connector(target)?)
+            .await
+            .map_err(|e| classify(target, e))?;
+        spawn_connection(conn);
+        Ok(client)
+    }
+}
+
+/// Drive a connection on the current runtime until it closes.
+fn spawn_connection<F>(conn: F)
+where
+    F: std::future::Future<Output = Result<(), tokio_postgres::Error>> + Send + 'static,
+{
     tokio::spawn(async move {
         if let Err(e) = conn.await {
             tracing::debug!("connection closed: {e}");
         }
     });
-    Ok(client)
 }
 
 /// A deadpool pool of at most `size` connections to `target`. Connections
 /// are opened lazily; call [`check_pool`] to fail fast on a bad target.
 pub fn pool(target: &Target, size: usize) -> Result<Pool, ConnectError> {
-    let tls = tls_connector(target)?;
-    let mgr = Manager::from_config(
-        target.pg_config(),
-        tls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
+    let mc = || ManagerConfig {
+        recycling_method: RecyclingMethod::Fast,
+    };
+    let mgr = if target.sslmode == SslMode::Disable {
+        Manager::from_config(target.pg_config(), NoTls, mc())
+    } else {
+        Manager::from_config(target.pg_config(), tls_connector(target)?, mc())
+    };
     Pool::builder(mgr)
         .max_size(size.max(1))
         .build()

@@ -28,7 +28,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::stress::{Arrival, Load, RateProfile, StressConfig, Threshold, TimerKind, threshold};
+use crate::stress::{Arrival, Load, RateProfile, StressConfig, Threshold, threshold};
 use crate::workload::{self, DEFAULT_WORKLOAD, DEFAULT_WORKLOAD_PATH, Workload};
 
 /// A mistake in a suite file, at `path:line`.
@@ -278,7 +278,7 @@ pub fn parse(path: &str, text: &str, base: &Path) -> Result<Suite, SuiteError> {
             pool,
             seed,
             drain_timeout: duration(&r.drain_timeout, 10.0, "drain_timeout")?,
-            timer: TimerKind::Precise,
+            timer_resolution: std::time::Duration::ZERO,
         };
         let names: Vec<String> = workload.scenarios.iter().map(|s| s.name.clone()).collect();
         let mut thresholds = Vec::new();

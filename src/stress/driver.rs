@@ -27,7 +27,7 @@ use super::results::{IntervalSample, interval_sample};
 use super::schedule::{ArrivalGen, Schedule};
 use super::stats::Stats;
 use super::timer::HrTimer;
-use super::{Load, StressConfig, TimerKind};
+use super::{Load, StressConfig};
 use crate::workload::Prepared;
 
 /// An arrival no worker could take within this long after its intended
@@ -205,18 +205,10 @@ fn record(
     }
 }
 
-/// Sleep until `at` on the precise timer if there is one, else tokio's.
-async fn wait_until(timer: Option<&HrTimer>, at: Instant) {
-    match timer {
-        Some(t) => t.sleep_until(at).await,
-        None => tokio::time::sleep_until(at.into()).await,
-    }
-}
-
 async fn open_worker(
     sh: Arc<Shared>,
     sched: Arc<Schedule>,
-    timer: Option<Arc<HrTimer>>,
+    timer: Arc<HrTimer>,
     id: usize,
     warmup: f64,
     mut stop: watch::Receiver<bool>,
@@ -237,7 +229,7 @@ async fn open_worker(
             continue;
         }
         tokio::select! {
-            _ = wait_until(timer.as_deref(), claim.at) => {}
+            _ = timer.sleep_until(claim.at) => {}
             _ = stop.wait_for(|v| *v) => {
                 sched.unclaim(&claim);
                 return;
@@ -474,10 +466,7 @@ pub async fn run(
         } => {
             let arrivals = ArrivalGen::new(*arrival, profile.clone(), cfg.seed);
             let s = Arc::new(Schedule::new(start, arrivals, cfg.warmup + cfg.duration));
-            let timer = match cfg.timer {
-                TimerKind::Precise => Some(Arc::new(HrTimer::start(workers))),
-                TimerKind::Coarse => None,
-            };
+            let timer = Arc::new(HrTimer::start(workers, cfg.timer_resolution));
             for id in 0..workers {
                 set.spawn(open_worker(
                     sh.clone(),
@@ -663,7 +652,7 @@ mod panic_tests {
             pool: 0,
             seed: 1,
             drain_timeout: Duration::from_secs(1),
-            timer: Default::default(),
+            timer_resolution: Duration::ZERO,
         };
         let pool = crate::db::pool(
             &crate::db::Target::parse("postgres://x@127.0.0.1:1/none").unwrap(),

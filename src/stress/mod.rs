@@ -55,22 +55,11 @@ pub struct StressConfig {
     /// How long in-flight work may finish after the end before it is abandoned.
     #[serde(with = "secs")]
     pub drain_timeout: Duration,
-    /// How the open model waits for intended start times.
-    #[serde(default)]
-    pub timer: TimerKind,
-}
-
-/// The open model's timer.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TimerKind {
-    /// A dedicated high-resolution timer thread: schedule lag of tens of µs,
-    /// at the cost of a cross-thread wake-up per arrival (more driver CPU).
-    #[default]
-    Precise,
-    /// Tokio's timer wheel: 1 ms resolution (about 1 ms of schedule lag, part
-    /// of the reported latency), less driver CPU.
-    Coarse,
+    /// Open model: the timer wakes at most once per this long (0: at each
+    /// intended start, to the kernel timer's precision); arrivals due within
+    /// one period start together. See [`timer`].
+    #[serde(default, with = "secs")]
+    pub timer_resolution: Duration,
 }
 
 impl StressConfig {

@@ -537,7 +537,7 @@ mod tests {
             pool: 1,
             seed: 1,
             drain_timeout: std::time::Duration::from_secs(1),
-            timer: Default::default(),
+            timer_resolution: std::time::Duration::ZERO,
         };
         let out = RunOutcome {
             totals: crate::stress::stats::Stats::new(&[1]),
@@ -573,7 +573,7 @@ mod tests {
             pool: 1,
             seed: 1,
             drain_timeout: std::time::Duration::from_secs(1),
-            timer: Default::default(),
+            timer_resolution: std::time::Duration::ZERO,
         };
         let mut totals = crate::stress::stats::Stats::new(&[1]);
         totals.scenarios[0].calls = 150; // 50 of them completed while draining

@@ -54,7 +54,7 @@ fn template(load: Load, pool: usize, secs: f64) -> StressConfig {
         pool,
         seed: 5,
         drain_timeout: Duration::from_secs(3),
-        timer: Default::default(),
+        timer_resolution: Default::default(),
     }
 }
 

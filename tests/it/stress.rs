@@ -83,7 +83,7 @@ fn open(qps: f64, secs: f64, pool: usize) -> StressConfig {
         pool,
         seed: 7,
         drain_timeout: Duration::from_secs(5),
-        timer: Default::default(),
+        timer_resolution: Default::default(),
     }
 }
 
@@ -525,7 +525,7 @@ async fn closed_model_classifies_prepare_failures_by_their_sqlstate() {
                 pool: 2,
                 seed: 1,
                 drain_timeout: Duration::from_secs(5),
-                timer: Default::default(),
+                timer_resolution: Default::default(),
             };
             let pool = dbload::db::pool(&target, cfg.pool).unwrap();
             let (_tx, rx) = tokio::sync::watch::channel(false);
