@@ -85,14 +85,7 @@ async fn run_engine(
     threads: Option<usize>,
     client_stages: Option<Vec<crate::capacity::stages::Stage>>,
 ) -> anyhow::Result<stress::RunOutcome> {
-    // Default: one driver thread per 4 CPUs (pgbench's -j defaults to 1). The
-    // server usually shares the machine; on 2 CPUs one thread measured 10-20 %
-    // more throughput than two (fewer cross-thread wake-ups, more CPU left
-    // for PostgreSQL).
-    let threads = threads.unwrap_or_else(|| {
-        let cpus = crate::sys::cpus();
-        (cpus / 4).max(1)
-    });
+    let threads = threads.unwrap_or_else(|| default_threads(&cfg));
     let handle = std::thread::Builder::new()
         .name("dbload-stress".into())
         .spawn(move || {
@@ -134,6 +127,22 @@ pub(super) async fn require_dataset(target: &crate::db::Target) -> anyhow::Resul
         );
     }
     Ok(())
+}
+
+/// Driver threads when --threads is not given: one per 4 CPUs, since the
+/// server usually shares the machine (pgbench's -j defaults to 1). A
+/// closed model with one connection per client gets at least 2: on 2 CPUs
+/// (pgbench_select.sql, 16 clients) one thread ran 42-43k queries/s and two
+/// 47-49k. Pipelined clients (more clients than connections) and the open
+/// model keep one: there two threads measured 62k/s against one's 82-88k
+/// (64 clients on 16 connections), the cross-thread wake-ups costing more
+/// than the second thread brings.
+fn default_threads(cfg: &StressConfig) -> usize {
+    let per_cpus = (crate::sys::cpus() / 4).max(1);
+    match cfg.load {
+        Load::Closed { clients } if clients <= cfg.pool => per_cpus.max(2),
+        _ => per_cpus,
+    }
 }
 
 /// The runtime the engine runs on, apart from the command's own: `threads`
@@ -261,15 +270,21 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
         stop: stop_rx,
     };
     eprintln!(
-        "dbload: {} on {} — {}, {:?} measured after {:?} warm-up, pool {}",
+        "dbload: {} on {} — {}, {}s measured after {}s warm-up, pool {}",
         prepared.workload.name,
         target,
         match &cfg.load {
             Load::Open { .. } => format!("open model at {} /s", target_qps.unwrap_or(0.0)),
+            Load::Closed { clients } if *clients > cfg.pool => {
+                format!(
+                    "closed model, {clients} clients pipelined on {} connections",
+                    cfg.pool
+                )
+            }
             Load::Closed { clients } => format!("closed model, {clients} clients"),
         },
-        cfg.duration,
-        cfg.warmup,
+        cfg.duration.as_secs_f64(),
+        cfg.warmup.as_secs_f64(),
         cfg.pool
     );
     let outcome = match run_engine(

@@ -42,6 +42,11 @@ pub fn render(r: &StressResults) -> String {
             arrival
         )
         .to_lowercase(),
+        Load::Closed { clients } if *clients > r.config.pool => format!(
+            "closed model, {clients} clients pipelined on {} connections (up to {} each)",
+            r.config.pool,
+            clients.div_ceil(r.config.pool.max(1))
+        ),
         Load::Closed { clients } => format!("closed model, {clients} clients"),
     };
     let _ = writeln!(out, "workload  {} ({})", r.workload.name, r.workload.path);

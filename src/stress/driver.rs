@@ -4,9 +4,10 @@
 //!
 //! Hot loop per scenario execution: claim an arrival (open model: a short
 //! lock on the schedule), sleep until its intended start, take a pooled
-//! connection, run, then record into the worker's shard under a short lock.
-//! Nothing is allocated for the statistics and nothing is sent over a
-//! channel per query.
+//! connection (closed model: hold the client's [`Lane`], shared with the
+//! lane's other clients unless the scenario is a transaction), run, then
+//! record into the worker's shard under a short lock. Nothing is allocated
+//! for the statistics and nothing is sent over a channel per query.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,10 +20,8 @@ use rand::{RngExt, SeedableRng};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::executor::{
-    ConnStatements, ExecError, Outcome, WorkerCtx, classify, discard, pool_class, prepare_all,
-    run_scenario,
-};
+use super::executor::{ExecError, Outcome, WorkerCtx, discard, pool_class, run_scenario};
+use super::lane::{Lane, lane_of};
 use super::results::{IntervalSample, interval_sample};
 use super::schedule::{ArrivalGen, Schedule};
 use super::stats::Stats;
@@ -286,6 +285,7 @@ impl Deadline {
 
 async fn closed_worker(
     sh: Arc<Shared>,
+    lane: Arc<Lane>,
     id: usize,
     warmup_end: Instant,
     end: Arc<Deadline>,
@@ -293,9 +293,6 @@ async fn closed_worker(
 ) {
     let shard = &sh.shards[id % sh.shards.len()];
     let mut ctx = sh.ctx(id);
-    // A closed-model client keeps its connection (and its prepared
-    // statements) until the connection fails, like pgbench's clients.
-    let mut conn: Option<(deadpool_postgres::Object, ConnStatements)> = None;
     loop {
         let now = Instant::now();
         if *stop.borrow() || end.passed(now) {
@@ -303,54 +300,55 @@ async fn closed_worker(
         }
         sh.inflight.fetch_add(1, Ordering::Relaxed);
         let idx = sh.pick(&mut ctx.rng);
-        // Why there is no connection: the real SQLSTATE class of the failed
-        // checkout or prepare (not always a lost connection).
-        let mut no_conn = *b"08";
-        if conn.is_none() {
-            match sh.pool.get().await {
-                Ok(c) => match prepare_all(&c, &sh.prepared).await {
-                    Ok(st) => conn = Some((c, st)),
-                    Err(e) => no_conn = classify(&e),
-                },
-                Err(e) => no_conn = pool_class(&e),
-            }
-        }
+        // A transaction has the lane's connection to itself; other
+        // scenarios share it with the lane's other clients (pipelined).
+        let exclusive = sh.prepared.workload.scenarios[idx].transaction;
+        let held = lane.acquire(exclusive, &sh.pool, &sh.prepared).await;
         let pool_us = now.elapsed().as_micros() as u64;
-        let (exec_us, res) = match &conn {
-            Some((c, st)) => {
+        // The connection used, and whether it was closed afterwards.
+        let mut used = None;
+        let (exec_us, res) = match &held {
+            Ok(g) => {
+                let c = g.conn();
                 let t1 = Instant::now();
-                let r = run_scenario(c, &sh.prepared, idx, &mut ctx, Some(st)).await;
+                let r =
+                    run_scenario(&c.client, &sh.prepared, idx, &mut ctx, Some(&c.statements)).await;
+                used = Some((c.generation(), c.client.is_closed()));
                 (t1.elapsed().as_micros() as u64, r)
             }
-            None => {
+            Err(class) => {
+                // The real SQLSTATE class of the failed checkout or prepare.
                 ctx.ran = 0;
                 (
                     0,
                     Err(ExecError {
                         statement: None,
-                        class: no_conn,
+                        class: *class,
                     }),
                 )
             }
         };
+        drop(held);
         sh.inflight.fetch_sub(1, Ordering::Relaxed);
         if now >= warmup_end {
             record(shard, idx, now, None, pool_us, exec_us, &res, &ctx);
         }
-        if ctx.discard
-            && let Some((c, _)) = conn.take()
-        {
-            discard(c);
+        let lost = used.is_none_or(|(_, closed)| closed);
+        if let Some((generation, _)) = used {
+            if ctx.discard {
+                lane.drop_conn(generation, true).await;
+            } else if let Err(e) = &res
+                && (lost || e.class == *b"08" || e.class == *b"57")
+            {
+                // Back to the pool, which replaces a dead connection.
+                lane.drop_conn(generation, false).await;
+            }
         }
-        if let Err(e) = &res {
-            let lost = conn.as_ref().is_none_or(|(c, _)| c.is_closed());
-            if lost || e.class == *b"08" || e.class == *b"57" {
-                conn = None; // back to the pool, which replaces a dead connection
-            }
-            if lost || e.class == *b"08" {
-                // Server unreachable, or no usable connection: do not spin.
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+        if let Err(e) = &res
+            && (lost || e.class == *b"08")
+        {
+            // Server unreachable, or no usable connection: do not spin.
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 }
@@ -480,9 +478,14 @@ pub async fn run(
             sched = Some(s);
         }
         Load::Closed { .. } => {
+            // One lane per pooled connection, at most one per client.
+            let lanes: Vec<Arc<Lane>> = (0..workers.min(cfg.pool).max(1))
+                .map(|_| Arc::new(Lane::default()))
+                .collect();
             for id in 0..workers {
                 set.spawn(closed_worker(
                     sh.clone(),
+                    lanes[lane_of(id, lanes.len())].clone(),
                     id,
                     warmup_end,
                     closed_end.clone(),

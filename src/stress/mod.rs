@@ -7,6 +7,7 @@
 
 pub mod driver;
 pub mod executor;
+pub mod lane;
 pub mod results;
 pub mod schedule;
 pub mod server;

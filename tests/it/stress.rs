@@ -799,3 +799,82 @@ fn ctrl_c_ends_the_run_with_partial_results_and_exit_3() {
     );
     assert!(r.measured_secs < 10.0);
 }
+
+fn closed(clients: usize, pool: usize, secs: f64) -> StressConfig {
+    StressConfig {
+        load: Load::Closed { clients },
+        duration: Duration::from_secs_f64(secs),
+        warmup: Duration::ZERO,
+        pool,
+        seed: 11,
+        drain_timeout: Duration::from_secs(5),
+        timer_resolution: Default::default(),
+    }
+}
+
+/// With more clients than connections, clients share (pipeline on) their
+/// connection, and a transaction scenario has its connection to itself: a
+/// statement of another client landing inside the open transaction would
+/// see its transaction id and divide by zero.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_clients_never_land_inside_another_clients_transaction() {
+    let db = seeded().await;
+    let wl = "\
+-- @scenario holds_xid weight=1 transaction
+SELECT pg_current_xact_id();
+SELECT pg_sleep(0.002);
+SELECT pg_current_xact_id();
+
+-- @scenario autocommit weight=3
+SELECT 1 / (pg_current_xact_id_if_assigned() IS NULL)::int AS outside_any_transaction;
+";
+    let r = run_lib(&db, wl, closed(12, 3, 3.0)).await;
+    let tx = &r.scenarios[0];
+    let auto = &r.scenarios[1];
+    assert!(tx.calls > 20 && auto.calls > 100, "{tx:?} {auto:?}");
+    assert_eq!(r.totals.errors, 0, "{:?}", auto.errors_by_class);
+    // Twelve clients ran on three connections.
+    let c = db.client().await;
+    let n: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            &[&db.name],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(n <= 3, "{n} connections left open for a pool of 3");
+}
+
+/// Pipelined clients survive their shared connection being terminated: the
+/// failures are counted, the lane reconnects, throughput comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_clients_recover_from_terminated_backends() {
+    let db = seeded().await;
+    let killer = db.client().await;
+    let wl = "-- @scenario quick weight=1\nSELECT pg_sleep(0.002);\n";
+    let name = db.name.clone();
+    let kill = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        killer
+            .query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = $1 AND pid <> pg_backend_pid()",
+                &[&name],
+            )
+            .await
+            .unwrap()
+            .len()
+    });
+    let r = run_lib(&db, wl, closed(8, 2, 3.0)).await;
+    assert!(kill.await.unwrap() > 0);
+    let s = &r.scenarios[0];
+    assert!(s.errors > 0, "terminated connections show as errors: {s:?}");
+    assert!(
+        s.errors_by_class.keys().all(|c| c == "57" || c == "08"),
+        "{:?}",
+        s.errors_by_class
+    );
+    let last = &r.intervals[r.intervals.len() - 2];
+    assert!(last.calls > 100, "throughput recovers: {last:?}");
+}
