@@ -6,6 +6,7 @@
 -- it uses, then paste it — psql substitutes :name and :'name' itself:
 --   \set clinic 1
 --   \set pet 42
+--   \set now '2026-12-01 10:00+00'
 --
 -- Shares: dashboard 35 %, availability + booking 20 %, medical records 10 %,
 -- public service listing 8 %, search 9 %, login 7 %, checkout 4 %,
@@ -14,6 +15,11 @@
 -- Parameters come from the database itself: clinic() draws clinic ids
 -- weighted by their number of pets (the data's own tenant skew), *_of(clinic)
 -- draws ids of that clinic, pick() draws rows of the samples below.
+--
+-- Time: on a dbload dataset, now() and timestamp() follow the dataset's
+-- clock (its data lies around 2026-12-01), so `:'now'` stands where SQL
+-- would say now(): every run reads the same slice of the data (today's
+-- calendar, the coming fortnight) whatever the date it runs on.
 
 -- @workload vetclinic
 -- @sample clinic_slugs = SELECT slug FROM clinics WHERE is_active
@@ -24,6 +30,7 @@
 -- @scenario dashboard_schedule weight=20
 -- Today's calendar of a clinic: the first screen the staff sees.
 -- @param clinic = clinic()
+-- @param now = now()
 SELECT a.id, a.starts_at, a.ends_at, a.status, p.name AS pet, p.species,
        o.full_name AS owner, v.full_name AS vet, s.name AS service
 FROM appointments a
@@ -32,19 +39,20 @@ JOIN users o ON o.id = p.owner_id
 JOIN users v ON v.id = a.vet_id
 JOIN services s ON s.id = a.service_id
 WHERE a.clinic_id = :clinic
-  AND a.starts_at >= date_trunc('day', now())
-  AND a.starts_at < date_trunc('day', now()) + interval '1 day'
+  AND a.starts_at >= date_trunc('day', :'now'::timestamptz)
+  AND a.starts_at < date_trunc('day', :'now'::timestamptz) + interval '1 day'
 ORDER BY a.starts_at;
 
 -- @scenario dashboard_summary weight=15
 -- The dashboard's counters: this fortnight's appointments, open invoices, new pets.
 -- @param clinic = clinic()
+-- @param now = now()
 -- @name appointment_counts
 SELECT status, count(*)
 FROM appointments
 WHERE clinic_id = :clinic
-  AND starts_at >= now() - interval '7 days'
-  AND starts_at < now() + interval '7 days'
+  AND starts_at >= :'now'::timestamptz - interval '7 days'
+  AND starts_at < :'now'::timestamptz + interval '7 days'
 GROUP BY status;
 -- @name open_invoices
 SELECT count(*) AS open_invoices, coalesce(sum(total_cents), 0) AS open_cents
@@ -52,7 +60,7 @@ FROM invoices
 WHERE clinic_id = :clinic AND status = 'open';
 -- @name new_pets
 SELECT count(*) FROM pets
-WHERE clinic_id = :clinic AND created_at >= now() - interval '30 days';
+WHERE clinic_id = :clinic AND created_at >= :'now'::timestamptz - interval '30 days';
 
 -- @scenario availability weight=12
 -- A vet's booked slots on a day in the next two weeks.
@@ -141,15 +149,16 @@ LIMIT 20;
 -- Log in by email: read the user, open a session, stamp the login time.
 -- @param email = pick(logins)
 -- @param session = uuid()
+-- @param now = now()
 -- @param agent = choice('Mozilla/5.0 (Windows NT 10.0; Win64)':5, 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14)':3, 'VetApp/2.3 (iOS 17)':2)
 -- @name find_user
 -- @bind user_id = id
 SELECT id, password_hash, role, clinic_id FROM users WHERE email = :'email' AND is_active;
 -- @name open_session
 INSERT INTO user_sessions (id, user_id, created_at, expires_at, user_agent)
-VALUES (:session, :user_id, now(), now() + interval '30 days', :'agent');
+VALUES (:session, :user_id, :'now'::timestamptz, :'now'::timestamptz + interval '30 days', :'agent');
 -- @name stamp_login
-UPDATE users SET last_login_at = now() WHERE id = :user_id;
+UPDATE users SET last_login_at = :'now'::timestamptz WHERE id = :user_id;
 
 -- @scenario checkout weight=4 transaction
 -- Cart checkout: read the cart's services, insert the invoice, insert its items.
@@ -158,6 +167,7 @@ UPDATE users SET last_login_at = now() WHERE id = :user_id;
 -- @param s1 = service_of(clinic)
 -- @param s2 = service_of(clinic)
 -- @param number = uuid()
+-- @param now = now()
 -- @name read_cart
 -- @bind total = total_cents
 SELECT count(*) AS items, coalesce(sum(price_cents), 0)::bigint AS total_cents
@@ -166,7 +176,7 @@ WHERE clinic_id = :clinic AND id IN (:s1, :s2) AND is_active;
 -- @name insert_invoice
 -- @bind invoice = id
 INSERT INTO invoices (clinic_id, owner_id, number, status, total_cents, issued_at, due_at)
-VALUES (:clinic, :owner, 'INV-' || :'number', 'open', :total, now(), now() + interval '30 days')
+VALUES (:clinic, :owner, 'INV-' || :'number', 'open', :total, :'now'::timestamptz, :'now'::timestamptz + interval '30 days')
 RETURNING id;
 -- @name insert_items
 INSERT INTO invoice_items (clinic_id, invoice_id, service_id, description, quantity, unit_price_cents)
@@ -183,10 +193,11 @@ WHERE clinic_id = :clinic AND id IN (:s1, :s2);
 -- @param key = uuid()
 -- @param size = int(20000, 5000000)
 -- @param kind = choice('application/pdf':6, 'image/jpeg':3, 'image/png':1)
+-- @param now = now()
 INSERT INTO prescriptions (clinic_id, pet_id, vet_id, drug_name, dosage, instructions, issued_at, expires_at,
                            attachment_name, attachment_content_type, attachment_size_bytes,
                            attachment_sha256, attachment_key)
-VALUES (:clinic, :pet, :vet, :'drug', '1 tablet twice daily', 'Give with food.', now(), now() + interval '90 days',
+VALUES (:clinic, :pet, :vet, :'drug', '1 tablet twice daily', 'Give with food.', :'now'::timestamptz, :'now'::timestamptz + interval '90 days',
         'prescription-' || :'key' || '.pdf', :'kind', :size,
         encode(sha256(convert_to(:'key', 'UTF8')), 'hex'), 'rx/' || :'key');
 
@@ -194,8 +205,9 @@ VALUES (:clinic, :pet, :vet, :'drug', '1 tablet twice daily', 'Give with food.',
 -- An owner's "my pets" page with each pet's last visit.
 -- @param clinic = clinic()
 -- @param owner = owner_of(clinic)
+-- @param now = now()
 SELECT p.id, p.name, p.species, p.breed, p.birth_date,
-       (SELECT max(a.starts_at) FROM appointments a WHERE a.pet_id = p.id AND a.starts_at < now()) AS last_visit
+       (SELECT max(a.starts_at) FROM appointments a WHERE a.pet_id = p.id AND a.starts_at < :'now'::timestamptz) AS last_visit
 FROM pets p
 WHERE p.owner_id = :owner
 ORDER BY p.name;

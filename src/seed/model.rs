@@ -25,6 +25,13 @@ use std::ops::Range;
 /// "now", 2026-12-01 00:00 UTC. Fixed so that data is reproducible: past
 /// appointments lie before it, future ones after it.
 pub const NOW_US: i64 = 9831 * DAY_US;
+/// The dataset's "now" ([`NOW_US`]) as a timestamp.
+pub fn dataset_now() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::<chrono::Utc>::from_timestamp(946_684_800, 0)
+        .expect("2000-01-01 is a valid timestamp")
+        + chrono::Duration::microseconds(NOW_US)
+}
+
 /// One day in microseconds.
 pub const DAY_US: i64 = 86_400_000_000;
 /// One year (365 days) in microseconds.
@@ -246,6 +253,7 @@ mod tests {
         let epoch = chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap();
         let now = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
         assert_eq!((now - epoch).num_days() * DAY_US, NOW_US);
+        assert_eq!(dataset_now().to_rfc3339(), "2026-12-01T00:00:00+00:00");
     }
 
     #[test]

@@ -3,7 +3,6 @@
 //! `choice('dog':5, 'cat':3)`, `timestamp(-30d, +7d)`, `pet_of(clinic)`,
 //! `pick(users)` …) and their evaluation with a caller-owned RNG.
 
-use chrono::Utc;
 use fake::Fake;
 use rand::RngExt;
 use rand::rngs::SmallRng;
@@ -559,7 +558,7 @@ impl Generator {
                 Value::Text(fake::faker::phone_number::en::PhoneNumber().fake_with_rng(rng))
             }
             Generator::Now { offset } => Value::Timestamp(
-                Utc::now() + chrono::Duration::milliseconds((offset * 1000.0) as i64),
+                data.now() + chrono::Duration::milliseconds((offset * 1000.0) as i64),
             ),
             Generator::Timestamp { from, to } => {
                 let off = if from == to {
@@ -567,7 +566,7 @@ impl Generator {
                 } else {
                     rng.random_range(*from..*to)
                 };
-                Value::Timestamp(Utc::now() + chrono::Duration::milliseconds((off * 1000.0) as i64))
+                Value::Timestamp(data.now() + chrono::Duration::milliseconds((off * 1000.0) as i64))
             }
             Generator::Const(v) => v.clone(),
             Generator::Clinic => data.model.clinic(rng),
@@ -627,6 +626,27 @@ mod tests {
             let g = gen_of(spec).unwrap();
             let mut slots = vec![Value::Null];
             g.eval(&mut rng, &data, &mut slots, &[0]);
+        }
+    }
+
+    #[test]
+    fn time_generators_follow_the_workload_clock() {
+        let mut rng = SmallRng::seed_from_u64(1);
+        let data = RunData {
+            clock_offset_ms: -400 * 86_400_000,
+            ..Default::default()
+        };
+        let wall = chrono::Utc::now();
+        for spec in ["now()", "now(+1h)", "timestamp(-1d, +1d)"] {
+            let mut slots = vec![Value::Null];
+            gen_of(spec)
+                .unwrap()
+                .eval(&mut rng, &data, &mut slots, &[0]);
+            let Value::Timestamp(t) = slots[0] else {
+                panic!("{spec}: {:?}", slots[0])
+            };
+            let days = (wall - t).num_days();
+            assert!((398..=401).contains(&days), "{spec}: {days} days back");
         }
     }
 

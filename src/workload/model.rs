@@ -98,6 +98,20 @@ pub struct RunData {
     pub model: Model,
     /// Rows of each `-- @sample`, in definition order.
     pub samples: Vec<Vec<Vec<Value>>>,
+    /// Added to the wall clock by `now()` and `timestamp()`, ms. On a
+    /// complete dbload dataset it is the distance from the wall clock at
+    /// start-up to the dataset's "now" ([`crate::seed::model::dataset_now`]):
+    /// its data lies around that instant, so the workload reads the same
+    /// slice of it (today's calendar, the next fortnight's free slots)
+    /// whatever the date of the run. Zero on any other database.
+    pub clock_offset_ms: i64,
+}
+
+impl RunData {
+    /// The workload's clock: the wall clock moved by [`Self::clock_offset_ms`].
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() + chrono::Duration::milliseconds(self.clock_offset_ms)
+    }
 }
 
 /// Rows kept from a sample query at most.

@@ -55,6 +55,15 @@ fn db_message(e: &tokio_postgres::Error) -> String {
     }
 }
 
+/// The workload clock's offset from the wall clock: to the dataset's "now"
+/// on a complete dbload dataset, else none (see [`RunData::clock_offset_ms`]).
+async fn clock_offset_ms(client: &Client) -> i64 {
+    match crate::seed::fingerprint(client).await {
+        Ok(Some(_)) => (crate::seed::model::dataset_now() - chrono::Utc::now()).num_milliseconds(),
+        _ => 0,
+    }
+}
+
 /// Check `workload` against the database behind `client` and load its
 /// start-up data (samples and dataset model).
 pub async fn prepare(client: &Client, workload: Workload) -> Result<Prepared, CheckError> {
@@ -203,7 +212,11 @@ pub async fn prepare(client: &Client, workload: Workload) -> Result<Prepared, Ch
     }
     Ok(Prepared {
         workload,
-        data: RunData { model, samples },
+        data: RunData {
+            model,
+            samples,
+            clock_offset_ms: clock_offset_ms(client).await,
+        },
         bind_columns,
     })
 }

@@ -878,3 +878,37 @@ async fn pipelined_clients_recover_from_terminated_backends() {
     let last = &r.intervals[r.intervals.len() - 2];
     assert!(last.calls > 100, "throughput recovers: {last:?}");
 }
+
+/// On a dbload dataset the workload's clock is the dataset's (its data lies
+/// around 2026-12-01), so the default workload reads the same slice of the
+/// data whatever the date; elsewhere it is the wall clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_workload_clock_is_the_datasets_on_a_dbload_dataset() {
+    let db = seeded().await;
+    let c = db.client().await;
+    let text = "-- @scenario one weight=1\n-- @param t = now()\nSELECT :'t'::timestamptz;\n";
+    let prepare = || async {
+        let w = workload::parse("clock.sql", text).unwrap();
+        workload::prepare(&c, w).await.unwrap()
+    };
+    let wall = chrono::Utc::now();
+    let p = prepare().await;
+    assert!(
+        (p.data.now() - wall).num_seconds().abs() < 60,
+        "not a dataset: wall clock"
+    );
+    c.execute(
+        "INSERT INTO dbload_datasets (seed, scale, dbload_version, schema_version, finished_at, complete) \
+         VALUES (7, 0.01, 'x', 2, now(), true)",
+        &[],
+    )
+    .await
+    .unwrap();
+    let p = prepare().await;
+    let dataset_now = dbload::seed::model::dataset_now();
+    assert!(
+        (p.data.now() - dataset_now).num_seconds().abs() < 60,
+        "{} vs {dataset_now}",
+        p.data.now()
+    );
+}
