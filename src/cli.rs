@@ -276,7 +276,8 @@ pub struct StressArgs {
     /// 0 = wake at each intended start (kernel timer precision).
     #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_timer_resolution)]
     pub timer_resolution: std::time::Duration,
-    /// Driver threads (default: one per 4 CPUs, at least 1 = a single-threaded event loop).
+    /// Driver threads, each with its own event loop and share of the connections
+    /// (default: one per 4 CPUs; at least 2 for --clients).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// How long in-flight work may finish after the end of the run.

@@ -89,16 +89,26 @@ async fn run_engine(
     let handle = std::thread::Builder::new()
         .name("dbload-stress".into())
         .spawn(move || {
-            let rt = engine_runtime(threads)?;
+            if let Some(st) = client_stages {
+                // Sub-step runs on one pool, on a runtime of `threads` workers.
+                let rt = engine_runtime(threads)?;
+                return rt.block_on(async move {
+                    let pool = crate::db::pool(&target, cfg.pool)?;
+                    crate::db::connect::check_pool(&target, &pool).await?;
+                    Ok(super::shapes::run_client_stages(pool, prepared, &cfg, &st, hooks).await?)
+                });
+            }
+            // One single-threaded runtime per driver thread, each with its
+            // share of the connections (this thread runs the first).
+            let rt = engine_runtime(1)?;
             rt.block_on(async move {
-                let pool = crate::db::pool(&target, cfg.pool)?;
-                crate::db::connect::check_pool(&target, &pool).await?;
-                Ok(match client_stages {
-                    Some(st) => {
-                        super::shapes::run_client_stages(pool, prepared, &cfg, &st, hooks).await?
-                    }
-                    None => stress::run(pool, prepared, &cfg, hooks).await?,
-                })
+                let sizes = stress::shard_sizes(cfg.pool, threads, cfg.load.workers());
+                let pools = sizes
+                    .iter()
+                    .map(|n| crate::db::pool(&target, *n))
+                    .collect::<Result<Vec<_>, _>>()?;
+                crate::db::connect::check_pool(&target, &pools[0]).await?;
+                Ok(stress::run_sharded(pools, prepared, &cfg, hooks).await?)
             })
         })?;
     tokio::task::spawn_blocking(move || {
@@ -130,18 +140,17 @@ pub(super) async fn require_dataset(target: &crate::db::Target) -> anyhow::Resul
 }
 
 /// Driver threads when --threads is not given: one per 4 CPUs, since the
-/// server usually shares the machine (pgbench's -j defaults to 1). A
-/// closed model with one connection per client gets at least 2: on 2 CPUs
-/// (pgbench_select.sql, 16 clients) one thread ran 42-43k queries/s and two
-/// 47-49k. Pipelined clients (more clients than connections) and the open
-/// model keep one: there two threads measured 62k/s against one's 82-88k
-/// (64 clients on 16 connections), the cross-thread wake-ups costing more
-/// than the second thread brings.
+/// server usually shares the machine (pgbench's -j defaults to 1), and at
+/// least 2 for the closed model. Each thread has its own event loop and
+/// share of the connections. On 2 CPUs (pgbench_select.sql, 16 connections)
+/// two threads ran 50k queries/s against one's 41k, and 99k against 85k
+/// with 64 clients pipelined; the open model at 10,000/s needed about the
+/// same driver CPU per query either way, so it keeps one.
 fn default_threads(cfg: &StressConfig) -> usize {
     let per_cpus = (crate::sys::cpus() / 4).max(1);
     match cfg.load {
-        Load::Closed { clients } if clients <= cfg.pool => per_cpus.max(2),
-        _ => per_cpus,
+        Load::Closed { .. } => per_cpus.max(2),
+        Load::Open { .. } => per_cpus,
     }
 }
 

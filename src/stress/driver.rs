@@ -89,7 +89,7 @@ pub struct RunOutcome {
 }
 
 /// The message of a worker task that ended with a panic (None: cancelled).
-fn panic_message(e: tokio::task::JoinError) -> Option<String> {
+pub(super) fn panic_message(e: tokio::task::JoinError) -> Option<String> {
     let p = e.try_into_panic().ok()?;
     Some(if let Some(s) = p.downcast_ref::<&str>() {
         s.to_string()
@@ -100,9 +100,9 @@ fn panic_message(e: tokio::task::JoinError) -> Option<String> {
     })
 }
 
-struct Shared {
+/// State every worker of a run shares, whatever its driver thread.
+pub(super) struct Shared {
     prepared: Arc<Prepared>,
-    pool: Pool,
     shards: Vec<Mutex<Stats>>,
     inflight: AtomicI64,
     cum_weights: Vec<f64>,
@@ -128,11 +128,12 @@ impl Shared {
     /// Take a connection and run scenario `idx`: (pool wait µs, exec µs, result).
     async fn execute(
         &self,
+        pool: &Pool,
         idx: usize,
         ctx: &mut WorkerCtx,
     ) -> (u64, u64, Result<Outcome, ExecError>) {
         let t0 = Instant::now();
-        let client = match self.pool.get().await {
+        let client = match pool.get().await {
             Ok(c) => c,
             Err(e) => {
                 ctx.ran = 0;
@@ -206,6 +207,7 @@ fn record(
 
 async fn open_worker(
     sh: Arc<Shared>,
+    pool: Pool,
     sched: Arc<Schedule>,
     timer: Arc<HrTimer>,
     id: usize,
@@ -237,7 +239,7 @@ async fn open_worker(
         let started = Instant::now();
         sh.inflight.fetch_add(1, Ordering::Relaxed);
         let idx = sh.pick(&mut ctx.rng);
-        let (pool_us, exec_us, res) = sh.execute(idx, &mut ctx).await;
+        let (pool_us, exec_us, res) = sh.execute(&pool, idx, &mut ctx).await;
         sh.inflight.fetch_sub(1, Ordering::Relaxed);
         if claim.measured {
             let lag = started.saturating_duration_since(claim.at).as_micros() as u64;
@@ -258,7 +260,7 @@ async fn open_worker(
 /// The end of a closed-model run, which Ctrl-C may bring forward: an
 /// instant stored as nanoseconds since `base`, read by every client before
 /// each scenario without taking a lock.
-struct Deadline {
+pub(super) struct Deadline {
     base: Instant,
     nanos: AtomicU64,
 }
@@ -285,6 +287,7 @@ impl Deadline {
 
 async fn closed_worker(
     sh: Arc<Shared>,
+    pool: Pool,
     lane: Arc<Lane>,
     id: usize,
     warmup_end: Instant,
@@ -303,7 +306,7 @@ async fn closed_worker(
         // A transaction has the lane's connection to itself; other
         // scenarios share it with the lane's other clients (pipelined).
         let exclusive = sh.prepared.workload.scenarios[idx].transaction;
-        let held = lane.acquire(exclusive, &sh.pool, &sh.prepared).await;
+        let held = lane.acquire(exclusive, &pool, &sh.prepared).await;
         let pool_us = now.elapsed().as_micros() as u64;
         // The connection used, and whether it was closed afterwards.
         let mut used = None;
@@ -367,7 +370,11 @@ fn pool_message(e: &deadpool_postgres::PoolError) -> String {
     }
 }
 
-async fn warm_pool(pool: &Pool, prepared: &Prepared, size: usize) -> Result<(), StressError> {
+pub(super) async fn warm_pool(
+    pool: &Pool,
+    prepared: &Prepared,
+    size: usize,
+) -> Result<(), StressError> {
     let mut held = Vec::with_capacity(size);
     for _ in 0..size {
         let c = pool
@@ -396,10 +403,105 @@ async fn warm_pool(pool: &Pool, prepared: &Prepared, size: usize) -> Result<(), 
     Ok(())
 }
 
+/// When a shard's workers start and stop.
+#[derive(Clone)]
+pub(super) enum Pace {
+    /// Claim arrivals from the shared schedule.
+    Open {
+        sched: Arc<Schedule>,
+        warmup: f64,
+        resolution: Duration,
+    },
+    /// Loop until the shared deadline.
+    Closed {
+        warmup_end: Instant,
+        end: Arc<Deadline>,
+    },
+}
+
+/// What a shard needs to start its workers (cheap clones).
+#[derive(Clone)]
+pub(super) struct Launch {
+    sh: Arc<Shared>,
+    pace: Pace,
+    stop: watch::Receiver<bool>,
+}
+
+/// Spawn workers `ids` on the current runtime with connections from `pool`
+/// (of `size`); each returns the panic messages it collected (none).
+pub(super) fn spawn_workers(
+    set: &mut JoinSet<Vec<String>>,
+    l: &Launch,
+    pool: &Pool,
+    size: usize,
+    ids: &[usize],
+) {
+    match &l.pace {
+        Pace::Open {
+            sched,
+            warmup,
+            resolution,
+        } => {
+            // The timer serves this runtime's workers from its event loop.
+            let timer = Arc::new(HrTimer::start(ids.len(), *resolution));
+            for &id in ids {
+                let w = open_worker(
+                    l.sh.clone(),
+                    pool.clone(),
+                    sched.clone(),
+                    timer.clone(),
+                    id,
+                    *warmup,
+                    l.stop.clone(),
+                );
+                set.spawn(async move {
+                    w.await;
+                    Vec::new()
+                });
+            }
+        }
+        Pace::Closed { warmup_end, end } => {
+            // One lane per pooled connection, at most one per client.
+            let lanes: Vec<Arc<Lane>> = (0..ids.len().min(size).max(1))
+                .map(|_| Arc::new(Lane::default()))
+                .collect();
+            for (k, &id) in ids.iter().enumerate() {
+                let w = closed_worker(
+                    l.sh.clone(),
+                    pool.clone(),
+                    lanes[lane_of(k, lanes.len())].clone(),
+                    id,
+                    *warmup_end,
+                    end.clone(),
+                    l.stop.clone(),
+                );
+                set.spawn(async move {
+                    w.await;
+                    Vec::new()
+                });
+            }
+        }
+    }
+}
+
 /// Run the load described by `cfg` with `prepared` against `pool` (of
-/// `cfg.pool` connections).
+/// `cfg.pool` connections), on the current runtime.
 pub async fn run(
     pool: Pool,
+    prepared: Arc<Prepared>,
+    cfg: &StressConfig,
+    hooks: Hooks,
+) -> Result<RunOutcome, StressError> {
+    run_sharded(vec![pool], prepared, cfg, hooks).await
+}
+
+/// [`run`] on several driver threads: the workers are split evenly over
+/// `pools`; those of the first pool run on the current runtime, each other
+/// pool gets a thread with a single-threaded runtime of its own that owns
+/// its connections and workers (see [`super::shard`]), so no query crosses
+/// threads. The pools' sizes add up to `cfg.pool`.
+pub async fn run_sharded(
+    pools: Vec<Pool>,
     prepared: Arc<Prepared>,
     cfg: &StressConfig,
     mut hooks: Hooks,
@@ -415,7 +517,6 @@ pub async fn run(
     {
         return Err(StressError::TooLong);
     }
-    warm_pool(&pool, &prepared, cfg.pool).await?;
     let counts: Vec<usize> = prepared
         .workload
         .scenarios
@@ -432,15 +533,11 @@ pub async fn run(
             cum
         })
         .collect();
-    let workers = match &cfg.load {
-        Load::Open { max_inflight, .. } => (*max_inflight).max(1),
-        Load::Closed { clients } => (*clients).max(1),
-    };
+    let workers = cfg.load.workers();
     let cpus = crate::sys::cpus();
     let nshards = workers.clamp(1, (SHARDS_PER_CPU * cpus).max(2));
     let sh = Arc::new(Shared {
         prepared: prepared.clone(),
-        pool,
         shards: (0..nshards)
             .map(|_| Mutex::new(Stats::new(&counts)))
             .collect(),
@@ -448,6 +545,26 @@ pub async fn run(
         cum_weights,
         seed: cfg.seed,
     });
+
+    // Every pool warmed (the others on their own threads) before the start.
+    let nthreads = pools.len().max(1);
+    let ids_of = |s: usize| (s..workers).step_by(nthreads).collect::<Vec<_>>();
+    let sizes: Vec<usize> = pools.iter().map(|p| p.status().max_size).collect();
+    let mut remotes = Vec::new();
+    for (s, pool) in pools.iter().enumerate().skip(1) {
+        let r = super::shard::spawn(pool.clone(), sizes[s], ids_of(s), prepared.clone())
+            .map_err(|e| StressError::Pool(format!("starting a driver thread: {e}")))?;
+        remotes.push(r);
+    }
+    let mut failed = warm_pool(&pools[0], &prepared, sizes[0]).await.err();
+    for r in &mut remotes {
+        if let Err(e) = r.ready().await {
+            failed.get_or_insert(e);
+        }
+    }
+    if let Some(e) = failed {
+        return Err(e); // dropping `remotes` ends their threads
+    }
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let started_at = Utc::now();
@@ -457,43 +574,39 @@ pub async fn run(
     let end_planned = warmup_end + cfg.duration;
     let closed_end = Arc::new(Deadline::new(start, end_planned));
     let mut sched = None;
-    let mut set = JoinSet::new();
-    match &cfg.load {
+    let pace = match &cfg.load {
         Load::Open {
             profile, arrival, ..
         } => {
             let arrivals = ArrivalGen::new(*arrival, profile.clone(), cfg.seed);
             let s = Arc::new(Schedule::new(start, arrivals, cfg.warmup + cfg.duration));
-            let timer = Arc::new(HrTimer::start(workers, cfg.timer_resolution));
-            for id in 0..workers {
-                set.spawn(open_worker(
-                    sh.clone(),
-                    s.clone(),
-                    timer.clone(),
-                    id,
-                    warmup,
-                    stop_rx.clone(),
-                ));
-            }
-            sched = Some(s);
-        }
-        Load::Closed { .. } => {
-            // One lane per pooled connection, at most one per client.
-            let lanes: Vec<Arc<Lane>> = (0..workers.min(cfg.pool).max(1))
-                .map(|_| Arc::new(Lane::default()))
-                .collect();
-            for id in 0..workers {
-                set.spawn(closed_worker(
-                    sh.clone(),
-                    lanes[lane_of(id, lanes.len())].clone(),
-                    id,
-                    warmup_end,
-                    closed_end.clone(),
-                    stop_rx.clone(),
-                ));
+            sched = Some(s.clone());
+            Pace::Open {
+                sched: s,
+                warmup,
+                resolution: cfg.timer_resolution,
             }
         }
+        Load::Closed { .. } => Pace::Closed {
+            warmup_end,
+            end: closed_end.clone(),
+        },
+    };
+    let launch = Launch {
+        sh: sh.clone(),
+        pace,
+        stop: stop_rx.clone(),
+    };
+    let mut set = JoinSet::new();
+    spawn_workers(&mut set, &launch, &pools[0], sizes[0], &ids_of(0));
+    let mut aborts = Vec::new();
+    for r in remotes {
+        let (abort, done) = r.launch(launch.clone());
+        aborts.push(abort);
+        // Ends when every worker of that thread has; gives their panics.
+        set.spawn(done);
     }
+    drop(launch);
 
     // Collector: one snapshot per second.
     let mut spares: Vec<Stats> = (0..nshards).map(|_| Stats::new(&counts)).collect();
@@ -531,10 +644,9 @@ pub async fn run(
                 }
             }
             Some(r) = set.join_next(), if ended || interrupted => {
-                if let Err(e) = r
-                    && let Some(m) = panic_message(e)
-                {
-                    worker_panics.push(m);
+                match r {
+                    Ok(panics) => worker_panics.extend(panics),
+                    Err(e) => worker_panics.extend(panic_message(e)),
                 }
             }
         }
@@ -611,6 +723,9 @@ pub async fn run(
     let unfinished = (sh.inflight.load(Ordering::Relaxed).max(0) as u64)
         .saturating_sub(worker_panics.len() as u64);
     set.abort_all();
+    for a in aborts {
+        a.abort();
+    }
     let mut dropped = totals.dropped;
     let mut scheduled = totals.started + totals.dropped;
     if let Some(s) = &sched {

@@ -11,13 +11,14 @@ pub mod lane;
 pub mod results;
 pub mod schedule;
 pub mod server;
+mod shard;
 pub mod stats;
 pub mod threshold;
 pub mod timer;
 
 use std::time::Duration;
 
-pub use driver::{Hooks, IntervalHook, RunOutcome, StressError, run};
+pub use driver::{Hooks, IntervalHook, RunOutcome, StressError, run, run_sharded};
 pub use results::StressResults;
 pub use schedule::{Arrival, RateProfile};
 pub use threshold::Threshold;
@@ -36,6 +37,27 @@ pub enum Load {
     },
     /// Closed model: `clients` loops, each starting when the previous ended.
     Closed { clients: usize },
+}
+
+impl Load {
+    /// Worker tasks the load needs: clients, or in-flight slots.
+    pub fn workers(&self) -> usize {
+        match self {
+            Load::Open { max_inflight, .. } => (*max_inflight).max(1),
+            Load::Closed { clients } => (*clients).max(1),
+        }
+    }
+}
+
+/// Connections of each driver thread: `pool` split as evenly as it goes
+/// over `threads` threads, none with fewer than one connection or worker
+/// (so there may be fewer threads than asked for).
+pub fn shard_sizes(pool: usize, threads: usize, workers: usize) -> Vec<usize> {
+    let pool = pool.max(1);
+    let n = threads.min(pool).min(workers.max(1)).max(1);
+    (0..n)
+        .map(|s| pool / n + usize::from(s < pool % n))
+        .collect()
 }
 
 /// A validated plan for one stress run.
@@ -87,5 +109,23 @@ mod secs {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let v = f64::deserialize(d)?;
         Ok(Duration::from_secs_f64(v.max(0.0)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shard_sizes;
+
+    #[test]
+    fn connections_split_evenly_over_driver_threads() {
+        assert_eq!(shard_sizes(16, 2, 16), vec![8, 8]);
+        assert_eq!(shard_sizes(17, 2, 64), vec![9, 8]);
+        assert_eq!(shard_sizes(16, 1, 16), vec![16]);
+        // Never a thread without a connection or a worker.
+        assert_eq!(shard_sizes(1, 4, 10), vec![1]);
+        assert_eq!(shard_sizes(8, 4, 2), vec![4, 4]);
+        assert_eq!(shard_sizes(0, 0, 0), vec![1]);
+        let s = shard_sizes(100, 3, 1000);
+        assert_eq!(s.iter().sum::<usize>(), 100);
     }
 }

@@ -393,7 +393,9 @@ INSERT INTO t VALUES (:c, :total);
     #[test]
     fn the_readme_example_workload_parses() {
         let readme = include_str!("../../README.md");
-        let start = readme.find("-- @workload shop-demo").expect("README example");
+        let start = readme
+            .find("-- @workload shop-demo")
+            .expect("README example");
         let end = start + readme[start..].find("```").expect("end of the example");
         let w = parse("README.md", &readme[start..end]).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(w.name, "shop-demo");

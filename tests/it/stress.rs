@@ -45,13 +45,26 @@ fn read_results(path: &std::path::Path) -> StressResults {
 /// Run a workload text through the library (for tests that act on the
 /// server while the run goes on).
 async fn run_lib(db: &TestDb, text: &str, cfg: StressConfig) -> StressResults {
+    run_lib_threads(db, text, cfg, 1).await
+}
+
+/// [`run_lib`] on `threads` driver threads.
+async fn run_lib_threads(
+    db: &TestDb,
+    text: &str,
+    cfg: StressConfig,
+    threads: usize,
+) -> StressResults {
     let w = workload::parse("test.sql", text).unwrap();
     let c = db.client().await;
     let prepared = Arc::new(workload::prepare(&c, w).await.unwrap());
-    let pool = dbload::db::pool(&db.target, cfg.pool).unwrap();
+    let pools = stress::shard_sizes(cfg.pool, threads, cfg.load.workers())
+        .into_iter()
+        .map(|n| dbload::db::pool(&db.target, n).unwrap())
+        .collect();
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    let out = stress::run(
-        pool,
+    let out = stress::run_sharded(
+        pools,
         prepared.clone(),
         &cfg,
         Hooks {
@@ -828,7 +841,8 @@ SELECT pg_current_xact_id();
 -- @scenario autocommit weight=3
 SELECT 1 / (pg_current_xact_id_if_assigned() IS NULL)::int AS outside_any_transaction;
 ";
-    let r = run_lib(&db, wl, closed(12, 3, 3.0)).await;
+    // Two driver threads: 6 clients on 2 connections, 6 on 1.
+    let r = run_lib_threads(&db, wl, closed(12, 3, 3.0), 2).await;
     let tx = &r.scenarios[0];
     let auto = &r.scenarios[1];
     assert!(tx.calls > 20 && auto.calls > 100, "{tx:?} {auto:?}");
@@ -911,4 +925,18 @@ async fn the_workload_clock_is_the_datasets_on_a_dbload_dataset() {
         "{} vs {dataset_now}",
         p.data.now()
     );
+}
+
+/// The open model on two driver threads: both take arrivals from the one
+/// schedule, the rate is held and nothing is dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_driver_threads_share_one_schedule() {
+    let db = seeded().await;
+    let wl = "-- @scenario one weight=1\nSELECT pg_sleep(0.001);\n";
+    let r = run_lib_threads(&db, wl, open(300.0, 3.0, 4), 2).await;
+    let t = &r.totals;
+    assert_eq!(t.dropped, 0, "{t:?}");
+    assert_eq!(t.errors, 0, "{t:?}");
+    let rate = t.rate;
+    assert!((rate - 300.0).abs() < 15.0, "rate {rate}");
 }

@@ -1,0 +1,120 @@
+//! A driver thread beyond the first: a single-threaded tokio runtime of its
+//! own that owns a share of the connections (its own pool, whose
+//! connection tasks run on it) and the workers using them, like a pgbench
+//! thread (`-j`). No query's wake-ups cross threads; the workers share only
+//! the run's statistics shards, schedule and deadline with the others.
+//!
+//! Life of a shard: warm its pool → report ready → wait for the launch (or
+//! for the run to be called off) → run its workers → report their panics
+//! when the last one ends, or abort them when told to.
+
+use std::sync::Arc;
+
+use deadpool_postgres::Pool;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinSet;
+
+use super::driver::{Launch, StressError, spawn_workers, warm_pool};
+use crate::workload::Prepared;
+
+/// The running engine's handle on a shard thread.
+pub(super) struct Remote {
+    ready: oneshot::Receiver<Result<(), StressError>>,
+    launch: oneshot::Sender<Launch>,
+    done: oneshot::Receiver<Vec<String>>,
+    abort: watch::Sender<bool>,
+}
+
+/// Tells a launched shard to abort its workers.
+pub(super) struct Abort(watch::Sender<bool>);
+
+impl Abort {
+    pub fn abort(self) {
+        let _ = self.0.send(true);
+    }
+}
+
+/// Start a shard thread for workers `ids` on `pool` (of `size`
+/// connections); it warms the pool at once.
+pub(super) fn spawn(
+    pool: Pool,
+    size: usize,
+    ids: Vec<usize>,
+    prepared: Arc<Prepared>,
+) -> std::io::Result<Remote> {
+    let (ready_tx, ready) = oneshot::channel();
+    let (launch, launch_rx) = oneshot::channel::<Launch>();
+    let (done_tx, done) = oneshot::channel();
+    let (abort, mut abort_rx) = watch::channel(false);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("dbload-shard".into())
+        .spawn(move || {
+            rt.block_on(async move {
+                let warmed = warm_pool(&pool, &prepared, size).await;
+                let ok = warmed.is_ok();
+                let _ = ready_tx.send(warmed);
+                if !ok {
+                    return;
+                }
+                let Ok(l) = launch_rx.await else {
+                    return; // the run was called off
+                };
+                let mut set = JoinSet::new();
+                spawn_workers(&mut set, &l, &pool, size, &ids);
+                drop(l);
+                let mut panics = Vec::new();
+                loop {
+                    tokio::select! {
+                        r = set.join_next() => match r {
+                            None => break,
+                            Some(Ok(p)) => panics.extend(p),
+                            Some(Err(e)) => panics.extend(super::driver::panic_message(e)),
+                        },
+                        _ = abort_rx.wait_for(|v| *v) => {
+                            set.abort_all();
+                            break;
+                        }
+                    }
+                }
+                let _ = done_tx.send(panics);
+            });
+        })?;
+    Ok(Remote {
+        ready,
+        launch,
+        done,
+        abort,
+    })
+}
+
+impl Remote {
+    /// Wait until the shard's pool is warm (or failed to warm).
+    pub async fn ready(&mut self) -> Result<(), StressError> {
+        match (&mut self.ready).await {
+            Ok(r) => r,
+            Err(_) => Err(StressError::Pool(
+                "a driver thread ended before its connections were open".into(),
+            )),
+        }
+    }
+
+    /// Start the shard's workers. Returns the abort handle and a future of
+    /// the panic messages of its workers, ready once they have all ended.
+    pub fn launch(
+        self,
+        l: Launch,
+    ) -> (
+        Abort,
+        impl std::future::Future<Output = Vec<String>> + Send + 'static,
+    ) {
+        let _ = self.launch.send(l);
+        let done = self.done;
+        (
+            Abort(self.abort),
+            async move { done.await.unwrap_or_default() },
+        )
+    }
+}
