@@ -281,4 +281,12 @@ mod tests {
         let h = crate::stress::results::decode_hist(&r.totals.histograms.total).unwrap();
         assert_eq!(h.len(), r.totals.calls);
     }
+
+    #[test]
+    fn results_written_before_timer_resolution_still_load() {
+        let old = FIXTURE.replace("\"timer_resolution\":0.0", "\"timer\": \"coarse\"");
+        assert_ne!(old, FIXTURE);
+        let r: StressResults = serde_json::from_str(&old).unwrap();
+        assert_eq!(r.config.timer_resolution, std::time::Duration::ZERO);
+    }
 }
