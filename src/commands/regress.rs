@@ -11,7 +11,7 @@ use crate::cli::{GlobalArgs, RegressArgs};
 use crate::regress::assess;
 use crate::regress::compare::{DEFAULT_TAIL_TOLERANCE, DEFAULT_TOLERANCE};
 use crate::regress::model::{SuiteInfo, read_results};
-use crate::regress::{environment, history, run as engine, suite};
+use crate::regress::{environment, history, noise, run as engine, suite};
 use crate::report;
 use crate::stress;
 
@@ -94,13 +94,18 @@ pub async fn run(global: &GlobalArgs, args: RegressArgs) -> anyhow::Result<ExitC
     }
     ctrl_c.abort();
 
-    let (baseline, settings) = assess_inputs(
+    let (baseline, mut settings) = assess_inputs(
         base_file.as_ref(),
         args.baseline.as_deref(),
         tolerance,
         tail_tolerance,
         args.allow_mismatch,
     );
+    if let Some(dir) = &args.history {
+        // Past nights only: this run is stored after it is judged.
+        settings.noise = noise::load(dir, &suite.name)
+            .map_err(|e| anyhow::anyhow!("--history {}: {e}", dir.display()))?;
+    }
     let results = assess::assess(
         SuiteInfo {
             name: suite.name.clone(),

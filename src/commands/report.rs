@@ -163,6 +163,7 @@ pub(super) fn assess_inputs<'a>(
             ..Default::default()
         },
         allow_mismatch,
+        noise: Default::default(),
     };
     (baseline, settings)
 }

@@ -8,6 +8,7 @@ use chrono::Utc;
 use super::compare::{self, Better, CompareSettings, Verdict};
 use super::environment;
 use super::model::{self, BaselineInfo, MetricVerdict, RegressResults, RunReport, SuiteInfo};
+use super::noise::Noise;
 use crate::stress::StressResults;
 use crate::stress::results::IntervalSample;
 
@@ -67,19 +68,24 @@ fn finite(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
-/// Compare every metric of every scenario of `current` with `baseline`.
+/// Compare every metric of every scenario of suite run `run`'s `current`
+/// results with `baseline`; `noise` (from the history) may widen each
+/// metric's tolerance.
 pub fn compare_runs(
+    run: &str,
     baseline: &StressResults,
     current: &StressResults,
     s: &CompareSettings,
+    noise: &Noise,
 ) -> Vec<MetricVerdict> {
     let mut out = Vec::new();
     let mut one = |scenario: &str, (metric, unit, better): (&str, &str, Better)| {
+        let (tolerance, spread) = noise.tolerance(s.tolerance_for(metric), run, scenario, metric);
         let c = compare::compare(
             &samples(baseline, scenario, metric),
             &samples(current, scenario, metric),
             better,
-            &s.for_metric(metric),
+            &CompareSettings { tolerance, ..*s },
         );
         out.push(MetricVerdict {
             scenario: scenario.to_string(),
@@ -93,7 +99,8 @@ pub fn compare_runs(
             interval: (c.interval.0.is_finite() && c.interval.1.is_finite()).then_some(c.interval),
             baseline_samples: c.baseline_samples,
             current_samples: c.current_samples,
-            tolerance: Some(s.tolerance_for(metric)),
+            tolerance: Some(tolerance),
+            noise: spread,
         });
     };
     for m in TOTAL_METRICS {
@@ -113,6 +120,8 @@ pub struct AssessSettings {
     pub compare: CompareSettings,
     /// Compare even when environments differ (the differences are still listed).
     pub allow_mismatch: bool,
+    /// Run-to-run noise from the history (empty: the tolerances as configured).
+    pub noise: Noise,
 }
 
 /// A baseline: named runs from a results file.
@@ -187,7 +196,7 @@ pub fn assess(
             let metrics = if refuse {
                 vec![]
             } else {
-                compare_runs(base, &results, &s.compare)
+                compare_runs(&name, base, &results, &s.compare, &s.noise)
             };
             RunReport {
                 name,
@@ -316,6 +325,7 @@ pub(crate) mod tests {
         AssessSettings {
             compare: CompareSettings::default(),
             allow_mismatch: allow,
+            noise: Noise::default(),
         }
     }
 

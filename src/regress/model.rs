@@ -67,6 +67,10 @@ pub struct MetricVerdict {
     /// p95/p99); absent in files written before it was recorded.
     #[serde(default)]
     pub tolerance: Option<f64>,
+    /// The run-to-run spread from the history that widened `tolerance`
+    /// (absent when the configured tolerance applied).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<super::noise::Spread>,
 }
 
 /// One run of the suite.

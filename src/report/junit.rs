@@ -92,7 +92,7 @@ pub fn render(r: &RegressResults) -> String {
                 &m.scenario
             };
             let numbers = format!(
-                "{} {}: baseline {}, current {}, change {} (95 % interval {}), tolerance ±{:.0} %, samples {}/{}",
+                "{} {}: baseline {}, current {}, change {} (95 % interval {}), tolerance ±{:.0} %{}, samples {}/{}",
                 scenario,
                 m.metric,
                 value(m.baseline, &m.unit),
@@ -102,6 +102,13 @@ pub fn render(r: &RegressResults) -> String {
                     .map(|(a, b)| format!("{:+.1} % … {:+.1} %", a * 100.0, b * 100.0))
                     .unwrap_or_else(|| "–".into()),
                 m.tolerance.unwrap_or(r.tolerance) * 100.0,
+                m.noise
+                    .map(|s| format!(
+                        " (widened by the history: run-to-run spread {:.1} % over {} runs)",
+                        s.rel_sd * 100.0,
+                        s.runs
+                    ))
+                    .unwrap_or_default(),
                 m.baseline_samples,
                 m.current_samples
             );

@@ -160,6 +160,32 @@ pub fn render(r: &RegressResults) -> String {
                     verdict_word(m.verdict)
                 );
             }
+            let widened: Vec<String> = run
+                .metrics
+                .iter()
+                .filter_map(|m| {
+                    let s = m.noise?;
+                    Some(format!(
+                        "{} {} ±{:.0} % (spread {:.1} % over {} runs)",
+                        if m.scenario == "*" {
+                            "all"
+                        } else {
+                            &m.scenario
+                        },
+                        m.metric,
+                        m.tolerance.unwrap_or(r.tolerance) * 100.0,
+                        s.rel_sd * 100.0,
+                        s.runs
+                    ))
+                })
+                .collect();
+            if !widened.is_empty() {
+                let _ = writeln!(
+                    o,
+                    "\nTolerances widened by the run-to-run noise of the history: {}.",
+                    cell(&widened.join(", "))
+                );
+            }
         }
     }
     o
