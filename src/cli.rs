@@ -208,6 +208,7 @@ const STRESS_HELP: &str = "\
 Examples:
   dbload stress --qps 500 --duration 60s                 default vet-clinic mix, open model
   dbload stress --clients 16 --duration 30s              closed model: max throughput
+  dbload stress --clients 64 --pool 16                   64 clients pipelined on 16 connections
   dbload stress -w queries/my.sql --qps 2000 --out r.json --threshold 'p99<50ms' \\
                 --threshold 'checkout:p95<100ms' --threshold 'error_rate<0.1%'
   dbload stress --stages '30s:1000,2m:10000,30s:0'       ramp the rate through stages
@@ -245,6 +246,8 @@ pub struct StressArgs {
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub warmup: std::time::Duration,
     /// Connections in the pool (default: --clients, or max(8, 4 × CPUs) for --qps).
+    /// With fewer connections than --clients, clients share them and pipeline
+    /// their statements (a transaction takes its connection to itself).
     /// A list (4,8,16) or range (4..64x2) runs the same shape per pool size.
     #[arg(long, value_name = "N|LIST|RANGE", value_parser = parse_pools)]
     pub pool: Option<PoolSizes>,
