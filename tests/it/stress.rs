@@ -770,25 +770,17 @@ async fn thresholds_and_invalid_runs_set_the_exit_code() {
     assert!(stderr_of(&invalid).contains("invalid run") && stderr_of(&invalid).contains("dropped"));
 }
 
-#[test]
-fn ctrl_c_ends_the_run_with_partial_results_and_exit_3() {
+/// Start `dbload stress --force --duration 60s --warmup 0s LOAD…` on a
+/// seeded database, interrupt it after 3 s, and check the partial results.
+fn interrupted_run_has_partial_results_and_exit_3(load: &[&str]) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let db = rt.block_on(seeded());
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("r.json");
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("dbload"))
-        .args([
-            "-d",
-            &db.url(),
-            "stress",
-            "--force",
-            "--qps",
-            "50",
-            "--duration",
-            "60s",
-            "--warmup",
-            "0s",
-        ])
+        .args(["-d", &db.url(), "stress", "--force"])
+        .args(["--duration", "60s", "--warmup", "0s"])
+        .args(load)
         .args(["--out", out.to_str().unwrap()])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -801,7 +793,7 @@ fn ctrl_c_ends_the_run_with_partial_results_and_exit_3() {
     )
     .unwrap();
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(3));
+    assert_eq!(status.code(), Some(3), "{load:?}");
     let r = read_results(&out);
     assert!(r.interrupted);
     assert!(r.totals.calls > 0);
@@ -811,6 +803,24 @@ fn ctrl_c_ends_the_run_with_partial_results_and_exit_3() {
         r.verdict
     );
     assert!(r.measured_secs < 10.0);
+}
+
+#[test]
+fn ctrl_c_ends_the_run_with_partial_results_and_exit_3() {
+    interrupted_run_has_partial_results_and_exit_3(&["--qps", "50"]);
+}
+
+/// The same for a closed model on two driver threads, clients pipelined.
+#[test]
+fn ctrl_c_ends_a_pipelined_closed_run_on_two_driver_threads() {
+    interrupted_run_has_partial_results_and_exit_3(&[
+        "--clients",
+        "6",
+        "--pool",
+        "3",
+        "--threads",
+        "2",
+    ]);
 }
 
 fn closed(clients: usize, pool: usize, secs: f64) -> StressConfig {
