@@ -102,9 +102,15 @@ pub async fn run(global: &GlobalArgs, args: RegressArgs) -> anyhow::Result<ExitC
         args.allow_mismatch,
     );
     if let Some(dir) = &args.history {
-        // Past nights only: this run is stored after it is judged.
-        settings.noise = noise::load(dir, &suite.name)
-            .map_err(|e| anyhow::anyhow!("--history {}: {e}", dir.display()))?;
+        // Past nights only: this run is stored after it is judged. An
+        // unreadable history costs the widening, not the night's results.
+        match noise::load(dir, &suite.name, &runs) {
+            Ok(n) => settings.noise = n,
+            Err(e) => eprintln!(
+                "dbload: --history {}: {e}; judging with the configured tolerances",
+                dir.display()
+            ),
+        }
     }
     let results = assess::assess(
         SuiteInfo {

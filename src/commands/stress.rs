@@ -63,6 +63,25 @@ pub(super) fn config(args: &StressArgs) -> anyhow::Result<StressConfig> {
         Some(s) => (s.duration, std::time::Duration::ZERO),
         None => (args.duration, args.warmup),
     };
+    if let Load::Open {
+        profile,
+        max_inflight,
+        ..
+    } = &load
+    {
+        // Workers claim arrivals up to one timer period ahead and sleep on
+        // them: at the peak rate that many must fit in --max-inflight.
+        let asleep = profile.peak_rate() * args.timer_resolution.as_secs_f64();
+        if asleep > *max_inflight as f64 / 2.0 {
+            anyhow::bail!(
+                "--timer-resolution {:?} at {:.0}/s keeps about {asleep:.0} arrivals waiting for \
+                 the next wake-up, more than half of --max-inflight {max_inflight}: use a finer \
+                 --timer-resolution or a larger --max-inflight",
+                args.timer_resolution,
+                profile.peak_rate()
+            );
+        }
+    }
     Ok(StressConfig {
         load,
         duration,

@@ -18,8 +18,9 @@ use serde::{Deserialize, Serialize};
 
 use super::assess::samples;
 use super::compare::median;
+use super::environment;
 use super::model::{ResultsFile, read_results};
-use crate::stress::StressResults;
+use crate::stress::{StressConfig, StressResults};
 
 /// Fewest past valid runs from which a spread is estimated.
 pub const MIN_RUNS: usize = 5;
@@ -122,10 +123,16 @@ fn spread(v: &[f64]) -> Option<Spread> {
     })
 }
 
-/// The noise of suite `suite` in history directory `dir` (regress results
-/// of that suite; other files are skipped). A missing directory is no
-/// history.
-pub fn load(dir: &Path, suite: &str) -> std::io::Result<Noise> {
+/// The noise of suite `suite` in history directory `dir`, from the past
+/// runs comparable with this night's `current` runs: same suite, same run
+/// name, same environment (dataset, workload, server — what a baseline
+/// must match too) and the same load configuration (seed aside). Other
+/// files and runs are skipped; a missing directory is no history.
+pub fn load(
+    dir: &Path,
+    suite: &str,
+    current: &[(String, StressResults)],
+) -> std::io::Result<Noise> {
     if !dir.exists() {
         return Ok(Noise::default());
     }
@@ -142,9 +149,25 @@ pub fn load(dir: &Path, suite: &str) -> std::io::Result<Noise> {
         }
     }
     files.sort_by_key(|r| r.started_at);
-    Ok(Noise::from_runs(files.iter().flat_map(|f| {
-        f.runs.iter().map(|x| (x.name.as_str(), &x.results))
-    })))
+    let comparable = |name: &str, past: &StressResults| {
+        current.iter().any(|(n, cur)| {
+            n == name
+                && environment::mismatches(past, cur).is_empty()
+                && StressConfig {
+                    seed: 0,
+                    ..past.config.clone()
+                } == StressConfig {
+                    seed: 0,
+                    ..cur.config.clone()
+                }
+        })
+    };
+    Ok(Noise::from_runs(
+        files
+            .iter()
+            .flat_map(|f| f.runs.iter().map(|x| (x.name.as_str(), &x.results)))
+            .filter(|(n, r)| comparable(n, r)),
+    ))
 }
 
 #[cfg(test)]
@@ -242,6 +265,62 @@ mod tests {
         assert!(
             noisy.noise.is_some() && noisy.tolerance.unwrap() > 0.25,
             "{noisy:?}"
+        );
+    }
+
+    #[test]
+    fn only_comparable_past_runs_of_the_suite_count() {
+        use crate::regress::assess::{AssessSettings, assess};
+        let dir = tempfile::tempdir().unwrap();
+        let settings = AssessSettings {
+            compare: Default::default(),
+            allow_mismatch: false,
+            noise: Noise::default(),
+        };
+        for (k, f) in [1.0, 1.1, 0.92, 1.06, 0.95, 1.08].iter().enumerate() {
+            let mut r = synthetic(20, *f, k as u64);
+            r.started_at += chrono::Duration::days(k as i64);
+            let night = assess(
+                crate::regress::model::SuiteInfo {
+                    name: "nightly".into(),
+                    path: "n.toml".into(),
+                    scale: None,
+                },
+                vec![("steady".into(), r)],
+                None,
+                &settings,
+            );
+            crate::regress::history::save(dir.path(), &night).unwrap();
+        }
+        let tonight = vec![("steady".to_string(), synthetic(20, 1.0, 9))];
+        let n = load(dir.path(), "nightly", &tonight).unwrap();
+        assert_eq!(n.get("steady", "*", "p50").map(|s| s.runs), Some(6));
+        // Another suite's history, or tonight on a different pool or
+        // workload: nothing comparable.
+        assert!(load(dir.path(), "other", &tonight).unwrap().is_empty());
+        let mut bigger_pool = tonight.clone();
+        bigger_pool[0].1.config.pool += 1;
+        assert!(
+            load(dir.path(), "nightly", &bigger_pool)
+                .unwrap()
+                .is_empty()
+        );
+        let mut other_workload = tonight.clone();
+        other_workload[0].1.workload.sha256 = "changed".into();
+        assert!(
+            load(dir.path(), "nightly", &other_workload)
+                .unwrap()
+                .is_empty()
+        );
+        // A different seed is still the same load.
+        let mut reseeded = tonight;
+        reseeded[0].1.config.seed += 1;
+        assert!(!load(dir.path(), "nightly", &reseeded).unwrap().is_empty());
+        // No directory, no history.
+        assert!(
+            load(&dir.path().join("none"), "nightly", &reseeded)
+                .unwrap()
+                .is_empty()
         );
     }
 }

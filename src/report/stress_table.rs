@@ -43,9 +43,8 @@ pub fn render(r: &StressResults) -> String {
         )
         .to_lowercase(),
         Load::Closed { clients } if *clients > r.config.pool => format!(
-            "closed model, {clients} clients pipelined on {} connections (up to {} each)",
-            r.config.pool,
-            clients.div_ceil(r.config.pool.max(1))
+            "closed model, {clients} clients pipelined on {} connections",
+            r.config.pool
         ),
         Load::Closed { clients } => format!("closed model, {clients} clients"),
     };

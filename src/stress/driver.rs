@@ -30,7 +30,9 @@ use super::{Load, StressConfig};
 use crate::workload::Prepared;
 
 /// An arrival no worker could take within this long after its intended
-/// start found every in-flight slot busy: it is counted as dropped.
+/// start found every in-flight slot busy: it is counted as dropped. (With
+/// a `--timer-resolution`, workers wake only on its grid, so the grace is
+/// that much longer.)
 pub const DROP_GRACE: Duration = Duration::from_millis(10);
 
 /// Statistics shards per CPU: workers share a few, each under its own mutex
@@ -103,6 +105,9 @@ pub(super) fn panic_message(e: tokio::task::JoinError) -> Option<String> {
 /// State every worker of a run shares, whatever its driver thread.
 pub(super) struct Shared {
     prepared: Arc<Prepared>,
+    /// Panic messages of workers on other driver threads, as they happen
+    /// (this thread's come from its JoinSet).
+    pub(super) panics: Mutex<Vec<String>>,
     shards: Vec<Mutex<Stats>>,
     inflight: AtomicI64,
     cum_weights: Vec<f64>,
@@ -205,6 +210,7 @@ fn record(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn open_worker(
     sh: Arc<Shared>,
     pool: Pool,
@@ -212,6 +218,7 @@ async fn open_worker(
     timer: Arc<HrTimer>,
     id: usize,
     warmup: f64,
+    grace: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
     let shard = &sh.shards[id % sh.shards.len()];
@@ -223,7 +230,7 @@ async fn open_worker(
         let Some(claim) = sched.claim(warmup) else {
             return;
         };
-        if Instant::now() > claim.at + DROP_GRACE {
+        if Instant::now() > claim.at + grace {
             if claim.measured {
                 shard.lock().unwrap().dropped += 1;
             }
@@ -306,7 +313,7 @@ async fn closed_worker(
         // A transaction has the lane's connection to itself; other
         // scenarios share it with the lane's other clients (pipelined).
         let exclusive = sh.prepared.workload.scenarios[idx].transaction;
-        let held = lane.acquire(exclusive, &pool, &sh.prepared).await;
+        let mut held = lane.acquire(exclusive, &pool, &sh.prepared).await;
         let pool_us = now.elapsed().as_micros() as u64;
         // The connection used, and whether it was closed afterwards.
         let mut used = None;
@@ -331,6 +338,9 @@ async fn closed_worker(
                 )
             }
         };
+        // A connection left in an unknown transaction state is closed before
+        // any other client of the lane can get at it.
+        let closed_here = ctx.discard && held.as_mut().is_ok_and(|g| g.discard());
         drop(held);
         sh.inflight.fetch_sub(1, Ordering::Relaxed);
         if now >= warmup_end {
@@ -338,7 +348,7 @@ async fn closed_worker(
         }
         let lost = used.is_none_or(|(_, closed)| closed);
         if let Some((generation, _)) = used {
-            if ctx.discard {
+            if ctx.discard && !closed_here {
                 lane.drop_conn(generation, true).await;
             } else if let Err(e) = &res
                 && (lost || e.class == *b"08" || e.class == *b"57")
@@ -422,7 +432,7 @@ pub(super) enum Pace {
 /// What a shard needs to start its workers (cheap clones).
 #[derive(Clone)]
 pub(super) struct Launch {
-    sh: Arc<Shared>,
+    pub(super) sh: Arc<Shared>,
     pace: Pace,
     stop: watch::Receiver<bool>,
 }
@@ -452,6 +462,7 @@ pub(super) fn spawn_workers(
                     timer.clone(),
                     id,
                     *warmup,
+                    DROP_GRACE + *resolution,
                     l.stop.clone(),
                 );
                 set.spawn(async move {
@@ -538,6 +549,7 @@ pub async fn run_sharded(
     let nshards = workers.clamp(1, (SHARDS_PER_CPU * cpus).max(2));
     let sh = Arc::new(Shared {
         prepared: prepared.clone(),
+        panics: Mutex::new(Vec::new()),
         shards: (0..nshards)
             .map(|_| Mutex::new(Stats::new(&counts)))
             .collect(),
@@ -719,6 +731,7 @@ pub async fn run_sharded(
             break;
         }
     }
+    worker_panics.append(&mut sh.panics.lock().unwrap());
     // A panicked worker never gave back its in-flight slot.
     let unfinished = (sh.inflight.load(Ordering::Relaxed).max(0) as u64)
         .saturating_sub(worker_panics.len() as u64);

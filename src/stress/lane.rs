@@ -49,13 +49,30 @@ enum Held<'a> {
 }
 
 impl LaneGuard<'_> {
+    /// Close the connection held exclusively (not returned to the pool),
+    /// leaving the lane without one; false when held shared (then use
+    /// [`Lane::drop_conn`]).
+    pub fn discard(&mut self) -> bool {
+        match &mut self.0 {
+            Held::Exclusive(g) => {
+                if let Some(c) = g.conn.take() {
+                    discard(c.client);
+                }
+                true
+            }
+            Held::Shared(_) => false,
+        }
+    }
+
     /// The connection held (always present in a guard from [`Lane::acquire`]).
     pub fn conn(&self) -> &LaneConn {
         let slot = match &self.0 {
             Held::Shared(g) => &**g,
             Held::Exclusive(g) => &**g,
         };
-        slot.conn.as_ref().expect("a lane guard holds a connection")
+        slot.conn
+            .as_ref()
+            .expect("a lane guard holds a connection until it is discarded")
     }
 }
 

@@ -48,6 +48,14 @@ impl RateProfile {
         }
     }
 
+    /// The highest rate of the profile.
+    pub fn peak_rate(&self) -> f64 {
+        match self {
+            RateProfile::Constant { qps } => *qps,
+            RateProfile::Stages { points } => points.iter().map(|p| p[1]).fold(0.0, f64::max),
+        }
+    }
+
     /// The mean rate over a run of `secs` seconds.
     pub fn mean_rate(&self, secs: f64) -> f64 {
         match self {

@@ -5,8 +5,9 @@
 //! the run's statistics shards, schedule and deadline with the others.
 //!
 //! Life of a shard: warm its pool → report ready → wait for the launch (or
-//! for the run to be called off) → run its workers → report their panics
-//! when the last one ends, or abort them when told to.
+//! for the run to be called off) → run its workers, passing on any panic
+//! as it happens → report done when the last one ends, or abort them when
+//! told to.
 
 use std::sync::Arc;
 
@@ -21,7 +22,7 @@ use crate::workload::Prepared;
 pub(super) struct Remote {
     ready: oneshot::Receiver<Result<(), StressError>>,
     launch: oneshot::Sender<Launch>,
-    done: oneshot::Receiver<Vec<String>>,
+    done: oneshot::Receiver<()>,
     abort: watch::Sender<bool>,
 }
 
@@ -64,14 +65,15 @@ pub(super) fn spawn(
                 };
                 let mut set = JoinSet::new();
                 spawn_workers(&mut set, &l, &pool, size, &ids);
-                drop(l);
-                let mut panics = Vec::new();
+                // Panics go to the run as they happen, so a drain timeout
+                // that aborts this thread's workers does not lose them.
+                let report = |p: Vec<String>| l.sh.panics.lock().unwrap().extend(p);
                 loop {
                     tokio::select! {
                         r = set.join_next() => match r {
                             None => break,
-                            Some(Ok(p)) => panics.extend(p),
-                            Some(Err(e)) => panics.extend(super::driver::panic_message(e)),
+                            Some(Ok(p)) => report(p),
+                            Some(Err(e)) => report(super::driver::panic_message(e).into_iter().collect()),
                         },
                         _ = abort_rx.wait_for(|v| *v) => {
                             set.abort_all();
@@ -79,7 +81,8 @@ pub(super) fn spawn(
                         }
                     }
                 }
-                let _ = done_tx.send(panics);
+                drop(l);
+                let _ = done_tx.send(());
             });
         })?;
     Ok(Remote {
@@ -101,8 +104,9 @@ impl Remote {
         }
     }
 
-    /// Start the shard's workers. Returns the abort handle and a future of
-    /// the panic messages of its workers, ready once they have all ended.
+    /// Start the shard's workers. Returns the abort handle and a future
+    /// ready once they have all ended (with no messages: their panics reach
+    /// the run through the shared state as they happen).
     pub fn launch(
         self,
         l: Launch,
@@ -112,9 +116,9 @@ impl Remote {
     ) {
         let _ = self.launch.send(l);
         let done = self.done;
-        (
-            Abort(self.abort),
-            async move { done.await.unwrap_or_default() },
-        )
+        (Abort(self.abort), async move {
+            let _ = done.await;
+            Vec::new()
+        })
     }
 }

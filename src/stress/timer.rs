@@ -119,9 +119,9 @@ impl Drop for HrTimer {
 async fn fire(inner: Arc<Inner>) {
     loop {
         if inner.clock.wait().await.is_err() {
-            // The timer fd failed: wake everyone now rather than never; they
-            // re-register and are woken again (degrades to busy polling only
-            // on a broken kernel timer, which does not happen in practice).
+            // The timer fd failed: fall back to polling the heap every
+            // millisecond (due sleepers are still woken; only precision is
+            // lost — a broken kernel timer does not happen in practice).
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         let mut st = inner.state.lock().unwrap();
@@ -324,7 +324,7 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn many_sleepers_all_wake_in_deadline_order() {
+    async fn many_sleepers_all_wake_and_never_early() {
         let t = Arc::new(HrTimer::start(4, Duration::ZERO));
         let base = Instant::now() + Duration::from_millis(2);
         let order = Arc::new(Mutex::new(Vec::new()));

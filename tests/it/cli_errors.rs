@@ -122,3 +122,29 @@ fn analyze_number_flags_are_checked_before_connecting() {
         );
     }
 }
+
+#[test]
+fn timer_resolution_is_checked_before_connecting() {
+    let run = |extra: &[&str]| {
+        stderr_of(
+            dbload()
+                .args(["-d", "postgres://nobody@127.0.0.1:1/none", "stress"])
+                .args(["--qps", "20000"])
+                .args(extra)
+                .assert()
+                .code(2),
+        )
+    };
+    let err = run(&["--timer-resolution", "250ms"]);
+    assert!(
+        err.contains("--timer-resolution") && err.contains("at most 100ms"),
+        "{err}"
+    );
+    let err = run(&["--timer-resolution", "100ms"]);
+    assert!(
+        err.contains("--max-inflight 1000") && err.contains("2000 arrivals"),
+        "{err}"
+    );
+    let err = run(&["--timer-resolution", "1 fortnight"]);
+    assert!(err.contains("invalid duration"), "{err}");
+}
