@@ -17,7 +17,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::assess::samples;
-use super::compare::median;
+use super::compare::{Verdict, median};
 use super::environment;
 use super::model::{ResultsFile, read_results};
 use crate::stress::{StressConfig, StressResults};
@@ -126,8 +126,9 @@ fn spread(v: &[f64]) -> Option<Spread> {
 /// The noise of suite `suite` in history directory `dir`, from the past
 /// runs comparable with this night's `current` runs: same suite, same run
 /// name, same environment (dataset, workload, server — what a baseline
-/// must match too) and the same load configuration (seed aside). Other
-/// files and runs are skipped; a missing directory is no history.
+/// must match too) and the same load configuration (seed aside), and not
+/// themselves judged regressed. Other files and runs are skipped; a missing
+/// directory is no history.
 pub fn load(
     dir: &Path,
     suite: &str,
@@ -165,7 +166,10 @@ pub fn load(
     Ok(Noise::from_runs(
         files
             .iter()
-            .flat_map(|f| f.runs.iter().map(|x| (x.name.as_str(), &x.results)))
+            .flat_map(|f| f.runs.iter())
+            // A night judged regressed is a change, not noise.
+            .filter(|x| x.count(Verdict::Regressed) == 0)
+            .map(|x| (x.name.as_str(), &x.results))
             .filter(|(n, r)| comparable(n, r)),
     ))
 }
@@ -292,6 +296,25 @@ mod tests {
             );
             crate::regress::history::save(dir.path(), &night).unwrap();
         }
+        // A seventh night, judged regressed against a baseline: not noise.
+        let base = synthetic(20, 1.0, 7);
+        let mut slow = synthetic(20, 2.0, 8);
+        slow.started_at += chrono::Duration::days(7);
+        let regressed = assess(
+            crate::regress::model::SuiteInfo {
+                name: "nightly".into(),
+                path: "n.toml".into(),
+                scale: None,
+            },
+            vec![("steady".into(), slow)],
+            Some(&crate::regress::assess::Baseline {
+                path: "b.json".into(),
+                runs: vec![("steady".into(), &base)],
+            }),
+            &settings,
+        );
+        assert!(regressed.runs[0].count(Verdict::Regressed) > 0);
+        crate::regress::history::save(dir.path(), &regressed).unwrap();
         let tonight = vec![("steady".to_string(), synthetic(20, 1.0, 9))];
         let n = load(dir.path(), "nightly", &tonight).unwrap();
         assert_eq!(n.get("steady", "*", "p50").map(|s| s.runs), Some(6));
