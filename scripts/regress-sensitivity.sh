@@ -19,6 +19,9 @@
 #    positive (run level); regressed metrics / all metrics (metric level).
 # 3. For each slowdown, REPS runs: detected when the scenario's p50 (or any
 #    metric) is regressed.
+# HISTORY=1 passes --history to every run after the baseline, so from the
+# sixth rerun on tolerances are widened by the reruns' measured run-to-run
+# spread; each line then says how many metrics were widened.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +33,7 @@ BASE_MS=${BASE_MS:-20}
 SLOWDOWNS=${SLOWDOWNS:-"5 10 20 40"}
 TOLERANCE=${TOLERANCE:-10%}
 TAIL_TOLERANCE=${TAIL_TOLERANCE:-25%}
+HISTORY=${HISTORY:-}
 if [ -z "${BIN:-}" ]; then
   cargo build -q
   BIN=target/debug/dbload
@@ -71,9 +75,11 @@ pool = 4
 seed = 1
 TOML
 run() { # $1 = label; prints "label exit regressed/metrics p50-change verdict"
+  local hist=()
+  if [ -n "$HISTORY" ] && [ "$1" != baseline ]; then hist=(--history "$TMP/history"); fi
   set +e
   $BIN -d "$DB" regress --suite "$TMP/suite.toml" --baseline "$TMP/baseline.json" \
-    --tolerance "$TOLERANCE" --tail-tolerance "$TAIL_TOLERANCE" --out "$TMP/out" "${@:2}" >/dev/null 2>"$TMP/err"
+    --tolerance "$TOLERANCE" --tail-tolerance "$TAIL_TOLERANCE" --out "$TMP/out" "${hist[@]}" "${@:2}" >/dev/null 2>"$TMP/err"
   local rc=$?
   set -e
   python3 - "$1" "$rc" "$TMP/out/regress.json" <<'PY'
@@ -85,7 +91,8 @@ reg = sum(1 for m in ms if m["verdict"] == "regressed")
 p50 = next((m for m in ms if m["scenario"] == "lookup" and m["metric"] == "p50"), None)
 ch = "-" if not p50 or p50["change"] is None else f"{p50['change']*100:+.1f}%"
 which = ",".join(f"{m['scenario']}:{m['metric']}" for m in ms if m["verdict"] == "regressed") or "-"
-print(f"{label} exit={rc} regressed={reg}/{len(ms)} p50_change={ch} p50_verdict={p50['verdict'] if p50 else '-'} which={which}")
+widened = sum(1 for m in ms if m.get("noise"))
+print(f"{label} exit={rc} regressed={reg}/{len(ms)} p50_change={ch} p50_verdict={p50['verdict'] if p50 else '-'} which={which} widened={widened}")
 PY
 }
 
