@@ -16,6 +16,8 @@
 #    (precise timer, the default) and with --timer-resolution RES: achieved
 #    rate, p50/p99, schedule lag, and driver CPU (user+sys) per query.
 # The anchor database `pgbench_anchor` (pgbench -i -s 10) is created once.
+# SOCKET=1 connects both tools through the cluster's Unix socket instead of
+# TCP loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +25,7 @@ RUNS=${RUNS:-3}
 CLIENTS=${CLIENTS:-16}
 PIPE=${PIPE:-4}
 RES=${RES:-1ms}
+SOCKET=${SOCKET:-}
 SECS=${SECS:-20}
 QPS=${QPS:-10000}
 OPEN_SECS=${OPEN_SECS:-30}
@@ -38,6 +41,12 @@ if [ "$(psql "$URL" -tAc "SELECT 1 FROM pg_database WHERE datname = 'pgbench_anc
   psql "$URL" -qc "CREATE DATABASE pgbench_anchor"
   pgbench -q -i -s 10 "$ANCHOR" >/dev/null 2>&1
 fi
+if [ -n "$SOCKET" ]; then
+  dir=$($BIN local status | sed -nE 's/^socket directory: *//p')
+  port=$(echo "$URL" | sed -E 's#.*:([0-9]+)/.*#\1#')
+  ANCHOR="postgresql://dbload@$(python3 -c "import urllib.parse,sys; print(urllib.parse.quote(sys.argv[1], safe=''))" "$dir"):$port/pgbench_anchor?sslmode=disable"
+fi
+echo "bench: anchor $ANCHOR"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
