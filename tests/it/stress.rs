@@ -55,12 +55,24 @@ async fn run_lib_threads(
     cfg: StressConfig,
     threads: usize,
 ) -> StressResults {
+    run_on(&db.target, text, cfg, threads).await
+}
+
+/// Run a workload text on `target` through the library, on `threads`
+/// driver threads (owned arguments aside, what [`run_lib`] does; usable
+/// from a spawned task).
+async fn run_on(
+    target: &dbload::db::Target,
+    text: &str,
+    cfg: StressConfig,
+    threads: usize,
+) -> StressResults {
     let w = workload::parse("test.sql", text).unwrap();
-    let c = db.client().await;
+    let c = dbload::db::connect(target).await.unwrap();
     let prepared = Arc::new(workload::prepare(&c, w).await.unwrap());
     let pools = stress::shard_sizes(cfg.pool, threads, cfg.load.workers())
         .into_iter()
-        .map(|n| dbload::db::pool(&db.target, n).unwrap())
+        .map(|n| dbload::db::pool(target, n).unwrap())
         .collect();
     let (_tx, rx) = tokio::sync::watch::channel(false);
     let out = stress::run_sharded(
@@ -527,41 +539,7 @@ async fn closed_model_classifies_prepare_failures_by_their_sqlstate() {
     let text = "-- @scenario one weight=1\nSELECT x FROM gone;\n";
     let run = {
         let target = db.target.clone();
-        tokio::spawn(async move {
-            let w = workload::parse("t.sql", text).unwrap();
-            let c = dbload::db::connect(&target).await.unwrap();
-            let prepared = Arc::new(workload::prepare(&c, w).await.unwrap());
-            let cfg = StressConfig {
-                load: Load::Closed { clients: 2 },
-                duration: Duration::from_millis(1500),
-                warmup: Duration::ZERO,
-                pool: 2,
-                seed: 1,
-                drain_timeout: Duration::from_secs(5),
-                timer_resolution: Default::default(),
-            };
-            let pool = dbload::db::pool(&target, cfg.pool).unwrap();
-            let (_tx, rx) = tokio::sync::watch::channel(false);
-            let out = stress::run(
-                pool,
-                prepared.clone(),
-                &cfg,
-                Hooks {
-                    on_interval: None,
-                    stop: rx,
-                },
-            )
-            .await
-            .unwrap();
-            stress::results::build(
-                &prepared.workload,
-                &cfg,
-                &out,
-                Default::default(),
-                None,
-                None,
-            )
-        })
+        tokio::spawn(async move { run_on(&target, text, closed(2, 2, 1.5), 1).await })
     };
     tokio::time::sleep(Duration::from_millis(400)).await;
     // Cut every connection while the table is locked, then drop it: the
