@@ -438,9 +438,9 @@ pub(super) struct Launch {
 }
 
 /// Spawn workers `ids` on the current runtime with connections from `pool`
-/// (of `size`); each returns the panic messages it collected (none).
+/// (of `size`).
 pub(super) fn spawn_workers(
-    set: &mut JoinSet<Vec<String>>,
+    set: &mut JoinSet<()>,
     l: &Launch,
     pool: &Pool,
     size: usize,
@@ -465,10 +465,7 @@ pub(super) fn spawn_workers(
                     DROP_GRACE + *resolution,
                     l.stop.clone(),
                 );
-                set.spawn(async move {
-                    w.await;
-                    Vec::new()
-                });
+                set.spawn(w);
             }
         }
         Pace::Closed { warmup_end, end } => {
@@ -486,10 +483,7 @@ pub(super) fn spawn_workers(
                     end.clone(),
                     l.stop.clone(),
                 );
-                set.spawn(async move {
-                    w.await;
-                    Vec::new()
-                });
+                set.spawn(w);
             }
         }
     }
@@ -656,9 +650,8 @@ pub async fn run_sharded(
                 }
             }
             Some(r) = set.join_next(), if ended || interrupted => {
-                match r {
-                    Ok(panics) => worker_panics.extend(panics),
-                    Err(e) => worker_panics.extend(panic_message(e)),
+                if let Err(e) = r {
+                    worker_panics.extend(panic_message(e));
                 }
             }
         }

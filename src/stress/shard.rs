@@ -67,13 +67,13 @@ pub(super) fn spawn(
                 spawn_workers(&mut set, &l, &pool, size, &ids);
                 // Panics go to the run as they happen, so a drain timeout
                 // that aborts this thread's workers does not lose them.
-                let report = |p: Vec<String>| l.sh.panics.lock().unwrap().extend(p);
                 loop {
                     tokio::select! {
                         r = set.join_next() => match r {
                             None => break,
-                            Some(Ok(p)) => report(p),
-                            Some(Err(e)) => report(super::driver::panic_message(e).into_iter().collect()),
+                            Some(Ok(())) => {}
+                            Some(Err(e)) => l.sh.panics.lock().unwrap()
+                                .extend(super::driver::panic_message(e)),
                         },
                         _ = abort_rx.wait_for(|v| *v) => {
                             set.abort_all();
@@ -105,20 +105,19 @@ impl Remote {
     }
 
     /// Start the shard's workers. Returns the abort handle and a future
-    /// ready once they have all ended (with no messages: their panics reach
-    /// the run through the shared state as they happen).
+    /// ready once they have all ended (their panics reach the run through
+    /// the shared state as they happen).
     pub fn launch(
         self,
         l: Launch,
     ) -> (
         Abort,
-        impl std::future::Future<Output = Vec<String>> + Send + 'static,
+        impl std::future::Future<Output = ()> + Send + 'static,
     ) {
         let _ = self.launch.send(l);
         let done = self.done;
         (Abort(self.abort), async move {
             let _ = done.await;
-            Vec::new()
         })
     }
 }
