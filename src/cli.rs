@@ -127,6 +127,10 @@ pub struct RegressArgs {
     /// Print live progress each second (stderr).
     #[arg(long)]
     pub progress: bool,
+    /// Driver threads of every run, as `dbload stress --threads` (default:
+    /// one per 4 CPUs; at least 2 for closed-model runs).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 const REPORT_HELP: &str = "\
@@ -239,12 +243,12 @@ pub struct StressArgs {
     /// Closed model: N loops running scenarios back to back.
     #[arg(long, value_name = "N")]
     pub clients: Option<usize>,
-    /// Measured duration (after the warm-up): 60s, 5m, 500ms.
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
-    pub duration: std::time::Duration,
-    /// Warm-up run before measuring (statistics discarded).
-    #[arg(long, default_value = "5s", value_parser = parse_duration)]
-    pub warmup: std::time::Duration,
+    /// Measured duration (after the warm-up): 60s, 5m, 500ms [default: 60s].
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Warm-up run before measuring (statistics discarded) [default: 5s].
+    #[arg(long, value_parser = parse_duration)]
+    pub warmup: Option<std::time::Duration>,
     /// Connections in the pool (default: --clients, or max(8, 4 × CPUs) for --qps).
     /// With fewer connections than --clients, clients share them and pipeline
     /// their statements (a transaction takes its connection to itself).
@@ -254,9 +258,10 @@ pub struct StressArgs {
     /// Arrival process of the open model.
     #[arg(long, value_enum, default_value = "poisson")]
     pub arrival: ArrivalArg,
-    /// Open model: scenarios in flight at most; later arrivals are counted as dropped.
-    #[arg(long, value_name = "N", default_value_t = 1000)]
-    pub max_inflight: usize,
+    /// Open model: scenarios in flight at most; later arrivals are counted as
+    /// dropped [default: 1000].
+    #[arg(long, value_name = "N")]
+    pub max_inflight: Option<usize>,
     /// Write the results (JSON, schema dbload.stress/1) to FILE.
     #[arg(long, value_name = "FILE")]
     pub out: Option<std::path::PathBuf>,
@@ -276,16 +281,16 @@ pub struct StressArgs {
     /// (e.g. 500us, 1ms; at most 100ms); arrivals due within one period start
     /// together. Fewer driver wake-ups (less driver CPU) for up to DURATION
     /// more schedule lag, which is part of every reported latency.
-    /// 0 = wake at each intended start (kernel timer precision).
-    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_timer_resolution)]
-    pub timer_resolution: std::time::Duration,
+    /// 0 = wake at each intended start (kernel timer precision) [default: 0].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timer_resolution: Option<std::time::Duration>,
     /// Driver threads, each with its own event loop and share of the connections
     /// (default: one per 4 CPUs; at least 2 for --clients).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
-    /// How long in-flight work may finish after the end of the run.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    pub drain_timeout: std::time::Duration,
+    /// How long in-flight work may finish after the end of the run [default: 10s].
+    #[arg(long, value_parser = parse_duration)]
+    pub drain_timeout: Option<std::time::Duration>,
     /// Open model: ramp the rate linearly through DURATION:TARGET stages from
     /// 0, e.g. '30s:1000,2m:10000,30s:0' (replaces --qps and --duration).
     #[arg(long, value_name = "STAGES", conflicts_with_all = ["qps", "clients", "profile"])]
@@ -365,29 +370,7 @@ pub enum WorkloadCommand {
     },
 }
 
-/// Parse a duration: `90s`, `5m`, `1h`, `500ms`, or plain seconds.
-pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let secs = crate::capacity::stages::parse_secs(s)
-        .ok_or_else(|| format!("invalid duration {s:?} (e.g. 30s, 5m, 500ms, 250us)"))?;
-    match std::time::Duration::try_from_secs_f64(secs) {
-        Ok(d) if d <= MAX_DURATION => Ok(d),
-        _ => Err(format!("duration {s:?} is too long (at most 7 days)")),
-    }
-}
-
-/// `--timer-resolution`: a duration of at most 100 ms.
-fn parse_timer_resolution(s: &str) -> Result<std::time::Duration, String> {
-    let d = parse_duration(s)?;
-    if d > std::time::Duration::from_millis(100) {
-        return Err(format!(
-            "{s:?} is too coarse: at most 100ms (every latency would carry up to that much lag)"
-        ));
-    }
-    Ok(d)
-}
-
-/// The longest duration a flag accepts: 7 days.
-pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(7 * 86400);
+pub use crate::stress::config::parse_duration;
 
 const DEMO_HELP: &str = "\
 Runs, in order: `dbload seed --scale F`, `dbload stress --qps N --duration D`

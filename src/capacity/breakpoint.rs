@@ -5,9 +5,8 @@
 //! highest rate that met the SLO, what limited the next one (database or
 //! driver), and the evidence of every step.
 
-use serde::{Deserialize, Serialize};
-
-use super::step::{self, Limit, StepEnv, StepResult};
+use super::model::{Breakpoint, Limit, StepResult};
+use super::step::{self, StepEnv};
 use crate::stress::results::StressResults;
 use crate::stress::{Load, RateProfile, StressConfig, StressError};
 
@@ -24,40 +23,6 @@ pub struct Search {
     pub max_steps: usize,
     /// A step's configuration; its rate is replaced per step.
     pub template: StressConfig,
-}
-
-/// The outcome of a search on one pool.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Breakpoint {
-    pub pool: usize,
-    /// Closed-model throughput with one client per connection, measured
-    /// to choose the start rate when none was given.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub probe_qps: Option<f64>,
-    /// Highest target rate that met the SLO (None: not even the first).
-    pub max_qps: Option<f64>,
-    /// Successful scenarios per second achieved at that rate.
-    pub achieved_qps: Option<f64>,
-    /// Lowest target rate that failed (None: no failure within the steps).
-    pub failed_qps: Option<f64>,
-    /// What limited the failing step.
-    pub limit: Option<Limit>,
-    /// One sentence for humans.
-    pub verdict: String,
-    /// Every step in the order run.
-    pub steps: Vec<StepResult>,
-    pub interrupted: bool,
-}
-
-impl Breakpoint {
-    /// The step that met the SLO at the highest rate.
-    pub fn best_step(&self) -> Option<&StepResult> {
-        self.steps.iter().filter(|s| s.passed).max_by(|a, b| {
-            a.target_qps
-                .unwrap_or(0.0)
-                .total_cmp(&b.target_qps.unwrap_or(0.0))
-        })
-    }
 }
 
 fn at_rate(t: &StressConfig, qps: f64) -> StressConfig {

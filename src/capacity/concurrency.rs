@@ -2,33 +2,12 @@
 //! (1, 2, 4, … clients, each on a pool of that size), the USL fitted to
 //! its throughput, and the capacity plan built from both.
 
-use serde::{Deserialize, Serialize};
-
-use super::plan::{self, Plan, Point};
-use super::step::{self, StepEnv, StepResult};
-use super::usl::{self, Usl};
-use crate::db::Target;
+use super::model::{CapacityReport, StepResult};
+use super::plan::{self, Point};
+use super::step::{self, StepEnv};
+use super::usl;
 use crate::stress::results::StressResults;
 use crate::stress::{Load, StressConfig, StressError, Threshold};
-use crate::workload::Prepared;
-
-/// The model and the plan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CapacityReport {
-    pub slo: Vec<String>,
-    /// One closed-model step per concurrency.
-    pub steps: Vec<StepResult>,
-    /// The USL fitted to (clients, QPS); None when it could not be fitted.
-    pub usl: Option<Usl>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usl_error: Option<String>,
-    /// Concurrency and throughput of the model's peak; without a peak in
-    /// reach (κ ≈ 0), no concurrency and the asymptote λ/σ.
-    pub peak_clients: Option<f64>,
-    pub peak_qps: Option<f64>,
-    pub plan: Plan,
-    pub interrupted: bool,
-}
 
 /// The client counts of a sweep: 1, 2, 4, … up to `max` (and `max` itself).
 pub fn levels(max: usize) -> Vec<usize> {
@@ -100,23 +79,12 @@ pub fn report(
     }
 }
 
-/// What the sweep needs to open a pool per step.
-pub struct SweepEnv<'a> {
-    pub target: &'a Target,
-    pub prepared: std::sync::Arc<Prepared>,
-    pub admin: &'a tokio_postgres::Client,
-    pub slos: &'a [Threshold],
-    pub stop: tokio::sync::watch::Receiver<bool>,
-    /// Steps run so far (offsets each step's seed).
-    pub counter: std::sync::atomic::AtomicU64,
-}
-
 /// Run the sweep over client counts `levels`: `template` gives the step's
 /// duration, warm-up and seed. Stops early once throughput has clearly
 /// fallen past its peak. Also returns the full results of the step with the
 /// highest throughput meeting the SLO (else of the first step).
 pub async fn sweep(
-    env: &SweepEnv<'_>,
+    env: &StepEnv<'_>,
     template: &StressConfig,
     levels: &[usize],
     target: Option<f64>,
@@ -131,24 +99,12 @@ pub async fn sweep(
             interrupted = true;
             break;
         }
-        let pool = crate::db::pool(env.target, n).map_err(|e| StressError::Pool(e.to_string()))?;
-        let senv = StepEnv {
-            target: env.target,
-            pool: pool.clone(),
-            prepared: env.prepared.clone(),
-            admin: env.admin,
-            slos: env.slos,
-            stop: env.stop.clone(),
-            counter: &env.counter,
-        };
         let cfg = StressConfig {
-            load: Load::Closed { clients: n },
+            load: Load::closed(n),
             pool: n,
             ..template.clone()
         };
-        let res = step::run(&senv, &cfg).await;
-        pool.close();
-        let (st, r) = res?;
+        let (st, r) = step::run(env, &cfg).await?;
         on_step(&st);
         interrupted |= r.interrupted;
         let peak = steps.iter().map(|s| s.qps).fold(0.0, f64::max);

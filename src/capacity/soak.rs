@@ -3,37 +3,8 @@
 //! between the first and the last tenth of the run — a leak or a slowly
 //! degrading server shows up here, not in the whole-run percentiles.
 
-use serde::{Deserialize, Serialize};
-
+use super::model::{DriftWindow, SoakReport};
 use crate::stress::results::IntervalSample;
-
-/// Memory and drift over a long run.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct SoakReport {
-    /// Driver resident memory at the first and last interval, and the highest, KiB.
-    pub rss_start_kib: u64,
-    pub rss_end_kib: u64,
-    pub rss_max_kib: u64,
-    /// rss_end − rss_start, KiB (negative: shrank).
-    pub rss_growth_kib: i64,
-    /// Intervals averaged at each end (a tenth of the run, at least one).
-    pub window_intervals: usize,
-    /// Mean per-second p50 and p99 (µs) and rate over the first and last windows.
-    pub first: DriftWindow,
-    pub last: DriftWindow,
-    /// Change of the mean p99 from the first to the last window, percent.
-    pub p99_drift_pct: f64,
-    /// Change of the rate from the first to the last window, percent.
-    pub rate_drift_pct: f64,
-}
-
-/// Means over a few intervals.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct DriftWindow {
-    pub p50_us: f64,
-    pub p99_us: f64,
-    pub rate: f64,
-}
 
 fn window(ivs: &[IntervalSample]) -> DriftWindow {
     let n = ivs.len().max(1) as f64;

@@ -4,20 +4,15 @@
 //! check the SLO, and — when the step fails — say whether the database or
 //! the driver was the limit, with the evidence.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use deadpool_postgres::Pool;
-use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
-use tokio_postgres::Client;
 
+use super::model::{Limit, StepResult};
 use super::procstat::{CpuMark, CpuUse};
 use super::server_context::{Sampler, ServerContext};
-use crate::db::Target;
 use crate::stress::results::{StressResults, ThresholdResult};
-use crate::stress::{self, Hooks, Load, StressConfig, StressError, Threshold};
-use crate::workload::Prepared;
+use crate::stress::{Hooks, Load, Session, StressConfig, StressError, Threshold};
 
 /// Schedule lag p99 (µs) above which the driver did not start work on time.
 pub const DRIVER_LAG_P99_US: u64 = 5_000;
@@ -30,71 +25,26 @@ pub const DRIVER_STARVED_SHARE: f64 = 0.25;
 /// Host CPU busy share from which a CPU-bound hint is given.
 pub const HOST_BUSY: f64 = 0.9;
 
-/// What limited a failed step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Limit {
-    /// The database (or the pool in front of it) could not serve the load
-    /// within the SLO; the driver started every arrival on time.
-    Database,
-    /// The driver could not start arrivals on time (schedule lag, CPU).
-    Driver,
-}
-
-/// One step's figures and verdict.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StepResult {
-    pub pool: usize,
-    /// Open model: the target rate of the step.
-    pub target_qps: Option<f64>,
-    /// Closed model: the number of clients.
-    pub clients: Option<usize>,
-    pub measured_secs: f64,
-    /// Successful scenarios per second.
-    pub qps: f64,
-    pub calls: u64,
-    pub errors: u64,
-    pub error_rate: f64,
-    pub scheduled: u64,
-    pub dropped: u64,
-    pub p50_us: u64,
-    pub p90_us: u64,
-    pub p99_us: u64,
-    pub max_us: u64,
-    pub mean_us: f64,
-    pub lag_p99_us: u64,
-    pub pool_wait_p50_us: u64,
-    pub pool_wait_p99_us: u64,
-    pub exec_p50_us: u64,
-    pub exec_p99_us: u64,
-    pub cpu: CpuUse,
-    pub server: ServerContext,
-    /// Each SLO checked on the step.
-    pub slo: Vec<ThresholdResult>,
-    /// The run was valid (the driver held the rate, nothing dropped or unfinished).
-    pub valid: bool,
-    pub invalid_reasons: Vec<String>,
-    /// Valid and every SLO met.
-    pub passed: bool,
-    /// Failed steps: what the limit was.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub limit: Option<Limit>,
-    /// Why the step failed / what the server was doing, for humans.
-    pub evidence: Vec<String>,
-}
-
-/// Everything a step needs besides its configuration.
+/// Everything the steps of a search or sweep share.
 pub struct StepEnv<'a> {
-    pub target: &'a Target,
-    pub pool: Pool,
-    pub prepared: Arc<Prepared>,
-    /// For `pg_stat_database` (a connection outside the pool).
-    pub admin: &'a Client,
+    /// The workload checked against the target; runs every step.
+    pub session: &'a Session,
     pub slos: &'a [Threshold],
     pub stop: watch::Receiver<bool>,
     /// Steps run so far: each step's seed is offset by it, so a step does
     /// not repeat the previous step's generated values (unique keys).
-    pub counter: &'a AtomicU64,
+    pub counter: AtomicU64,
+}
+
+impl<'a> StepEnv<'a> {
+    pub fn new(session: &'a Session, slos: &'a [Threshold], stop: watch::Receiver<bool>) -> Self {
+        StepEnv {
+            session,
+            slos,
+            stop,
+            counter: AtomicU64::new(0),
+        }
+    }
 }
 
 fn ms(us: u64) -> String {
@@ -115,7 +65,7 @@ pub fn judge(
     let passed = valid && slo.iter().all(|s| s.passed);
     let (target_qps, clients) = match &r.config.load {
         Load::Open { .. } => (t.target_rate, None),
-        Load::Closed { clients } => (None, Some(*clients)),
+        Load::Closed { clients, .. } => (None, Some(*clients)),
     };
     let mut evidence = Vec::new();
     let mut limit = None;
@@ -231,7 +181,8 @@ pub fn judge(
     }
 }
 
-/// Run one step; returns its judgement and the full results.
+/// Run one step on `cfg` (its pool, rate or clients); returns its
+/// judgement and the full results.
 pub async fn run(
     env: &StepEnv<'_>,
     cfg: &StressConfig,
@@ -241,30 +192,17 @@ pub async fn run(
         seed: cfg.seed.wrapping_add(k.wrapping_mul(0x9E37_79B9)),
         ..cfg.clone()
     };
-    let sampler_conn = crate::db::connect(env.target).await.ok();
-    let sampler = Sampler::start(env.admin, sampler_conn).await;
+    let admin = env.session.admin();
+    let sampler_conn = crate::db::connect(env.session.target()).await.ok();
+    let sampler = Sampler::start(admin, sampler_conn).await;
     let mark = CpuMark::now();
-    let out = stress::run(
-        env.pool.clone(),
-        env.prepared.clone(),
-        cfg,
-        Hooks {
-            on_interval: None,
-            stop: env.stop.clone(),
-        },
-    )
-    .await;
+    let out = env
+        .session
+        .run(cfg, &[], Hooks::stop_on(env.stop.clone()))
+        .await;
     let cpu = mark.since();
-    let server = sampler.finish(env.admin).await;
-    let out = out?;
-    let r = stress::results::build(
-        &env.prepared.workload,
-        cfg,
-        &out,
-        Default::default(),
-        None,
-        None,
-    );
+    let server = sampler.finish(admin).await;
+    let r = out?;
     Ok((judge(&r, env.slos, cpu, server), r))
 }
 

@@ -3,61 +3,14 @@
 //! per pool — and the recommendation: the smallest pool within a few
 //! percent of the best, with the reason.
 
-use serde::{Deserialize, Serialize};
-
-use super::breakpoint::{self, Breakpoint, Search};
-use super::concurrency::SweepEnv;
-use super::step::{self, StepEnv, StepResult};
+use super::breakpoint::{self, Search};
+use super::model::{PoolRun, Recommendation, StepResult, Sweep};
+use super::step::{self, StepEnv};
 use crate::stress::results::StressResults;
 use crate::stress::{Load, StressConfig, StressError};
 
 /// Pools within this share of the best count as equally good.
 pub const WITHIN: f64 = 0.05;
-
-/// One pool size's outcome.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PoolRun {
-    pub pool: usize,
-    /// `--find-max`: the pool's breakpoint.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub breakpoint: Option<Breakpoint>,
-    /// Without `--find-max`: the step at the target rate.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub step: Option<StepResult>,
-}
-
-impl PoolRun {
-    /// The step that represents this pool: its best passing step (find-max)
-    /// or its only step.
-    pub fn representative(&self) -> Option<&StepResult> {
-        match (&self.breakpoint, &self.step) {
-            (Some(b), _) => b.best_step().or(b.steps.first()),
-            (None, s) => s.as_ref(),
-        }
-    }
-}
-
-/// The pool to use and why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Recommendation {
-    /// None when no pool met the SLO.
-    pub pool: Option<usize>,
-    pub reason: String,
-}
-
-/// A breakpoint search or a rate run over one or more pool sizes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Sweep {
-    /// `find_max` or `rate`.
-    pub mode: String,
-    /// The SLO expressions every step was checked against.
-    pub slo: Vec<String>,
-    /// The rate of `rate` sweeps.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target_qps: Option<f64>,
-    pub pools: Vec<PoolRun>,
-    pub recommendation: Recommendation,
-}
 
 /// Pick the smallest pool within [`WITHIN`] of the best: the highest
 /// max-QPS under the SLO (find-max), or the lowest p99 at the target rate
@@ -154,7 +107,7 @@ pub enum Mode {
 /// recommend one. Also returns the full results of the recommended pool's
 /// representative step (or the first pool's when none is recommended).
 pub async fn run(
-    env: &SweepEnv<'_>,
+    env: &StepEnv<'_>,
     pools: &[usize],
     mode: &Mode,
     on_step: &mut (dyn FnMut(&StepResult) + Send),
@@ -165,17 +118,6 @@ pub async fn run(
         if *env.stop.borrow() {
             break;
         }
-        let pool =
-            crate::db::pool(env.target, size).map_err(|e| StressError::Pool(e.to_string()))?;
-        let senv = StepEnv {
-            target: env.target,
-            pool: pool.clone(),
-            prepared: env.prepared.clone(),
-            admin: env.admin,
-            slos: env.slos,
-            stop: env.stop.clone(),
-            counter: &env.counter,
-        };
         let res = async {
             match mode {
                 Mode::FindMax {
@@ -188,11 +130,11 @@ pub async fn run(
                         Some(q) => *q,
                         None => {
                             let cfg = StressConfig {
-                                load: Load::Closed { clients: size },
+                                load: Load::closed(size),
                                 pool: size,
                                 ..probe.clone()
                             };
-                            let (st, _) = step::run(&senv, &cfg).await?;
+                            let (st, _) = step::run(env, &cfg).await?;
                             probe_qps = Some(st.qps);
                             (st.qps / 2.0).max(1.0)
                         }
@@ -205,7 +147,7 @@ pub async fn run(
                         },
                         ..search.clone()
                     };
-                    let (mut b, r) = breakpoint::search(&senv, &s, on_step).await?;
+                    let (mut b, r) = breakpoint::search(env, &s, on_step).await?;
                     b.probe_qps = probe_qps;
                     Ok::<_, StressError>((
                         PoolRun {
@@ -221,7 +163,7 @@ pub async fn run(
                         pool: size,
                         ..cfg.clone()
                     };
-                    let (st, r) = step::run(&senv, &cfg).await?;
+                    let (st, r) = step::run(env, &cfg).await?;
                     on_step(&st);
                     Ok((
                         PoolRun {
@@ -235,7 +177,6 @@ pub async fn run(
             }
         }
         .await;
-        pool.close();
         let (run, r) = res?;
         if let Some(r) = r {
             full.push((size, r));
@@ -267,6 +208,7 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capacity::model::Breakpoint;
 
     fn bp(pool: usize, max: Option<f64>) -> PoolRun {
         PoolRun {

@@ -4,6 +4,7 @@
 mod analyze;
 mod capacity;
 mod demo;
+mod engine;
 mod local;
 mod migrate;
 mod regress;
@@ -25,6 +26,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(&cli.global, &args).await,
         Command::Analyze(args) => analyze::run(&cli.global, &args).await,
         Command::Seed(args) => seed::run(&cli.global, &args).await,
+        Command::Stress(args) if capacity::wanted(&args)? => {
+            capacity::run(&cli.global, *args).await
+        }
         Command::Stress(args) => stress::run(&cli.global, *args).await,
         Command::Workload(cmd) => workload::run(&cli.global, cmd).await,
         Command::Regress(args) => regress::run(&cli.global, args).await,

@@ -57,15 +57,11 @@ pub async fn run(global: &GlobalArgs, args: RegressArgs) -> anyhow::Result<ExitC
         }
     }
 
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let ctrl_c = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!(
-                "\ndbload: interrupted; finishing the current run (the results will be invalid)"
-            );
-            let _ = stop_tx.send(true);
-        }
-    });
+    if let Some(n) = args.threads {
+        crate::stress::config::check_threads(n).map_err(super::engine::flag_error)?;
+    }
+    let (stop_rx, ctrl_c) =
+        super::engine::stop_on_ctrl_c("finishing the current run (the results will be invalid)");
     let show = args.progress || std::io::stderr().is_terminal();
     let mut runs = Vec::new();
     for spec in &suite.runs {
@@ -85,7 +81,7 @@ pub async fn run(global: &GlobalArgs, args: RegressArgs) -> anyhow::Result<ExitC
                 eprintln!("{}", report::stress_progress::line(s, target_qps));
             }) as stress::IntervalHook
         });
-        let r = engine::run_one(&target, spec, stop_rx.clone(), hook).await?;
+        let r = engine::run_one(&target, spec, args.threads, stop_rx.clone(), hook).await?;
         let stopped = r.interrupted;
         runs.push((spec.name.clone(), r));
         if stopped {

@@ -1,30 +1,29 @@
 //! Glue for staged runs (`--stages`, `--profile spike|stress|soak`,
-//! `--client-stages`): the flags → a piecewise-linear [`RateProfile`] (or
-//! client-count stages for the closed model) and its stage windows, the
-//! driver memory samples a soak needs, and the per-stage results attached
-//! to a finished run.
+//! `--client-stages`): the flags → a piecewise-linear [`RateProfile`] (or a
+//! closed-model [`ClientRamp`]) and its stage windows, the driver memory
+//! samples a soak needs, and the per-stage results attached to a finished
+//! run.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::capacity::stages::{self, Profile, Stage, StageWindow};
-use crate::capacity::{closed_stages, procstat, soak};
+use crate::capacity::model::{Shaped, StageWindow};
+use crate::capacity::stages::{self, Profile};
+use crate::capacity::{procstat, soak};
 use crate::cli::StressArgs;
-use crate::stress::results::StressResults;
-use crate::stress::{Hooks, RateProfile, RunOutcome, StressConfig, StressError};
+use crate::stress::config::DEFAULT_DURATION;
+use crate::stress::{ClientRamp, RateProfile, StressResults};
 
-/// A staged open-model run.
+/// A staged run: the stages are the whole run.
 #[derive(Debug, Clone)]
 pub struct Shape {
-    pub profile: RateProfile,
-    /// The whole run (no separate warm-up: the stages are the run).
+    /// Open model: the rate over time.
+    pub profile: Option<RateProfile>,
+    /// `--client-stages`: the closed model's clients over time.
+    pub ramp: Option<ClientRamp>,
     pub duration: Duration,
     pub windows: Vec<StageWindow>,
     pub soak: bool,
-    /// `--client-stages`: the stages are client counts (closed model).
-    pub client_stages: Option<Vec<Stage>>,
-    /// Most clients at any time (closed model).
-    pub clients: usize,
 }
 
 /// The `--profile` named, if any.
@@ -42,14 +41,11 @@ pub fn shape(args: &StressArgs) -> anyhow::Result<Option<Shape>> {
         let list =
             stages::parse_stages(spec).map_err(|e| anyhow::anyhow!("--client-stages: {e}"))?;
         return Ok(Some(Shape {
-            profile: RateProfile::Stages {
-                points: stages::points(&list),
-            },
+            profile: None,
+            ramp: Some(stages::client_ramp(&list)),
             duration: Duration::from_secs_f64(stages::total_secs(&list)),
             windows: stages::windows(&list),
             soak: false,
-            clients: closed_stages::max_clients(&list),
-            client_stages: Some(list),
         }));
     }
     let (list, soak) = match (&args.stages, profile_arg(args)?) {
@@ -63,24 +59,16 @@ pub fn shape(args: &StressArgs) -> anyhow::Result<Option<Shape>> {
             if !(q > 0.0 && q.is_finite()) {
                 anyhow::bail!("--profile {p:?} needs a positive --qps (its target rate)");
             }
-            if args.duration.is_zero() {
-                anyhow::bail!("--duration must be more than 0");
-            }
-            (
-                stages::profile_stages(p, q, args.duration.as_secs_f64()),
-                p == Profile::Soak,
-            )
+            let secs = args.duration.unwrap_or(DEFAULT_DURATION).as_secs_f64();
+            (stages::profile_stages(p, q, secs), p == Profile::Soak)
         }
     };
     Ok(Some(Shape {
-        profile: RateProfile::Stages {
-            points: stages::points(&list),
-        },
+        profile: Some(stages::profile(&list)),
+        ramp: None,
         duration: Duration::from_secs_f64(stages::total_secs(&list)),
         windows: stages::windows(&list),
         soak,
-        client_stages: None,
-        clients: 0,
     }))
 }
 
@@ -95,23 +83,26 @@ pub fn sample_rss(into: &RssSamples) {
 }
 
 /// Attach per-stage results (and the soak report) to a finished run.
-pub fn attach(results: &mut StressResults, shape: &Shape, rss: &RssSamples) {
-    results.stages = Some(stages::stage_results(&shape.windows, &results.intervals));
-    if shape.soak {
-        results.soak = Some(soak::report(&results.intervals, &rss.lock().unwrap()));
-    }
+pub fn attach(results: &mut StressResults, shape: &Shape, rss: &RssSamples) -> anyhow::Result<()> {
+    let shaped = Shaped {
+        stages: Some(stages::stage_results(&shape.windows, &results.intervals)),
+        soak: shape
+            .soak
+            .then(|| soak::report(&results.intervals, &rss.lock().unwrap())),
+        ..Shaped::default()
+    };
+    shaped.attach(results).map_err(anyhow::Error::msg)
 }
 
-/// Run `--client-stages` on the engine's runtime, one line per sub-step on stderr.
-pub async fn run_client_stages(
-    pool: deadpool_postgres::Pool,
-    prepared: Arc<crate::workload::Prepared>,
-    cfg: &StressConfig,
-    list: &[Stage],
-    hooks: Hooks,
-) -> Result<RunOutcome, StressError> {
-    closed_stages::run(pool, prepared, cfg, list, hooks.stop, &mut |t, s| {
-        eprintln!("{t:>6.1}s  {} clients for {:.1}s", s.clients, s.secs)
-    })
-    .await
+/// The steps of a client ramp as lines for stderr.
+pub fn ramp_lines(ramp: &ClientRamp) -> Vec<String> {
+    let mut t = 0.0;
+    ramp.steps
+        .iter()
+        .map(|s| {
+            let line = format!("{t:>6.1}s  {} clients for {:.1}s", s.clients, s.secs);
+            t += s.secs;
+            line
+        })
+        .collect()
 }

@@ -1,13 +1,13 @@
-//! Run one run of a suite through the stress engine, as `dbload stress`
-//! would: check the workload against the database, snapshot the server
-//! (version, settings, dataset fingerprint, `pg_stat_statements`), run,
-//! build the `dbload.stress/1` results and check the run's thresholds.
-
-use std::sync::Arc;
+//! Run one run of a suite through the stress engine's one entry, as
+//! `dbload stress` would: a [`Session`] checks the workload against the
+//! database and snapshots the server (version, settings, dataset
+//! fingerprint, `pg_stat_statements`), then runs the suite's config on the
+//! asked driver threads and returns the `dbload.stress/1` results with the
+//! run's thresholds checked.
 
 use super::suite::RunSpec;
 use crate::db::Target;
-use crate::stress::{self, Hooks, IntervalHook, StressResults, server, threshold};
+use crate::stress::{Hooks, IntervalHook, Session, StressResults};
 
 /// Why a run could not be made (a usage, input or connection problem).
 #[derive(Debug, thiserror::Error)]
@@ -31,58 +31,24 @@ pub async fn dataset_of(target: &Target) -> Result<Option<serde_json::Value>, Ru
     Ok(crate::seed::fingerprint_json(&c).await)
 }
 
-/// Run `spec` against `target` on the current runtime. `stop` ends the run
-/// early (Ctrl-C): the results are then marked interrupted (an invalid run).
+/// Run `spec` against `target` on `threads` driver threads (None: the
+/// engine's default). `stop` ends the run early (Ctrl-C): the results are
+/// then marked interrupted (an invalid run).
 pub async fn run_one(
     target: &Target,
     spec: &RunSpec,
+    threads: Option<usize>,
     stop: tokio::sync::watch::Receiver<bool>,
     on_interval: Option<IntervalHook>,
 ) -> Result<StressResults, RunError> {
     let name = spec.name.as_str();
-    let admin = crate::db::connect(target)
+    let session = Session::open(target, spec.workload.clone())
         .await
-        .map_err(|e| setup(name, e))?;
-    let prepared = Arc::new(
-        crate::workload::prepare(&admin, spec.workload.clone())
-            .await
-            .map_err(|e| {
-                setup(
-                    name,
-                    format!("workload {} does not fit {target}: {e}", spec.workload.path),
-                )
-            })?,
-    );
-    let server_info = server::server_info(&admin)
+        .map_err(|e| setup(name, e))?
+        .with_threads(threads)
+        .map_err(|e| setup(name, e.as_flag()))?;
+    session
+        .run(&spec.config, &spec.thresholds, Hooks { on_interval, stop })
         .await
-        .map_err(|e| setup(name, e))?;
-    let dataset = crate::seed::fingerprint_json(&admin).await;
-    let before = server::pgss_snapshot(&admin).await;
-    let pool = crate::db::pool(target, spec.config.pool).map_err(|e| setup(name, e))?;
-    crate::db::connect::check_pool(target, &pool)
-        .await
-        .map_err(|e| setup(name, e))?;
-    let outcome = stress::run(
-        pool,
-        prepared.clone(),
-        &spec.config,
-        Hooks { on_interval, stop },
-    )
-    .await
-    .map_err(|e| setup(name, e))?;
-    let after = server::pgss_snapshot(&admin).await;
-    let top = match (&before, &after) {
-        (Some(b), Some(a)) => Some(server::pgss_delta(b, a, 10)),
-        _ => None,
-    };
-    let mut results = stress::results::build(
-        &prepared.workload,
-        &spec.config,
-        &outcome,
-        server_info,
-        dataset,
-        top,
-    );
-    threshold::apply(&spec.thresholds, &mut results);
-    Ok(results)
+        .map_err(|e| setup(name, e))
 }

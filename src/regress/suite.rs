@@ -23,13 +23,17 @@
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::stress::{Arrival, Load, RateProfile, StressConfig, Threshold, threshold};
+use crate::stress::config::parse_duration;
+use crate::stress::{Arrival, Field, Settings, StressConfig, Threshold, threshold};
 use crate::workload::{self, DEFAULT_WORKLOAD, DEFAULT_WORKLOAD_PATH, Workload};
+
+/// The seed of a run that sets none: the same arrivals and parameters
+/// every night, so that reruns are comparable.
+pub const DEFAULT_SEED: u64 = 1;
 
 /// A mistake in a suite file, at `path:line`.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -187,99 +191,78 @@ pub fn parse(path: &str, text: &str, base: &Path) -> Result<Suite, SuiteError> {
         }
         let workload = load_workload(r.workload.as_ref(), base)
             .map_err(|(s, m)| err(s.unwrap_or(span.clone()), m))?;
-        let duration = |v: &Option<Spanned<String>>, default: f64, what: &str| match v {
-            Some(d) => {
-                parse_duration(d.get_ref()).map_err(|m| err(d.span(), format!("{what}: {m}")))
-            }
-            None => Ok(Duration::from_secs_f64(default)),
+        let duration = |v: &Option<Spanned<String>>, what: &str| match v {
+            Some(d) => parse_duration(d.get_ref())
+                .map(Some)
+                .map_err(|m| err(d.span(), format!("{what}: {m}"))),
+            None => Ok(None),
         };
-        let load = match (&r.qps, &r.clients) {
-            (Some(q), None) => {
-                let qps = *q.get_ref();
-                if !(qps > 0.0 && qps.is_finite()) {
-                    return Err(err(q.span(), "qps must be a positive number".into()));
-                }
-                let arrival = match r.arrival.as_ref().map(|a| (a.get_ref().as_str(), a.span())) {
-                    None | Some(("poisson", _)) => Arrival::Poisson,
-                    Some(("uniform", _)) => Arrival::Uniform,
-                    Some((other, s)) => {
-                        return Err(err(
-                            s,
-                            format!("arrival {other:?}: expected \"poisson\" or \"uniform\""),
-                        ));
-                    }
-                };
-                let max_inflight = match &r.max_inflight {
-                    Some(m) if *m.get_ref() < 1 => {
-                        return Err(err(m.span(), "max_inflight must be at least 1".into()));
-                    }
-                    Some(m) => *m.get_ref() as usize,
-                    None => 1000,
-                };
-                Load::Open {
-                    profile: RateProfile::Constant { qps },
-                    arrival,
-                    max_inflight,
-                }
-            }
-            (None, Some(c)) => {
-                if *c.get_ref() < 1 {
-                    return Err(err(c.span(), "clients must be at least 1".into()));
-                }
-                if let Some(a) = &r.arrival {
-                    return Err(err(
-                        a.span(),
-                        "arrival applies to the open model (qps) only".into(),
-                    ));
-                }
-                Load::Closed {
-                    clients: *c.get_ref() as usize,
-                }
-            }
-            (Some(q), Some(_)) => {
+        // Counts are read as signed numbers so that a negative one gets
+        // its own message, not TOML's.
+        let count = |v: &Option<Spanned<i64>>, what: &str| match v {
+            Some(n) if *n.get_ref() < 1 => Err(err(n.span(), format!("{what} must be at least 1"))),
+            Some(n) => Ok(Some(*n.get_ref() as usize)),
+            None => Ok(None),
+        };
+        let arrival = match r.arrival.as_ref().map(|a| (a.get_ref().as_str(), a.span())) {
+            None => None,
+            Some((_, s)) if r.clients.is_some() => {
                 return Err(err(
-                    q.span(),
-                    "give either qps (open model) or clients (closed model), not both".into(),
+                    s,
+                    "arrival applies to the open model (qps) only".into(),
                 ));
             }
-            (None, None) => {
+            Some(("poisson", _)) => Some(Arrival::Poisson),
+            Some(("uniform", _)) => Some(Arrival::Uniform),
+            Some((other, s)) => {
                 return Err(err(
-                    span,
-                    format!(
-                        "run {rname:?}: give qps = N (open model) or clients = N (closed model)"
-                    ),
+                    s,
+                    format!("arrival {other:?}: expected \"poisson\" or \"uniform\""),
                 ));
             }
         };
-        let pool = match (&r.pool, &load) {
-            (Some(p), _) if *p.get_ref() < 1 => {
-                return Err(err(p.span(), "pool must be at least 1".into()));
-            }
-            (Some(p), _) => *p.get_ref() as usize,
-            (None, Load::Closed { clients }) => *clients,
-            (None, Load::Open { .. }) => 8,
-        };
-        let d = duration(&r.duration, 60.0, "duration")?;
-        if d.is_zero() {
-            let s = r.duration.as_ref().map(|d| d.span()).unwrap_or(span);
-            return Err(err(s, "duration must be more than 0".into()));
-        }
         let seed = match &r.seed {
             Some(s) if *s.get_ref() < 0 => {
                 return Err(err(s.span(), "seed must not be negative".into()));
             }
             Some(s) => *s.get_ref() as u64,
-            None => 1,
+            None => DEFAULT_SEED,
         };
-        let config = StressConfig {
-            load,
-            duration: d,
-            warmup: duration(&r.warmup, 5.0, "warmup")?,
-            pool,
-            seed,
-            drain_timeout: duration(&r.drain_timeout, 10.0, "drain_timeout")?,
-            timer_resolution: std::time::Duration::ZERO,
+        let settings = Settings {
+            qps: r.qps.as_ref().map(|q| *q.get_ref()),
+            clients: count(&r.clients, "clients")?,
+            arrival,
+            max_inflight: count(&r.max_inflight, "max_inflight")?,
+            pool: count(&r.pool, "pool")?,
+            duration: duration(&r.duration, "duration")?,
+            warmup: duration(&r.warmup, "warmup")?,
+            drain_timeout: duration(&r.drain_timeout, "drain_timeout")?,
+            seed: Some(seed),
+            ..Settings::default()
         };
+        let config = StressConfig::from_settings(&settings).map_err(|e| {
+            // The key at fault, or the run when it is missing.
+            let at = match e.field {
+                Field::Qps => r.qps.as_ref().map(|v| v.span()),
+                Field::Clients => r.clients.as_ref().map(|v| v.span()),
+                Field::MaxInflight => r.max_inflight.as_ref().map(|v| v.span()),
+                Field::Pool => r.pool.as_ref().map(|v| v.span()),
+                Field::Duration => r.duration.as_ref().map(|v| v.span()),
+                Field::Warmup => r.warmup.as_ref().map(|v| v.span()),
+                Field::DrainTimeout => r.drain_timeout.as_ref().map(|v| v.span()),
+                _ => None,
+            };
+            let message = match (e.field, r.qps.is_some(), r.clients.is_some()) {
+                (Field::Qps, false, false) => format!(
+                    "run {rname:?}: give qps = N (open model) or clients = N (closed model)"
+                ),
+                (Field::Qps, true, true) => {
+                    "give either qps (open model) or clients (closed model), not both".into()
+                }
+                _ => e.to_string(),
+            };
+            err(at.unwrap_or(span.clone()), message)
+        })?;
         let names: Vec<String> = workload.scenarios.iter().map(|s| s.name.clone()).collect();
         let mut thresholds = Vec::new();
         for t in &r.thresholds {
@@ -351,18 +334,6 @@ fn load_workload(w: Option<&Spanned<String>>, base: &Path) -> Result<Workload, S
 }
 
 /// A duration: `90s`, `5m`, `500ms`, `1h` or plain seconds.
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let (num, mult) = [("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)]
-        .iter()
-        .find_map(|(suf, m)| t.strip_suffix(suf).map(|n| (n, *m)))
-        .unwrap_or((t, 1.0));
-    match num.trim().parse::<f64>() {
-        Ok(v) if v >= 0.0 && v.is_finite() => Ok(Duration::from_secs_f64(v * mult)),
-        _ => Err(format!("invalid duration {s:?} (e.g. 30s, 5m, 500ms)")),
-    }
-}
-
 /// 1-based line of a byte offset.
 fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
@@ -376,6 +347,8 @@ fn line_of(text: &str, offset: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stress::Load;
+    use std::time::Duration;
 
     fn p(text: &str) -> Result<Suite, SuiteError> {
         parse("s.toml", text, Path::new("."))
@@ -423,7 +396,10 @@ duration = "10s"
         ));
         assert_eq!(o.thresholds.len(), 2);
         assert_eq!(o.config.seed, 1);
-        assert!(matches!(s.runs[1].config.load, Load::Closed { clients: 4 }));
+        assert!(matches!(
+            s.runs[1].config.load,
+            Load::Closed { clients: 4, .. }
+        ));
         assert_eq!(s.runs[1].config.pool, 4);
     }
 

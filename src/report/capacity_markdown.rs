@@ -4,14 +4,13 @@
 use std::fmt::Write;
 
 use super::{pct, rate, us};
-use crate::capacity::concurrency::CapacityReport;
-use crate::capacity::step::{Limit, StepResult};
-use crate::capacity::sweep::Sweep;
+use crate::capacity::model::{CapacityReport, Limit, Shaped, StepResult, Sweep};
 use crate::stress::results::StressResults;
 
 /// Per-stage results as a Markdown table; empty without stages.
 pub fn render_stages(r: &StressResults) -> String {
-    let Some(stages) = &r.stages else {
+    let shaped = Shaped::of(r).unwrap_or_default();
+    let Some(stages) = &shaped.stages else {
         return String::new();
     };
     let mut o = String::new();
@@ -37,7 +36,7 @@ pub fn render_stages(r: &StressResults) -> String {
             us(s.p99_worst_us)
         );
     }
-    if let Some(s) = &r.soak {
+    if let Some(s) = &shaped.soak {
         let _ = writeln!(
             o,
             "\n**Soak**: driver RSS {} → {} KiB ({:+} KiB); p99 drift {:+.1} %, rate drift {:+.1} %.",

@@ -7,9 +7,7 @@ use std::fmt::Write;
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
 
 use super::{pct, rate, us};
-use crate::capacity::concurrency::CapacityReport;
-use crate::capacity::step::{Limit, StepResult};
-use crate::capacity::sweep::Sweep;
+use crate::capacity::model::{CapacityReport, Limit, Shaped, StepResult, Sweep};
 use crate::stress::results::StressResults;
 
 fn table(header: Vec<&str>) -> Table {
@@ -30,7 +28,8 @@ fn right_align(t: &mut Table, from: usize) {
 
 /// Per-stage results of a staged run; empty when the run had no stages.
 pub fn render_stages(r: &StressResults) -> String {
-    let Some(stages) = &r.stages else {
+    let shaped = Shaped::of(r).unwrap_or_default();
+    let Some(stages) = &shaped.stages else {
         return String::new();
     };
     let mut t = table(vec![
@@ -83,7 +82,7 @@ pub fn render_stages(r: &StressResults) -> String {
         out,
         "\nStages (p50: median of the seconds' p50; worst p99: the worst second's p99)\n{t}"
     );
-    if let Some(s) = &r.soak {
+    if let Some(s) = &shaped.soak {
         let _ = writeln!(
             out,
             "\nSoak: driver memory {} KiB → {} KiB (max {}, growth {:+} KiB); p99 {} → {} ({:+.1} %), rate {} → {} ({:+.1} %) over the first and last {} s",

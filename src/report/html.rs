@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 
 use super::html_charts::{self, BarGroup, PALETTE, Series};
 use super::regress_markdown::{change, value};
+use crate::capacity::model::{PoolRun, Shaped, StageWindow};
 use crate::regress::RegressResults;
 use crate::regress::compare::Verdict;
 use crate::regress::history::Point;
@@ -108,7 +109,7 @@ fn environment(o: &mut String, r: &StressResults) {
     );
     let model = match (&r.config.load, r.config.target_qps()) {
         (_, Some(q)) => format!("open model, {q} /s"),
-        (crate::stress::Load::Closed { clients }, None) => {
+        (crate::stress::Load::Closed { clients, .. }, None) => {
             format!("closed model, {clients} clients")
         }
         _ => String::new(),
@@ -348,13 +349,14 @@ fn measured(name: &str, color: usize, points: Vec<(f64, f64)>) -> Series {
 /// SLO, or the rate run's throughput, and p99 per pool size) and the
 /// concurrency sweep with its fitted USL curve.
 pub fn shape_charts(o: &mut String, r: &StressResults) {
-    let has_stages = r.stages.as_ref().is_some_and(|s| !s.is_empty());
-    if !has_stages && r.sweep.is_none() && r.capacity.is_none() {
+    let shaped = Shaped::of(r).unwrap_or_default();
+    let has_stages = shaped.stages.as_ref().is_some_and(|s| !s.is_empty());
+    if !has_stages && shaped.sweep.is_none() && shaped.capacity.is_none() {
         return;
     }
     let _ = writeln!(o, "<h3>Load shape</h3>");
-    if let Some(stages) = r.stages.as_ref().filter(|s| !s.is_empty()) {
-        let mid = |w: &crate::capacity::stages::StageWindow| (w.start_s + w.end_s) / 2.0;
+    if let Some(stages) = shaped.stages.as_ref().filter(|s| !s.is_empty()) {
+        let mid = |w: &StageWindow| (w.start_s + w.end_s) / 2.0;
         let open = matches!(r.config.load, crate::stress::Load::Open { .. });
         let mut lines = Vec::new();
         if open {
@@ -415,13 +417,13 @@ pub fn shape_charts(o: &mut String, r: &StressResults) {
             ),
         );
     }
-    if let Some(sw) = &r.sweep {
+    if let Some(sw) = &shaped.sweep {
         let slo = if sw.slo.is_empty() {
             String::new()
         } else {
             format!(" (SLO {})", sw.slo.join(", "))
         };
-        let by_pool = |f: &dyn Fn(&crate::capacity::sweep::PoolRun) -> Option<f64>| {
+        let by_pool = |f: &dyn Fn(&PoolRun) -> Option<f64>| {
             sw.pools
                 .iter()
                 .filter_map(|p| Some((p.pool as f64, f(p)?)))
@@ -493,7 +495,7 @@ pub fn shape_charts(o: &mut String, r: &StressResults) {
             esc(&sw.recommendation.reason)
         );
     }
-    if let Some(cap) = &r.capacity {
+    if let Some(cap) = &shaped.capacity {
         let pts: Vec<(f64, f64)> = cap
             .steps
             .iter()
@@ -694,11 +696,10 @@ pub fn render(r: &RegressResults, extras: &Extras<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capacity::breakpoint::Breakpoint;
-    use crate::capacity::concurrency::CapacityReport;
-    use crate::capacity::stages::{StageResult, StageWindow};
-    use crate::capacity::step::{self, StepResult};
-    use crate::capacity::sweep::{PoolRun, Recommendation, Sweep};
+    use crate::capacity::model::{
+        Breakpoint, CapacityReport, Recommendation, StageResult, StepResult, Sweep,
+    };
+    use crate::capacity::step;
     use crate::capacity::usl::Usl;
 
     fn fixture() -> StressResults {
@@ -718,7 +719,8 @@ mod tests {
     /// concurrency sweep with its USL fit.
     pub(crate) fn shaped() -> StressResults {
         let mut r = fixture();
-        r.stages = Some(
+        let mut shaped = Shaped::default();
+        shaped.stages = Some(
             [
                 (0.0, 10.0, 50.0, 49.5),
                 (10.0, 20.0, 100.0, 98.0),
@@ -770,7 +772,7 @@ mod tests {
                 step: None,
             })
             .collect();
-        r.sweep = Some(Sweep {
+        shaped.sweep = Some(Sweep {
             mode: "find_max".into(),
             slo: vec!["p99<50ms".into()],
             target_qps: None,
@@ -786,7 +788,7 @@ mod tests {
             kappa: 0.002,
             r_squared: 0.99,
         };
-        r.capacity = Some(CapacityReport {
+        shaped.capacity = Some(CapacityReport {
             slo: vec!["p99<50ms".into()],
             steps: [1usize, 2, 4, 8, 16]
                 .iter()
@@ -799,6 +801,7 @@ mod tests {
             plan: crate::capacity::plan::plan(&[], Some(&usl), None, None),
             interrupted: false,
         });
+        shaped.attach(&mut r).unwrap();
         r
     }
 

@@ -42,11 +42,11 @@ pub fn render(r: &StressResults) -> String {
             arrival
         )
         .to_lowercase(),
-        Load::Closed { clients } if *clients > r.config.pool => format!(
+        Load::Closed { clients, .. } if *clients > r.config.pool => format!(
             "closed model, {clients} clients pipelined on {} connections",
             r.config.pool
         ),
-        Load::Closed { clients } => format!("closed model, {clients} clients"),
+        Load::Closed { clients, .. } => format!("closed model, {clients} clients"),
     };
     let _ = writeln!(out, "workload  {} ({})", r.workload.name, r.workload.path);
     let _ = writeln!(

@@ -4,112 +4,48 @@
 //! loops), collect per-interval and whole-run statistics, and build the
 //! versioned results struct. No CLI or terminal code here: renderers live in
 //! `report/`.
+//!
+//! One way in: a [`Session`] (the workload checked against the target, the
+//! server described) runs a validated [`StressConfig`] (made from
+//! [`Settings`] by [`StressConfig::from_settings`]) and returns finished
+//! [`StressResults`]. Every mode — a plain run, stages, searches, sweeps,
+//! capacity steps, a nightly suite's runs — goes through it.
 
-pub mod driver;
-pub mod executor;
-pub mod lane;
+pub mod config;
+pub mod profile;
 pub mod results;
 pub mod schedule;
 pub mod server;
-mod shard;
-pub mod stats;
+pub mod session;
 pub mod threshold;
-pub mod timer;
 
-use std::time::Duration;
+mod collector;
+mod driver;
+mod executor;
+mod lane;
+mod shard;
+mod stats;
+mod timer;
+mod worker;
 
-pub use driver::{Hooks, IntervalHook, RunOutcome, StressError, run, run_sharded};
+pub use config::{ConfigError, Field, Load, Settings, StressConfig};
+pub use driver::{Hooks, IntervalHook, StressError};
+pub use profile::{ClientRamp, ClientStep, RateProfile};
 pub use results::StressResults;
-pub use schedule::{Arrival, RateProfile};
+pub use schedule::Arrival;
+pub use session::{Session, SessionError};
+pub use shard::THREAD_NAME as DRIVER_THREAD_NAME;
 pub use threshold::Threshold;
-
-/// How load is offered.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "model", rename_all = "lowercase")]
-pub enum Load {
-    /// Open model: arrivals on a schedule, whatever the server does.
-    Open {
-        /// The target arrival rate profile.
-        profile: RateProfile,
-        arrival: Arrival,
-        /// Scenarios in flight at most; arrivals beyond are dropped (counted).
-        max_inflight: usize,
-    },
-    /// Closed model: `clients` loops, each starting when the previous ended.
-    Closed { clients: usize },
-}
-
-impl Load {
-    /// Worker tasks the load needs: clients, or in-flight slots.
-    pub fn workers(&self) -> usize {
-        match self {
-            Load::Open { max_inflight, .. } => (*max_inflight).max(1),
-            Load::Closed { clients } => (*clients).max(1),
-        }
-    }
-}
 
 /// Connections of each driver thread: `pool` split as evenly as it goes
 /// over `threads` threads, none with fewer than one connection or worker
 /// (so there may be fewer threads than asked for).
-pub fn shard_sizes(pool: usize, threads: usize, workers: usize) -> Vec<usize> {
+fn shard_sizes(pool: usize, threads: usize, workers: usize) -> Vec<usize> {
     let pool = pool.max(1);
     let n = threads.min(pool).min(workers.max(1)).max(1);
     (0..n)
         .map(|s| pool / n + usize::from(s < pool % n))
         .collect()
-}
-
-/// A validated plan for one stress run.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct StressConfig {
-    #[serde(flatten)]
-    pub load: Load,
-    /// Measured time (after the warm-up).
-    #[serde(with = "secs")]
-    pub duration: Duration,
-    /// Time run before measuring; its statistics are discarded.
-    #[serde(with = "secs")]
-    pub warmup: Duration,
-    /// Connections in the pool.
-    pub pool: usize,
-    /// Seed of every random choice (arrivals, scenario mix, parameters).
-    pub seed: u64,
-    /// How long in-flight work may finish after the end before it is abandoned.
-    #[serde(with = "secs")]
-    pub drain_timeout: Duration,
-    /// Open model: the timer wakes at most once per this long (0: at each
-    /// intended start, to the kernel timer's precision); arrivals due within
-    /// one period start together. See [`timer`].
-    #[serde(default, with = "secs")]
-    pub timer_resolution: Duration,
-}
-
-impl StressConfig {
-    /// The configured target rate (open model; the mean rate of stages).
-    pub fn target_qps(&self) -> Option<f64> {
-        match &self.load {
-            Load::Open { profile, .. } => {
-                Some(profile.mean_rate((self.warmup + self.duration).as_secs_f64()))
-            }
-            Load::Closed { .. } => None,
-        }
-    }
-}
-
-/// Durations as seconds (f64) in JSON.
-mod secs {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(d.as_secs_f64())
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let v = f64::deserialize(d)?;
-        Ok(Duration::from_secs_f64(v.max(0.0)))
-    }
 }
 
 #[cfg(test)]

@@ -329,20 +329,71 @@ pub struct StressResults {
     /// (`pg_stat_statements` delta); None when the extension is unavailable.
     pub server_statements: Option<Vec<ServerStatement>>,
     pub verdict: Verdict,
-    /// Per-stage results of a staged run (`--stages`, `--profile`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stages: Option<Vec<crate::capacity::stages::StageResult>>,
-    /// `--profile soak`: driver memory and drift from the start to the end.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub soak: Option<crate::capacity::soak::SoakReport>,
-    /// `--find-max` and `--pool` lists: the breakpoint search or rate run per
-    /// pool size, every step's evidence, and the recommended pool. The
-    /// fields above then describe the representative step.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sweep: Option<crate::capacity::sweep::Sweep>,
-    /// `--capacity`: the closed-model concurrency sweep, USL fit and plan.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capacity: Option<crate::capacity::concurrency::CapacityReport>,
+    /// What load shapes and multi-step modes add to a run's results
+    /// (`stages`, `soak`, `sweep`, `capacity`: `capacity::model`), carried
+    /// as top-level fields without the engine knowing them.
+    #[serde(flatten)]
+    pub extensions: Extensions,
+}
+
+/// Top-level fields of a results file that other engines add, in the
+/// order they were added (and read back in the file's order).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Extensions(Vec<(String, serde_json::Value)>);
+
+impl Extensions {
+    /// The field `key`, read as a `T` (None when absent).
+    pub fn get<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>, String> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| T::deserialize(v).map_err(|e| format!("{key}: {e}")))
+            .transpose()
+    }
+
+    /// Set (or replace) the field `key`.
+    pub fn set<T: Serialize>(&mut self, key: &str, value: &T) -> Result<(), String> {
+        let v = serde_json::to_value(value).map_err(|e| format!("{key}: {e}"))?;
+        match self.0.iter_mut().find(|(k, _)| k == key) {
+            Some(slot) => slot.1 = v,
+            None => self.0.push((key.to_string(), v)),
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for Extensions {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Extensions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Extensions;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("the other top-level fields of a results file")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Extensions, A::Error> {
+                let mut v = Vec::new();
+                while let Some(entry) = m.next_entry::<String, serde_json::Value>()? {
+                    v.push(entry);
+                }
+                Ok(Extensions(v))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
 }
 
 fn parts(s: &ScenarioStats) -> Parts {
@@ -515,10 +566,7 @@ pub fn build(
         intervals: out.intervals.clone(),
         server_statements,
         verdict,
-        stages: None,
-        soak: None,
-        sweep: None,
-        capacity: None,
+        extensions: Extensions::default(),
     }
 }
 
@@ -531,7 +579,7 @@ mod tests {
     fn a_worker_panic_makes_the_run_invalid_with_its_message() {
         let w = crate::workload::parse("t.sql", "-- @scenario one weight=1\nSELECT 1;\n").unwrap();
         let cfg = StressConfig {
-            load: crate::stress::Load::Closed { clients: 1 },
+            load: crate::stress::Load::closed(1),
             duration: std::time::Duration::from_secs(1),
             warmup: std::time::Duration::ZERO,
             pool: 1,
@@ -567,7 +615,7 @@ mod tests {
     fn the_rate_counts_only_calls_completed_within_the_measured_window() {
         let w = crate::workload::parse("t.sql", "-- @scenario one weight=1\nSELECT 1;\n").unwrap();
         let cfg = StressConfig {
-            load: crate::stress::Load::Closed { clients: 1 },
+            load: crate::stress::Load::closed(1),
             duration: std::time::Duration::from_secs(2),
             warmup: std::time::Duration::ZERO,
             pool: 1,

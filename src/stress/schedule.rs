@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 
+use super::profile::RateProfile;
+
 /// How arrivals are spaced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -21,58 +23,6 @@ pub enum Arrival {
     Poisson,
     /// Evenly spaced arrivals.
     Uniform,
-}
-
-/// Target arrival rate as a function of time since the start.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum RateProfile {
-    Constant {
-        qps: f64,
-    },
-    /// Piecewise linear through `points` `[t_secs, rate]` (non-decreasing
-    /// t; two points at the same t make an instant step); before the first
-    /// point the first rate holds, after the last point the last rate.
-    /// Built by `capacity::stages` from `--stages` and `--profile`.
-    Stages {
-        points: Vec<[f64; 2]>,
-    },
-}
-
-impl RateProfile {
-    /// Arrivals per second at `t` seconds after the start.
-    pub fn rate_at(&self, t: f64) -> f64 {
-        match self {
-            RateProfile::Constant { qps } => *qps,
-            RateProfile::Stages { points } => crate::capacity::stages::rate_at(points, t),
-        }
-    }
-
-    /// The highest rate of the profile.
-    pub fn peak_rate(&self) -> f64 {
-        match self {
-            RateProfile::Constant { qps } => *qps,
-            RateProfile::Stages { points } => points.iter().map(|p| p[1]).fold(0.0, f64::max),
-        }
-    }
-
-    /// The mean rate over a run of `secs` seconds.
-    pub fn mean_rate(&self, secs: f64) -> f64 {
-        match self {
-            RateProfile::Constant { qps } => *qps,
-            RateProfile::Stages { points } => crate::capacity::stages::mean_rate(points, secs),
-        }
-    }
-
-    /// The time after `t` at which the integral of the rate from `t` reaches
-    /// `e` (infinite when the rate stays 0).
-    pub fn time_after(&self, t: f64, e: f64) -> f64 {
-        match self {
-            RateProfile::Constant { qps } if *qps > 0.0 => t + e / qps,
-            RateProfile::Constant { .. } => f64::INFINITY,
-            RateProfile::Stages { points } => crate::capacity::stages::time_after(points, t, e),
-        }
-    }
 }
 
 /// A deterministic sequence of arrival times (seconds from the start).

@@ -1,8 +1,9 @@
-//! A driver thread beyond the first: a single-threaded tokio runtime of its
-//! own that owns a share of the connections (its own pool, whose
-//! connection tasks run on it) and the workers using them, like a pgbench
-//! thread (`-j`). No query's wake-ups cross threads; the workers share only
-//! the run's statistics shards, schedule and deadline with the others.
+//! A driver thread: a single-threaded tokio runtime of its own that owns a
+//! share of the connections (its own pool, whose connection tasks run on
+//! it) and the workers using them, like a pgbench thread (`-j`). Every
+//! run's workers live on driver threads, whatever the mode, so no query's
+//! wake-ups cross threads; the workers share only the run's statistics
+//! shards, schedule and deadline with the other threads and the collector.
 //!
 //! Life of a shard: warm its pool → report ready → wait for the launch (or
 //! for the run to be called off) → run its workers, passing on any panic
@@ -15,8 +16,12 @@ use deadpool_postgres::Pool;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 
-use super::driver::{Launch, StressError, spawn_workers, warm_pool};
+use super::driver::StressError;
+use super::worker::{Launch, panic_message, spawn_workers, warm_pool};
 use crate::workload::Prepared;
+
+/// The name of every driver thread (as `/proc/<pid>/task/*/comm` shows it).
+pub const THREAD_NAME: &str = "dbload-driver";
 
 /// The running engine's handle on a shard thread.
 pub(super) struct Remote {
@@ -35,11 +40,10 @@ impl Abort {
     }
 }
 
-/// Start a shard thread for workers `ids` on `pool` (of `size`
-/// connections); it warms the pool at once.
+/// Start a shard thread for workers `ids` on `pool`; it warms the pool
+/// at once.
 pub(super) fn spawn(
     pool: Pool,
-    size: usize,
     ids: Vec<usize>,
     prepared: Arc<Prepared>,
 ) -> std::io::Result<Remote> {
@@ -51,8 +55,9 @@ pub(super) fn spawn(
         .enable_all()
         .build()?;
     std::thread::Builder::new()
-        .name("dbload-shard".into())
+        .name(THREAD_NAME.into())
         .spawn(move || {
+            let size = pool.status().max_size;
             rt.block_on(async move {
                 let warmed = warm_pool(&pool, &prepared, size).await;
                 let ok = warmed.is_ok();
@@ -73,7 +78,7 @@ pub(super) fn spawn(
                             None => break,
                             Some(Ok(())) => {}
                             Some(Err(e)) => l.sh.panics.lock().unwrap()
-                                .extend(super::driver::panic_message(e)),
+                                .extend(panic_message(e)),
                         },
                         _ = abort_rx.wait_for(|v| *v) => {
                             set.abort_all();

@@ -5,20 +5,18 @@
 //! a first step that already fails the SLO says so; bad stage lists, pool
 //! lists and SLOs name the bad token.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use dbload::capacity::breakpoint::Search;
-use dbload::capacity::concurrency::SweepEnv;
+use dbload::capacity::model::Shaped;
+use dbload::capacity::step::StepEnv;
 use dbload::capacity::sweep::{self, Mode};
-use dbload::db::migrate;
-use dbload::stress::results::StressResults;
-use dbload::stress::{self, Arrival, Hooks, Load, RateProfile, StressConfig, threshold};
+use dbload::stress::{
+    Arrival, Hooks, Load, RateProfile, Session, StressConfig, StressResults, threshold,
+};
 use dbload::workload;
 
-use crate::common::{TestDb, dbload};
-
-const DATASET: &str = include_str!("../../fixtures/stress_dataset.sql");
+use crate::common::{TestDb, dbload, seeded, with_dataset};
 
 /// A primary-key lookup that also holds its connection for 3 ms on the
 /// server: the capacity of a pool is set by the server side (about
@@ -35,17 +33,6 @@ SELECT name, pg_sleep(0.003) FROM pets WHERE id = :p;
 SELECT count(*), pg_sleep(0.003) FROM appointments WHERE clinic_id = :c;
 ";
 
-async fn seeded() -> TestDb {
-    prepare(TestDb::new().await).await
-}
-
-async fn prepare(db: TestDb) -> TestDb {
-    let mut c = db.client().await;
-    migrate::apply(&mut c, migrate::MIGRATIONS).await.unwrap();
-    c.batch_execute(DATASET).await.unwrap();
-    db
-}
-
 fn template(load: Load, pool: usize, secs: f64) -> StressConfig {
     StressConfig {
         load,
@@ -61,36 +48,18 @@ fn template(load: Load, pool: usize, secs: f64) -> StressConfig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn breakpoint_is_within_15_percent_of_the_closed_loop_max() {
     // Both figures compared must come from the same machine state.
-    let db = prepare(TestDb::new_exclusive().await).await;
+    let db = with_dataset(TestDb::new_exclusive().await).await;
     let w = workload::parse("capacity.sql", WORKLOAD).unwrap();
-    let c = db.client().await;
-    let prepared = Arc::new(workload::prepare(&c, w).await.unwrap());
+    let session = Session::open(&db.target, w).await.unwrap();
     let pool_size = 4;
 
     // The closed-loop maximum: one client per connection, back to back.
-    let cfg = template(Load::Closed { clients: pool_size }, pool_size, 2.0);
-    let pool = dbload::db::pool(&db.target, pool_size).unwrap();
+    let cfg = template(Load::closed(pool_size), pool_size, 2.0);
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    let out = stress::run(
-        pool.clone(),
-        prepared.clone(),
-        &cfg,
-        Hooks {
-            on_interval: None,
-            stop: rx.clone(),
-        },
-    )
-    .await
-    .unwrap();
-    pool.close();
-    let r = stress::results::build(
-        &prepared.workload,
-        &cfg,
-        &out,
-        Default::default(),
-        None,
-        None,
-    );
+    let r = session
+        .run(&cfg, &[], Hooks::stop_on(rx.clone()))
+        .await
+        .unwrap();
     let closed_max = r.totals.rate;
     assert_eq!(r.totals.errors, 0);
 
@@ -99,14 +68,7 @@ async fn breakpoint_is_within_15_percent_of_the_closed_loop_max() {
         threshold::parse("p99<100ms").unwrap(),
         threshold::parse("error_rate<0.1%").unwrap(),
     ];
-    let env = SweepEnv {
-        target: &db.target,
-        prepared: prepared.clone(),
-        admin: &c,
-        slos: &slos,
-        stop: rx,
-        counter: Default::default(),
-    };
+    let env = StepEnv::new(&session, &slos, rx);
     let open = Load::Open {
         profile: RateProfile::Constant { qps: 1.0 },
         arrival: Arrival::Poisson,
@@ -121,7 +83,7 @@ async fn breakpoint_is_within_15_percent_of_the_closed_loop_max() {
             template: template(open, pool_size, 1.5),
         },
         start_qps: Some((closed_max / 2.0).round()),
-        probe: template(Load::Closed { clients: 1 }, 1, 1.0),
+        probe: template(Load::closed(1), 1, 1.0),
     };
     let mut seen = 0;
     let (sw, rep) = sweep::run(&env, &[pool_size], &mode, &mut |_| seen += 1)
@@ -191,9 +153,9 @@ fn results(path: &std::path::Path) -> StressResults {
     // config are f64 seconds, which need not round-trip to the nanosecond).
     // serde_json's default float parsing may also differ in the last bit,
     // so the USL parameters are compared with a tolerance.
-    let mut again: StressResults =
-        serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
-    let mut r2 = r.clone();
+    let again: StressResults = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+    let mut again = Shaped::of(&again).unwrap();
+    let mut r2 = Shaped::of(&r).unwrap();
     let (a, b) = (
         again.capacity.as_mut().and_then(|c| c.usl.take()),
         r2.capacity.as_mut().and_then(|c| c.usl.take()),
@@ -203,10 +165,7 @@ fn results(path: &std::path::Path) -> StressResults {
             assert!((x - y).abs() <= 1e-12 * y.abs().max(1e-300), "{x} {y}");
         }
     }
-    assert_eq!(
-        (&again.stages, &again.soak, &again.sweep, &again.capacity),
-        (&r2.stages, &r2.soak, &r2.sweep, &r2.capacity)
-    );
+    assert_eq!(again, r2);
     r
 }
 
@@ -249,7 +208,7 @@ async fn pool_sweep_staged_run_and_capacity_through_the_cli() {
     assert!(stderr.matches("pool ").count() >= 3, "{stderr}");
     assert!(stdout.contains("recommended pool:"), "{stdout}");
     let res = results(&out);
-    let sw = res.sweep.as_ref().unwrap();
+    let sw = &Shaped::of(&res).unwrap().sweep.unwrap();
     assert_eq!(sw.mode, "rate");
     let pools: Vec<usize> = sw.pools.iter().map(|p| p.pool).collect();
     assert_eq!(pools, vec![2, 4, 8]);
@@ -298,7 +257,7 @@ async fn pool_sweep_staged_run_and_capacity_through_the_cli() {
     assert_eq!(r.get_output().status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("Stages"), "{stdout}");
     let res = results(&out);
-    let st = res.stages.as_ref().unwrap();
+    let st = &Shaped::of(&res).unwrap().stages.unwrap();
     assert_eq!(
         st.iter().map(|s| s.window.stage).collect::<Vec<_>>(),
         vec![1, 2, 4]
@@ -331,8 +290,8 @@ async fn pool_sweep_staged_run_and_capacity_through_the_cli() {
     assert_eq!(r.get_output().status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("2 clients"), "{stdout}");
     let res = results(&out);
-    assert!(matches!(res.config.load, Load::Closed { clients: 2 }));
-    let st = res.stages.as_ref().unwrap();
+    assert!(matches!(res.config.load, Load::Closed { clients: 2, .. }));
+    let st = &Shaped::of(&res).unwrap().stages.unwrap();
     assert_eq!(st.len(), 2);
     assert!(st[1].calls > 0 && st[1].inflight_max <= 2, "{st:?}");
 
@@ -372,7 +331,7 @@ async fn pool_sweep_staged_run_and_capacity_through_the_cli() {
         "{stdout}"
     );
     let res = results(&out);
-    let cap = res.capacity.as_ref().unwrap();
+    let cap = &Shaped::of(&res).unwrap().capacity.unwrap();
     assert_eq!(cap.steps.len(), 3);
     let x: Vec<f64> = cap.steps.iter().map(|s| s.qps).collect();
     // Sleep-bound: more clients, more throughput.
@@ -422,7 +381,10 @@ fn a_first_step_that_fails_the_slo_says_so() {
         "{stdout}"
     );
     let res = results(&out);
-    let b = res.sweep.unwrap().pools[0].breakpoint.clone().unwrap();
+    let b = Shaped::of(&res).unwrap().sweep.unwrap().pools[0]
+        .breakpoint
+        .clone()
+        .unwrap();
     assert_eq!(
         (b.max_qps, b.failed_qps, b.steps.len()),
         (None, Some(100.0), 1)

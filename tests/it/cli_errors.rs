@@ -1,16 +1,12 @@
 //! Bad input and failures at the CLI: one clear line, exit 2, no panic,
 //! never the password.
 
-use crate::common::{TestDb, dbload};
-
-fn stderr_of(a: assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&a.get_output().stderr).into_owned()
-}
+use crate::common::{TestDb, dbload, stderr_of};
 
 #[test]
 fn unreachable_server_names_address() {
     let err = stderr_of(
-        dbload()
+        &dbload()
             .args(["-d", "postgres://bob:sup3rsecret@127.0.0.1:1/x", "migrate"])
             .assert()
             .code(2),
@@ -33,11 +29,11 @@ fn malformed_targets_name_the_bad_part() {
         ("host=x sslmode=maybe", "'maybe'"),
         ("mysql://h/db", "mysql"),
     ] {
-        let err = stderr_of(dbload().args(["-d", arg, "migrate"]).assert().code(2));
+        let err = stderr_of(&dbload().args(["-d", arg, "migrate"]).assert().code(2));
         assert!(err.contains(part) && err.contains("--url"), "{arg}: {err}");
     }
     let err = stderr_of(
-        dbload()
+        &dbload()
             .env("DATABASE_URL", "postgres://h:99999/d")
             .arg("migrate")
             .assert()
@@ -61,7 +57,7 @@ async fn wrong_password_says_auth_failed_for_user() {
     t.user = Some(role.clone());
     t.password = Some("wr0ngpassw0rd".into());
     let err = stderr_of(
-        dbload()
+        &dbload()
             .args(["-d", &t.to_url_with_password(), "migrate"])
             .assert()
             .code(2),
@@ -77,7 +73,7 @@ async fn wrong_password_says_auth_failed_for_user() {
         .env("PGPASSWORD", "right-pw")
         .args(["-d", &t.to_url_with_password(), "migrate"])
         .assert();
-    let err = stderr_of(out);
+    let err = stderr_of(&out);
     // The role may not create tables in public on PG15: what matters is that
     // authentication passed.
     assert!(!err.contains("authentication failed"), "{err}");
@@ -110,7 +106,7 @@ fn analyze_number_flags_are_checked_before_connecting() {
         ("--unused-min-bytes", "-1"),
     ] {
         let err = stderr_of(
-            dbload()
+            &dbload()
                 .args(["-d", "postgres://nobody@127.0.0.1:1/none", "analyze"])
                 .arg(format!("{flag}={value}"))
                 .assert()
@@ -127,7 +123,7 @@ fn analyze_number_flags_are_checked_before_connecting() {
 fn timer_resolution_is_checked_before_connecting() {
     let run = |extra: &[&str]| {
         stderr_of(
-            dbload()
+            &dbload()
                 .args(["-d", "postgres://nobody@127.0.0.1:1/none", "stress"])
                 .args(["--qps", "20000"])
                 .args(extra)

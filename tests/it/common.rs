@@ -160,3 +160,88 @@ pub fn temp_home() -> tempfile::TempDir {
     std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     d
 }
+
+/// The small skewed vet dataset the stress, capacity and regress tests use
+/// (not a dbload dataset: no `dbload_datasets` row).
+pub const DATASET: &str = include_str!("../../fixtures/stress_dataset.sql");
+
+/// `db` with the schema and [`DATASET`].
+pub async fn with_dataset(db: TestDb) -> TestDb {
+    let mut c = db.client().await;
+    dbload::db::migrate::apply(&mut c, dbload::db::migrate::MIGRATIONS)
+        .await
+        .unwrap();
+    c.batch_execute(DATASET).await.unwrap();
+    db
+}
+
+/// A fresh test database with the schema and [`DATASET`].
+pub async fn seeded() -> TestDb {
+    with_dataset(TestDb::new().await).await
+}
+
+/// What a finished command wrote on stderr.
+pub fn stderr_of(a: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8_lossy(&a.get_output().stderr).into_owned()
+}
+
+/// A results file as written by `--out`.
+pub fn read_results(path: &std::path::Path) -> dbload::stress::StressResults {
+    let text = std::fs::read_to_string(path).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// An open-model run at `qps` (uniform arrivals) for `secs` after 300 ms
+/// of warm-up, on `pool` connections.
+pub fn open_cfg(qps: f64, secs: f64, pool: usize) -> dbload::stress::StressConfig {
+    use dbload::stress::{Arrival, Settings, StressConfig};
+    StressConfig::from_settings(&Settings {
+        qps: Some(qps),
+        arrival: Some(Arrival::Uniform),
+        pool: Some(pool),
+        duration: Some(std::time::Duration::from_secs_f64(secs)),
+        warmup: Some(std::time::Duration::from_millis(300)),
+        drain_timeout: Some(std::time::Duration::from_secs(5)),
+        seed: Some(7),
+        ..Settings::default()
+    })
+    .unwrap()
+}
+
+/// A closed-model run of `clients` on `pool` connections for `secs`, no
+/// warm-up.
+pub fn closed_cfg(clients: usize, pool: usize, secs: f64) -> dbload::stress::StressConfig {
+    use dbload::stress::{Settings, StressConfig};
+    StressConfig::from_settings(&Settings {
+        clients: Some(clients),
+        pool: Some(pool),
+        duration: Some(std::time::Duration::from_secs_f64(secs)),
+        warmup: Some(std::time::Duration::ZERO),
+        drain_timeout: Some(std::time::Duration::from_secs(5)),
+        seed: Some(11),
+        ..Settings::default()
+    })
+    .unwrap()
+}
+
+/// Run a workload text on `target` through the engine's one entry (a
+/// session) on `threads` driver threads (None: the default), without
+/// thresholds; `stop` ends it early.
+pub async fn run_workload(
+    target: &Target,
+    text: &str,
+    cfg: &dbload::stress::StressConfig,
+    threads: Option<usize>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> dbload::stress::StressResults {
+    let w = dbload::workload::parse("test.sql", text).unwrap();
+    let session = dbload::stress::Session::open(target, w)
+        .await
+        .unwrap()
+        .with_threads(threads)
+        .unwrap();
+    session
+        .run(cfg, &[], dbload::stress::Hooks::stop_on(stop))
+        .await
+        .unwrap()
+}

@@ -7,13 +7,10 @@
 
 use std::path::{Path, PathBuf};
 
-use dbload::db::migrate;
 use dbload::regress::RegressResults;
 use dbload::regress::compare::Verdict;
 
-use crate::common::{TestDb, dbload};
-
-const DATASET: &str = include_str!("../../fixtures/stress_dataset.sql");
+use crate::common::{self, TestDb, dbload};
 
 /// Two scenarios. Both statements wait 5 ms on the server (`regress_wait()`,
 /// like I/O), so their latency is not at the mercy of CPU contention from
@@ -54,10 +51,8 @@ thresholds = ["error_rate<1%", "pet_lookup:p99<5s"]
 "#;
 
 async fn seeded() -> TestDb {
-    let db = TestDb::new().await;
-    let mut c = db.client().await;
-    migrate::apply(&mut c, migrate::MIGRATIONS).await.unwrap();
-    c.batch_execute(DATASET).await.unwrap();
+    let db = common::seeded().await;
+    let c = db.client().await;
     c.batch_execute(
         "CREATE FUNCTION regress_wait() RETURNS boolean LANGUAGE plpgsql AS
            $$BEGIN PERFORM pg_sleep(0.005); RETURN true; END$$;

@@ -6,26 +6,15 @@
 //! from the intended start (no coordinated omission), terminated backends
 //! are survived, thresholds and invalid runs set the exit code.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use dbload::db::migrate;
 use dbload::stress::results::{StressResults, decode_hist};
-use dbload::stress::{self, Arrival, Hooks, Load, RateProfile, StressConfig};
+use dbload::stress::{Load, StressConfig};
 use dbload::workload;
 
-use crate::common::{TestDb, dbload};
-
-const DATASET: &str = include_str!("../../fixtures/stress_dataset.sql");
-
-/// A test database with the schema and a small skewed dataset.
-async fn seeded() -> TestDb {
-    let db = TestDb::new().await;
-    let mut c = db.client().await;
-    migrate::apply(&mut c, migrate::MIGRATIONS).await.unwrap();
-    c.batch_execute(DATASET).await.unwrap();
-    db
-}
+use crate::common::{
+    TestDb, closed_cfg, dbload, open_cfg, read_results, run_workload, seeded, stderr_of,
+};
 
 fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
     let p = dir.path().join(name);
@@ -33,17 +22,8 @@ fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
     p.display().to_string()
 }
 
-fn stderr_of(a: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&a.get_output().stderr).into_owned()
-}
-
-fn read_results(path: &std::path::Path) -> StressResults {
-    let text = std::fs::read_to_string(path).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
 /// Run a workload text through the library (for tests that act on the
-/// server while the run goes on).
+/// server while the run goes on), on one driver thread.
 async fn run_lib(db: &TestDb, text: &str, cfg: StressConfig) -> StressResults {
     run_lib_threads(db, text, cfg, 1).await
 }
@@ -58,58 +38,20 @@ async fn run_lib_threads(
     run_on(&db.target, text, cfg, threads).await
 }
 
-/// Run a workload text on `target` through the library, on `threads`
-/// driver threads (owned arguments aside, what [`run_lib`] does; usable
-/// from a spawned task).
+/// Run a workload text on `target` (owned arguments: usable from a
+/// spawned task).
 async fn run_on(
     target: &dbload::db::Target,
     text: &str,
     cfg: StressConfig,
     threads: usize,
 ) -> StressResults {
-    let w = workload::parse("test.sql", text).unwrap();
-    let c = dbload::db::connect(target).await.unwrap();
-    let prepared = Arc::new(workload::prepare(&c, w).await.unwrap());
-    let pools = stress::shard_sizes(cfg.pool, threads, cfg.load.workers())
-        .into_iter()
-        .map(|n| dbload::db::pool(target, n).unwrap())
-        .collect();
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    let out = stress::run_sharded(
-        pools,
-        prepared.clone(),
-        &cfg,
-        Hooks {
-            on_interval: None,
-            stop: rx,
-        },
-    )
-    .await
-    .unwrap();
-    stress::results::build(
-        &prepared.workload,
-        &cfg,
-        &out,
-        Default::default(),
-        None,
-        None,
-    )
+    run_workload(target, text, &cfg, Some(threads), rx).await
 }
 
 fn open(qps: f64, secs: f64, pool: usize) -> StressConfig {
-    StressConfig {
-        load: Load::Open {
-            profile: RateProfile::Constant { qps },
-            arrival: Arrival::Uniform,
-            max_inflight: 1000,
-        },
-        duration: Duration::from_secs_f64(secs),
-        warmup: Duration::from_millis(300),
-        pool,
-        seed: 7,
-        drain_timeout: Duration::from_secs(5),
-        timer_resolution: Default::default(),
-    }
+    open_cfg(qps, secs, pool)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -252,7 +194,7 @@ async fn closed_model_passes_variables_and_samples_from_the_database() {
         "{table}"
     );
     let r = read_results(&out);
-    assert!(matches!(r.config.load, Load::Closed { clients: 2 }));
+    assert!(matches!(r.config.load, Load::Closed { clients: 2, .. }));
     assert!(r.totals.calls > 50, "{:?}", r.totals);
     assert_eq!(r.totals.errors, 0);
 
@@ -572,9 +514,8 @@ async fn a_connection_whose_rollback_failed_is_not_reused() {
     let text = "-- @scenario poison weight=1 transaction\nDEALLOCATE ALL;\n\
                 -- @scenario ok weight=20\nSELECT 1;\n";
     {
-        let load = Load::Closed { clients: 1 };
         let cfg = StressConfig {
-            load,
+            load: Load::closed(1),
             warmup: Duration::ZERO,
             ..open(200.0, 1.0, 1)
         };
@@ -802,15 +743,7 @@ fn ctrl_c_ends_a_pipelined_closed_run_on_two_driver_threads() {
 }
 
 fn closed(clients: usize, pool: usize, secs: f64) -> StressConfig {
-    StressConfig {
-        load: Load::Closed { clients },
-        duration: Duration::from_secs_f64(secs),
-        warmup: Duration::ZERO,
-        pool,
-        seed: 11,
-        drain_timeout: Duration::from_secs(5),
-        timer_resolution: Default::default(),
-    }
+    closed_cfg(clients, pool, secs)
 }
 
 /// With more clients than connections, clients share (pipeline on) their
