@@ -9,8 +9,8 @@ use super::compare::{self, Better, CompareSettings, Verdict};
 use super::environment;
 use super::model::{self, BaselineInfo, MetricVerdict, RegressResults, RunReport, SuiteInfo};
 use super::noise::Noise;
+use super::samples::samples;
 use crate::stress::StressResults;
-use crate::stress::results::IntervalSample;
 
 /// Metrics compared per scenario: name, unit, direction.
 pub const SCENARIO_METRICS: &[(&str, &str, Better)] = &[
@@ -27,42 +27,6 @@ pub const TOTAL_METRICS: &[(&str, &str, Better)] = &[
     ("p50", "ms", Better::Lower),
     ("p99", "ms", Better::Lower),
 ];
-
-/// Intervals that count: full-length ones inside the measured window (not
-/// the drain after it).
-fn measured(r: &StressResults) -> impl Iterator<Item = &IntervalSample> {
-    let end = r.measured_secs + 1e-6;
-    r.intervals
-        .iter()
-        .filter(move |i| i.secs >= 0.5 && i.t <= end + 0.5)
-}
-
-/// Per-interval samples of one metric (`scenario` `*` = all scenarios).
-/// Intervals where the scenario completed nothing carry no latency sample.
-pub fn samples(r: &StressResults, scenario: &str, metric: &str) -> Vec<f64> {
-    measured(r)
-        .filter_map(|i| {
-            if scenario == "*" {
-                let done = i.calls + i.errors;
-                return match metric {
-                    "rate" => Some(i.calls as f64 / i.secs),
-                    "p50" if done > 0 => Some(i.p50_us as f64 / 1000.0),
-                    "p99" if done > 0 => Some(i.p99_us as f64 / 1000.0),
-                    _ => None,
-                };
-            }
-            let s = i.scenarios.iter().find(|s| s.name == scenario)?;
-            match metric {
-                "rate" => Some(s.calls as f64 / i.secs),
-                _ if s.calls + s.errors == 0 => None,
-                "p50" => Some(s.p50_us as f64 / 1000.0),
-                "p95" => Some(s.p95_us as f64 / 1000.0),
-                "p99" => Some(s.p99_us as f64 / 1000.0),
-                _ => None,
-            }
-        })
-        .collect()
-}
 
 fn finite(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)

@@ -11,6 +11,7 @@ pub mod history;
 pub mod model;
 pub mod noise;
 pub mod run;
+pub mod samples;
 pub mod suite;
 
 pub use model::{RegressResults, RunReport};

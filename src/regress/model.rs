@@ -70,7 +70,7 @@ pub struct MetricVerdict {
     /// The run-to-run spread from the history that widened `tolerance`
     /// (absent when the configured tolerance applied).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub noise: Option<super::noise::Spread>,
+    pub noise: Option<Spread>,
 }
 
 /// One run of the suite.
@@ -242,4 +242,13 @@ impl ResultsFile {
             ResultsFile::Regress(r) => r.started_at,
         }
     }
+}
+
+/// One metric's run-to-run spread.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Spread {
+    /// Robust relative standard deviation of the runs' medians.
+    pub rel_sd: f64,
+    /// Past runs it was estimated from.
+    pub runs: usize,
 }

@@ -14,12 +14,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-
-use super::assess::samples;
 use super::compare::{Verdict, median};
 use super::environment;
-use super::model::{ResultsFile, read_results};
+use super::model::{ResultsFile, Spread, read_results};
+use super::samples::samples;
 use crate::stress::{StressConfig, StressResults};
 
 /// Fewest past valid runs from which a spread is estimated.
@@ -28,15 +26,6 @@ pub const MIN_RUNS: usize = 5;
 pub const MAX_RUNS: usize = 30;
 /// Two-sided z of the widened tolerance (about 95 %).
 pub const Z: f64 = 2.0;
-
-/// One metric's run-to-run spread.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Spread {
-    /// Robust relative standard deviation of the runs' medians.
-    pub rel_sd: f64,
-    /// Past runs it was estimated from.
-    pub runs: usize,
-}
 
 /// Spreads per (suite run, scenario or `*`, metric).
 #[derive(Debug, Clone, Default)]

@@ -719,36 +719,37 @@ mod tests {
     /// concurrency sweep with its USL fit.
     pub(crate) fn shaped() -> StressResults {
         let mut r = fixture();
-        let mut shaped = Shaped::default();
-        shaped.stages = Some(
-            [
-                (0.0, 10.0, 50.0, 49.5),
-                (10.0, 20.0, 100.0, 98.0),
-                (20.0, 30.0, 150.0, 120.0),
-            ]
-            .iter()
-            .enumerate()
-            .map(|(i, &(start_s, end_s, target, achieved))| StageResult {
-                window: StageWindow {
-                    stage: i + 1,
-                    start_s,
-                    end_s,
-                    from: target - 50.0,
-                    to: target,
-                },
-                target_mean: target - 25.0,
-                achieved_rate: achieved,
-                calls: (achieved * 10.0) as u64,
-                errors: 0,
-                error_rate: 0.0,
-                dropped: 0,
-                p50_us: 2_000 + 500 * i as u64,
-                p99_worst_us: 9_000 + 4_000 * i as u64,
-                lag_p99_worst_us: 100,
-                inflight_max: 4,
-            })
-            .collect(),
-        );
+        let stages = [
+            (0.0, 10.0, 50.0, 49.5),
+            (10.0, 20.0, 100.0, 98.0),
+            (20.0, 30.0, 150.0, 120.0),
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, &(start_s, end_s, target, achieved))| StageResult {
+            window: StageWindow {
+                stage: i + 1,
+                start_s,
+                end_s,
+                from: target - 50.0,
+                to: target,
+            },
+            target_mean: target - 25.0,
+            achieved_rate: achieved,
+            calls: (achieved * 10.0) as u64,
+            errors: 0,
+            error_rate: 0.0,
+            dropped: 0,
+            p50_us: 2_000 + 500 * i as u64,
+            p99_worst_us: 9_000 + 4_000 * i as u64,
+            lag_p99_worst_us: 100,
+            inflight_max: 4,
+        })
+        .collect();
+        let mut shaped = Shaped {
+            stages: Some(stages),
+            ..Default::default()
+        };
         let pools = [(4, 180.0), (8, 320.0), (16, 330.0)]
             .iter()
             .map(|&(pool, max)| PoolRun {

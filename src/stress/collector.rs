@@ -13,13 +13,33 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::driver::Hooks;
 use super::profile::RateProfile;
 use super::results::{IntervalSample, interval_sample};
 use super::schedule::Schedule;
 use super::stats::Stats;
 use super::worker::{Deadline, Shared, statement_counts};
 use crate::workload::Prepared;
+
+/// A callback receiving each interval's sample.
+pub type IntervalHook = Box<dyn FnMut(&IntervalSample) + Send>;
+
+/// Callbacks from a running engine.
+pub struct Hooks {
+    /// Called once per interval with its sample.
+    pub on_interval: Option<IntervalHook>,
+    /// Becomes `true` to end the run early (Ctrl-C).
+    pub stop: watch::Receiver<bool>,
+}
+
+impl Hooks {
+    /// No callback; the run ends early when `stop` becomes true.
+    pub fn stop_on(stop: watch::Receiver<bool>) -> Hooks {
+        Hooks {
+            on_interval: None,
+            stop,
+        }
+    }
+}
 
 /// How the end of a run is brought forward: every party that must know.
 pub(super) struct Ender {

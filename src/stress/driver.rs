@@ -8,80 +8,18 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use deadpool_postgres::Pool;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::collector::{Collector, Ender, Timing};
-use super::results::IntervalSample;
+use super::collector::{Collector, Ender, Hooks, Timing};
+use super::outcome::{RunOutcome, StressError};
 use super::schedule::{ArrivalGen, Schedule};
 use super::shard::{self, Abort, Remote};
-use super::stats::Stats;
 use super::worker::{Deadline, Launch, Pace, Shared};
 use super::{Load, StressConfig};
 use crate::workload::Prepared;
-
-/// Failures that stop a run before it starts.
-#[derive(Debug, thiserror::Error)]
-pub enum StressError {
-    #[error("could not open the pool's connections: {0}")]
-    Pool(String),
-    #[error("preparing statement {statement} on a pooled connection: {message}")]
-    Prepare { statement: String, message: String },
-    #[error("warm-up, duration and drain timeout together are too long")]
-    TooLong,
-}
-
-/// A callback receiving each interval's sample.
-pub type IntervalHook = Box<dyn FnMut(&IntervalSample) + Send>;
-
-/// Callbacks from a running engine.
-pub struct Hooks {
-    /// Called once per interval with its sample.
-    pub on_interval: Option<IntervalHook>,
-    /// Becomes `true` to end the run early (Ctrl-C).
-    pub stop: watch::Receiver<bool>,
-}
-
-impl Hooks {
-    /// No callback; the run ends early when `stop` becomes true.
-    pub fn stop_on(stop: watch::Receiver<bool>) -> Hooks {
-        Hooks {
-            on_interval: None,
-            stop,
-        }
-    }
-}
-
-/// What a run produced, before it is summarised into results.
-#[derive(Debug)]
-pub struct RunOutcome {
-    /// Whole-run statistics (measured window, plus completions while draining).
-    pub totals: Stats,
-    /// One sample per interval after the warm-up.
-    pub intervals: Vec<IntervalSample>,
-    /// Measured arrivals the schedule produced (open model).
-    pub scheduled: u64,
-    /// Measured arrivals dropped (no free in-flight slot).
-    pub dropped: u64,
-    /// Executions still running when the drain timeout ended the run.
-    pub unfinished: u64,
-    /// Ended by Ctrl-C.
-    pub interrupted: bool,
-    /// Length of the measured window actually run, seconds.
-    pub measured_secs: f64,
-    pub started_at: DateTime<Utc>,
-    pub finished_at: DateTime<Utc>,
-    /// Highest number of scenarios in flight seen at an interval boundary.
-    pub peak_inflight: i64,
-    /// Panic messages of worker tasks that died (the run is invalid).
-    pub worker_panics: Vec<String>,
-    /// Successful calls per scenario completed by the end of the measured
-    /// window (`totals` also counts those completed while draining): the
-    /// rate is these over `measured_secs`.
-    pub window_calls: Vec<u64>,
-}
 
 /// Instant + Duration panics on overflow: refuse absurd lengths up front.
 fn check_length(cfg: &StressConfig) -> Result<(), StressError> {

@@ -23,13 +23,16 @@ mod collector;
 mod driver;
 mod executor;
 mod lane;
+mod outcome;
 mod shard;
 mod stats;
+mod summary;
 mod timer;
 mod worker;
 
+pub use collector::{Hooks, IntervalHook};
 pub use config::{ConfigError, Field, Load, Settings, StressConfig};
-pub use driver::{Hooks, IntervalHook, StressError};
+pub use outcome::StressError;
 pub use profile::{ClientRamp, ClientStep, RateProfile};
 pub use results::StressResults;
 pub use schedule::Arrival;

@@ -14,10 +14,13 @@ use std::sync::Arc;
 
 use tokio_postgres::Client;
 
+use super::collector::Hooks;
 use super::config::{self, ConfigError, StressConfig};
-use super::driver::{self, Hooks, StressError};
-use super::results::{self, StressResults};
+use super::driver;
+use super::outcome::StressError;
+use super::results::StressResults;
 use super::server::{self, PgssSnapshot, ServerInfo, ServerStatement};
+use super::summary;
 use super::threshold::{self, Threshold};
 use crate::db::{ConnectError, Target};
 use crate::workload::{Prepared, Workload};
@@ -129,7 +132,7 @@ impl Session {
         let before = server::pgss_snapshot(&self.admin).await;
         let out = driver::run(pools, self.prepared.clone(), cfg, hooks).await?;
         let top = self.statements_since(before.as_ref()).await;
-        let mut r = results::build(
+        let mut r = summary::build(
             &self.prepared.workload,
             cfg,
             &out,

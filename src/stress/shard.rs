@@ -16,7 +16,7 @@ use deadpool_postgres::Pool;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 
-use super::driver::StressError;
+use super::outcome::StressError;
 use super::worker::{Launch, panic_message, spawn_workers, warm_pool};
 use crate::workload::Prepared;
 

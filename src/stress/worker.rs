@@ -17,9 +17,9 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::StressConfig;
-use super::driver::StressError;
 use super::executor::{ExecError, Outcome, WorkerCtx, discard, pool_class, run_scenario};
 use super::lane::{Lane, lane_of};
+use super::outcome::StressError;
 use super::profile::ClientRamp;
 use super::schedule::Schedule;
 use super::stats::Stats;

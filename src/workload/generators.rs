@@ -7,7 +7,7 @@ use fake::Fake;
 use rand::RngExt;
 use rand::rngs::SmallRng;
 
-use super::model::RunData;
+use super::model::{ModelSet, RunData};
 use super::value::Value;
 
 /// Names of every generator, for "unknown generator" messages.
@@ -39,16 +39,6 @@ pub const NAMES: &[&str] = &[
 ];
 
 static UUID_SALT: std::sync::OnceLock<u128> = std::sync::OnceLock::new();
-
-/// Which per-clinic id list a model generator draws from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ModelSet {
-    Pets,
-    Users,
-    Vets,
-    Owners,
-    Services,
-}
 
 /// A parsed generator.
 #[derive(Debug, Clone)]

@@ -10,8 +10,17 @@ use rand::RngExt;
 use rand::rngs::SmallRng;
 use tokio_postgres::Client;
 
-use super::generators::ModelSet;
 use super::value::{self, Value};
+
+/// Which per-clinic id list a model generator draws from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ModelSet {
+    Pets,
+    Users,
+    Vets,
+    Owners,
+    Services,
+}
 
 /// Ids grouped by clinic: `ids[range]` for each clinic.
 #[derive(Debug, Default)]

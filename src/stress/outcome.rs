@@ -1,0 +1,48 @@
+//! What one run of the driver gives back: the raw [`RunOutcome`] (merged
+//! statistics, intervals, counts), or the [`StressError`] that kept it
+//! from starting.
+
+use chrono::{DateTime, Utc};
+
+use super::results::IntervalSample;
+use super::stats::Stats;
+
+/// Failures that stop a run before it starts.
+#[derive(Debug, thiserror::Error)]
+pub enum StressError {
+    #[error("could not open the pool's connections: {0}")]
+    Pool(String),
+    #[error("preparing statement {statement} on a pooled connection: {message}")]
+    Prepare { statement: String, message: String },
+    #[error("warm-up, duration and drain timeout together are too long")]
+    TooLong,
+}
+
+/// What a run produced, before it is summarised into results.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// Whole-run statistics (measured window, plus completions while draining).
+    pub totals: Stats,
+    /// One sample per interval after the warm-up.
+    pub intervals: Vec<IntervalSample>,
+    /// Measured arrivals the schedule produced (open model).
+    pub scheduled: u64,
+    /// Measured arrivals dropped (no free in-flight slot).
+    pub dropped: u64,
+    /// Executions still running when the drain timeout ended the run.
+    pub unfinished: u64,
+    /// Ended by Ctrl-C.
+    pub interrupted: bool,
+    /// Length of the measured window actually run, seconds.
+    pub measured_secs: f64,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    /// Highest number of scenarios in flight seen at an interval boundary.
+    pub peak_inflight: i64,
+    /// Panic messages of worker tasks that died (the run is invalid).
+    pub worker_panics: Vec<String>,
+    /// Successful calls per scenario completed by the end of the measured
+    /// window (`totals` also counts those completed while draining): the
+    /// rate is these over `measured_secs`.
+    pub window_calls: Vec<u64>,
+}

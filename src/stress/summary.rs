@@ -1,0 +1,262 @@
+//! A finished run summarised: the raw [`RunOutcome`] (merged histograms
+//! and counters) becomes the [`StressResults`] of a results file —
+//! per-scenario and per-statement latency summaries, totals, histograms,
+//! and the verdict on whether the run is valid.
+
+use super::StressConfig;
+use super::outcome::RunOutcome;
+use super::results::{
+    Extensions, Histograms, Latency, Parts, SCHEMA, ScenarioResult, StatementResult, StressResults,
+    Totals, Verdict, WorkloadInfo,
+};
+use super::server::{ServerInfo, ServerStatement};
+use super::stats::ScenarioStats;
+use crate::workload::Workload;
+
+fn parts(s: &ScenarioStats) -> Parts {
+    Parts {
+        total: Latency::of(&s.total),
+        lag: Latency::of(&s.lag),
+        pool_wait: Latency::of(&s.pool_wait),
+        exec: Latency::of(&s.exec),
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+/// Assemble results from a finished run. The verdict's validity is set
+/// here; thresholds are added by [`super::threshold::apply`].
+pub fn build(
+    w: &Workload,
+    cfg: &StressConfig,
+    out: &RunOutcome,
+    server: ServerInfo,
+    dataset: Option<serde_json::Value>,
+    server_statements: Option<Vec<ServerStatement>>,
+) -> StressResults {
+    let secs = out.measured_secs.max(1e-9);
+    let all_done = out.totals.calls() + out.totals.errors();
+    let scenarios = w
+        .scenarios
+        .iter()
+        .enumerate()
+        .zip(&out.totals.scenarios)
+        .map(|((i, sc), st)| {
+            let with_errors: Vec<f64> = out
+                .intervals
+                .iter()
+                .filter(|iv| iv.scenarios[i].errors > 0)
+                .map(|iv| iv.t)
+                .collect();
+            ScenarioResult {
+                name: sc.name.clone(),
+                weight: sc.weight,
+                transaction: sc.transaction,
+                calls: st.calls,
+                errors: st.errors,
+                no_rows: st.no_rows,
+                share: ratio(st.calls + st.errors, all_done),
+                rate: out.window_calls.get(i).copied().unwrap_or(st.calls) as f64 / secs,
+                error_rate: ratio(st.errors, st.calls + st.errors),
+                errors_by_class: st
+                    .error_classes
+                    .iter()
+                    .map(|(c, n)| (String::from_utf8_lossy(c).into_owned(), *n))
+                    .collect(),
+                error_window: with_errors
+                    .first()
+                    .map(|f| (*f, *with_errors.last().unwrap())),
+                latency: parts(st),
+                statements: sc
+                    .statements
+                    .iter()
+                    .zip(&st.statements)
+                    .map(|(d, s)| StatementResult {
+                        name: d.name.clone(),
+                        location: format!("{}:{}", w.path, d.line),
+                        calls: s.calls,
+                        errors: s.errors,
+                        exec: Latency::of(&s.exec),
+                    })
+                    .collect(),
+                histograms: Histograms::of(st),
+            }
+        })
+        .collect();
+
+    let mut all = super::stats::ScenarioStats::new(0);
+    for s in &out.totals.scenarios {
+        let _ = all.total.add(&s.total);
+        let _ = all.lag.add(&s.lag);
+        let _ = all.pool_wait.add(&s.pool_wait);
+        let _ = all.exec.add(&s.exec);
+    }
+    let totals = Totals {
+        calls: out.totals.calls(),
+        errors: out.totals.errors(),
+        error_rate: ratio(out.totals.errors(), all_done),
+        rate: if out.window_calls.is_empty() {
+            out.totals.calls()
+        } else {
+            out.window_calls.iter().sum()
+        } as f64
+            / secs,
+        target_rate: cfg.target_qps(),
+        scheduled: out.scheduled,
+        started: out.totals.started,
+        dropped: out.dropped,
+        unfinished: out.unfinished,
+        peak_inflight: out.peak_inflight,
+        latency: parts(&all),
+        histograms: Histograms::of(&all),
+    };
+
+    let mut verdict = Verdict {
+        valid: true,
+        ..Default::default()
+    };
+    if out.interrupted {
+        verdict
+            .invalid_reasons
+            .push("interrupted (Ctrl-C): the results are partial".into());
+    }
+    if cfg.target_qps().is_some() {
+        let dropped_frac = ratio(out.dropped, out.scheduled);
+        if dropped_frac > 0.01 {
+            verdict.invalid_reasons.push(format!(
+                "{} of {} arrivals ({:.1} %) were dropped: every in-flight slot was busy (raise --max-inflight, or the server/pool cannot keep up)",
+                out.dropped,
+                out.scheduled,
+                dropped_frac * 100.0
+            ));
+        }
+        let started_frac = ratio(out.totals.started, out.scheduled);
+        if out.scheduled > 0 && started_frac < 0.99 && dropped_frac <= 0.01 {
+            verdict.invalid_reasons.push(format!(
+                "only {:.1} % of the scheduled arrivals started",
+                started_frac * 100.0
+            ));
+        }
+        let lag_p50 = totals.latency.lag.p50_us;
+        if lag_p50 > 10_000 {
+            verdict.invalid_reasons.push(format!(
+                "median schedule lag {:.1} ms > 10 ms: the driver could not start work on time (CPU-bound driver?)",
+                lag_p50 as f64 / 1000.0
+            ));
+        }
+    }
+    if !out.worker_panics.is_empty() {
+        verdict.invalid_reasons.push(format!(
+            "{} driver worker(s) panicked (a dbload bug; the results are incomplete): {}",
+            out.worker_panics.len(),
+            out.worker_panics.join("; ")
+        ));
+    }
+    if out.unfinished > 0 {
+        verdict.invalid_reasons.push(format!(
+            "{} execution(s) were still running at the end of the drain timeout",
+            out.unfinished
+        ));
+    }
+    verdict.valid = verdict.invalid_reasons.is_empty();
+    verdict.exit_code = if verdict.valid { 0 } else { 3 };
+
+    StressResults {
+        schema: SCHEMA.to_string(),
+        dbload_version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at: out.started_at,
+        finished_at: out.finished_at,
+        measured_secs: (out.measured_secs * 1000.0).round() / 1000.0,
+        interrupted: out.interrupted,
+        config: cfg.clone(),
+        workload: WorkloadInfo {
+            name: w.name.clone(),
+            path: w.path.clone(),
+            sha256: w.sha256.clone(),
+        },
+        server,
+        dataset,
+        totals,
+        scenarios,
+        intervals: out.intervals.clone(),
+        server_statements,
+        verdict,
+        extensions: Extensions::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_panic_makes_the_run_invalid_with_its_message() {
+        let w = crate::workload::parse("t.sql", "-- @scenario one weight=1\nSELECT 1;\n").unwrap();
+        let cfg = StressConfig {
+            load: crate::stress::Load::closed(1),
+            duration: std::time::Duration::from_secs(1),
+            warmup: std::time::Duration::ZERO,
+            pool: 1,
+            seed: 1,
+            drain_timeout: std::time::Duration::from_secs(1),
+            timer_resolution: std::time::Duration::ZERO,
+        };
+        let out = RunOutcome {
+            totals: crate::stress::stats::Stats::new(&[1]),
+            intervals: vec![],
+            scheduled: 0,
+            dropped: 0,
+            unfinished: 0,
+            interrupted: false,
+            measured_secs: 1.0,
+            started_at: chrono::Utc::now(),
+            finished_at: chrono::Utc::now(),
+            peak_inflight: 1,
+            worker_panics: vec!["boom".into()],
+            window_calls: vec![],
+        };
+        let r = build(&w, &cfg, &out, Default::default(), None, None);
+        assert!(!r.verdict.valid);
+        assert_eq!(r.verdict.exit_code, 3);
+        assert_eq!(r.verdict.invalid_reasons.len(), 1, "{:?}", r.verdict);
+        assert!(
+            r.verdict.invalid_reasons[0].contains("panicked")
+                && r.verdict.invalid_reasons[0].contains("boom")
+        );
+    }
+
+    #[test]
+    fn the_rate_counts_only_calls_completed_within_the_measured_window() {
+        let w = crate::workload::parse("t.sql", "-- @scenario one weight=1\nSELECT 1;\n").unwrap();
+        let cfg = StressConfig {
+            load: crate::stress::Load::closed(1),
+            duration: std::time::Duration::from_secs(2),
+            warmup: std::time::Duration::ZERO,
+            pool: 1,
+            seed: 1,
+            drain_timeout: std::time::Duration::from_secs(1),
+            timer_resolution: std::time::Duration::ZERO,
+        };
+        let mut totals = crate::stress::stats::Stats::new(&[1]);
+        totals.scenarios[0].calls = 150; // 50 of them completed while draining
+        let out = RunOutcome {
+            totals,
+            intervals: vec![],
+            scheduled: 0,
+            dropped: 0,
+            unfinished: 0,
+            interrupted: false,
+            measured_secs: 2.0,
+            started_at: chrono::Utc::now(),
+            finished_at: chrono::Utc::now(),
+            peak_inflight: 1,
+            worker_panics: vec![],
+            window_calls: vec![100],
+        };
+        let r = build(&w, &cfg, &out, Default::default(), None, None);
+        assert_eq!((r.totals.calls, r.totals.rate), (150, 50.0));
+        assert_eq!((r.scenarios[0].calls, r.scenarios[0].rate), (150, 50.0));
+    }
+}
