@@ -90,7 +90,13 @@ pub fn classify(target: &Target, e: tokio_postgres::Error) -> ConnectError {
         };
     }
     // Walk the source chain for the root cause (io errors, timeouts).
-    if e.to_string().contains("password missing") {
+    let mut cause = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        cause = s.to_string();
+        src = s.source();
+    }
+    if cause == "password missing" {
         return ConnectError::Auth {
             address,
             user: target.user_or_default(),
@@ -98,12 +104,6 @@ pub fn classify(target: &Target, e: tokio_postgres::Error) -> ConnectError {
                       PGPASSWORD or a password file: ~/.pgpass, PGPASSFILE)"
                 .into(),
         };
-    }
-    let mut cause = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        cause = s.to_string();
-        src = s.source();
     }
     if cause.contains("Connection refused") {
         cause = format!("{cause} — is the server running and accepting connections there?");
