@@ -3,7 +3,8 @@
 
 use crate::common::{TestDb, dbload};
 
-fn stderr_of(a: assert_cmd::assert::Assert) -> String {
+/// The stderr of a finished command, as text.
+pub(crate) fn stderr_of(a: assert_cmd::assert::Assert) -> String {
     String::from_utf8_lossy(&a.get_output().stderr).into_owned()
 }
 

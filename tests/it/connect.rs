@@ -6,6 +6,7 @@
 use dbload::db::local::{LocalCluster, default_home};
 use dbload::db::{Target, connect};
 
+use crate::cli_errors::stderr_of;
 use crate::common::{TestDb, dbload};
 
 #[tokio::test]
@@ -40,6 +41,22 @@ async fn unix_socket_and_conninfo() {
         .success();
 }
 
+/// The whole schema went into `db` (named `what` in the message).
+async fn assert_migrated(db: &TestDb, what: &str) {
+    let n: i64 = db
+        .client()
+        .await
+        .query_one("SELECT count(*) FROM dbload_migrations", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        n as usize,
+        dbload::db::migrate::MIGRATIONS.len(),
+        "the schema went into {what}"
+    );
+}
+
 #[tokio::test]
 async fn pg_environment_variables_are_honoured() {
     let db = TestDb::new().await;
@@ -54,18 +71,7 @@ async fn pg_environment_variables_are_honoured() {
         .assert()
         .success()
         .stdout(predicates::str::contains(format!("/{}", db.name)));
-    let n: i64 = db
-        .client()
-        .await
-        .query_one("SELECT count(*) FROM dbload_migrations", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(
-        n as usize,
-        dbload::db::migrate::MIGRATIONS.len(),
-        "the schema went into PGDATABASE"
-    );
+    assert_migrated(&db, "PGDATABASE").await;
     // DATABASE_URL is used too.
     dbload()
         .env("DATABASE_URL", db.url())
@@ -88,10 +94,6 @@ fn never_answering_listener() -> u16 {
         }
     });
     port
-}
-
-fn stderr_of(a: assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&a.get_output().stderr).into_owned()
 }
 
 #[test]
@@ -269,18 +271,7 @@ async fn service_file_names_the_target() {
         .assert()
         .success()
         .stdout(db_in_stdout.clone());
-    let n: i64 = db
-        .client()
-        .await
-        .query_one("SELECT count(*) FROM dbload_migrations", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(
-        n as usize,
-        dbload::db::migrate::MIGRATIONS.len(),
-        "the schema went into the service's database"
-    );
+    assert_migrated(&db, "the service's database").await;
     // service= in a conninfo or URL, and a service from the system file.
     for arg in [
         "service=bench",
