@@ -84,72 +84,21 @@ pub fn resolve(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Resolved, TargetError> {
     let env = |k: &str| env(k).filter(|v| !v.is_empty());
-    // Layer 1: flags, then --url (or DATABASE_URL).
-    let mut first: Vec<Setting> = Vec::new();
-    for (flag, key, value) in [
-        ("-h/--host", "host", explicit.host),
-        ("-p/--port", "port", explicit.port),
-        ("-U/--username", "user", explicit.user),
-    ] {
-        if let Some(v) = value {
-            if key == "port" {
-                parse_port(v, "port").map_err(|e| e.within(flag))?;
-            }
-            first.push(setting(key, v, flag));
-        }
-    }
-    let (url, origin) = match explicit.url {
-        Some(u) => (Some(u.to_string()), "--url"),
-        None => (env("DATABASE_URL"), "DATABASE_URL"),
-    };
-    let mut written = Vec::new();
-    if let Some(u) = &url {
-        written = parse_params(u).map_err(|e| e.within(origin))?;
-    }
-    let named = !first.is_empty() || url.is_some();
-    if explicit.url.is_some() {
-        check_flags_agree(&first, &written)?;
-    }
-    for (k, v) in written {
-        // Within one string a later value overrides an earlier one.
-        let k = canonical(&k).to_string();
-        first.retain(|s| s.key != k || s.origin != origin);
-        if !first.iter().any(|s| s.key == k) {
-            first.push(setting(&k, &v, origin));
-        }
-    }
-    // Layer 2: the service.
-    let service = take(&mut first, "service")
+    let (mut settings, mut named) = explicit_settings(explicit, &env)?;
+    let service = take(&mut settings, "service")
         .map(|s| s.value)
         .or_else(|| env("PGSERVICE"));
-    let mut settings = first;
     if let Some(name) = &service {
-        let label = format!("service \"{name}\"");
-        for e in service::lookup(name, &env)? {
-            let key = canonical(&e.key).to_string();
-            if !settings.iter().any(|s| s.key == key) {
-                settings.push(setting(&key, &e.value, &format!("{label} ({})", e.origin)));
-            }
-        }
+        add_service(&mut settings, name, &env)?;
     }
-    let named = named || service.is_some() || NAMING_VARS.iter().any(|v| env(v).is_some());
+    named = named || service.is_some() || NAMING_VARS.iter().any(|v| env(v).is_some());
     if !named {
         return Ok(Resolved {
             target: None,
             warnings: Vec::new(),
         });
     }
-    // Layer 3: the libpq variables.
-    for (var, key) in ENV_PARAMS {
-        if let Some(v) = env(var) {
-            // A later variable for the same field (PGHOSTADDR) overrides an
-            // earlier one, but never a value from layers 1 and 2.
-            settings.retain(|s| s.key != *key || !ENV_PARAMS.iter().any(|(v, _)| *v == s.origin));
-            if !settings.iter().any(|s| s.key == *key) {
-                settings.push(setting(key, &v, var));
-            }
-        }
-    }
+    add_environment(&mut settings, &env);
     let passfile = take(&mut settings, "passfile")
         .map(|s| s.value)
         .or_else(|| env("PGPASSFILE"));
@@ -160,28 +109,111 @@ pub fn resolve(
             .map_err(|e| e.within(&s.origin))?;
     }
     let mut warnings = Vec::new();
-    if target.password.is_none()
+    if target.password.as_deref().is_none_or(str::is_empty)
         && let Some(path) = pgpass::path(passfile.as_deref(), &env)
+        && let Some(w) = password_from_file(&mut target, path)
     {
-        let key = pgpass::Key::new(
-            target.host.as_deref(),
-            target.port_or_default(),
-            &target.dbname_or_default(),
-            &target.user_or_default(),
-        );
-        match pgpass::lookup(&path, &key) {
-            pgpass::Lookup::Found(p) => {
-                target.password = Some(p);
-                target.passfile = Some(path);
-            }
-            pgpass::Lookup::NotFound => {}
-            pgpass::Lookup::Ignored(w) => warnings.push(w),
-        }
+        warnings.push(w);
     }
     Ok(Resolved {
         target: Some(target),
         warnings,
     })
+}
+
+/// Layer 1: the flags, then the `--url` string (or `DATABASE_URL`), and
+/// whether any was given (`postgresql://` alone names libpq's default
+/// server, not the local cluster).
+fn explicit_settings(
+    explicit: &Explicit,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Vec<Setting>, bool), TargetError> {
+    let mut settings: Vec<Setting> = Vec::new();
+    for (flag, key, value) in [
+        ("-h/--host", "host", explicit.host),
+        ("-p/--port", "port", explicit.port),
+        ("-U/--username", "user", explicit.user),
+    ] {
+        if let Some(v) = value {
+            if key == "port" {
+                parse_port(v, "port").map_err(|e| e.within(flag))?;
+            }
+            settings.push(setting(key, v, flag));
+        }
+    }
+    let (url, origin) = match explicit.url {
+        Some(u) => (Some(u.to_string()), "--url"),
+        None => (env("DATABASE_URL"), "DATABASE_URL"),
+    };
+    let Some(url) = url else {
+        let named = !settings.is_empty();
+        return Ok((settings, named));
+    };
+    let written = parse_params(&url).map_err(|e| e.within(origin))?;
+    if explicit.url.is_some() {
+        check_flags_agree(&settings, &written)?;
+    }
+    for (k, v) in written {
+        // Within one string a later value overrides an earlier one; a flag
+        // beats DATABASE_URL.
+        let k = canonical(&k).to_string();
+        settings.retain(|s| s.key != k || s.origin != origin);
+        if !settings.iter().any(|s| s.key == k) {
+            settings.push(setting(&k, &v, origin));
+        }
+    }
+    Ok((settings, true))
+}
+
+/// Layer 2: the parameters of service `name` not already set.
+fn add_service(
+    settings: &mut Vec<Setting>,
+    name: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), TargetError> {
+    for e in service::lookup(name, env)? {
+        let key = canonical(&e.key).to_string();
+        if !settings.iter().any(|s| s.key == key) {
+            let origin = format!("service \"{name}\" ({})", e.origin);
+            settings.push(setting(&key, &e.value, &origin));
+        }
+    }
+    Ok(())
+}
+
+/// Layer 3: the libpq variables, for parameters not already set.
+fn add_environment(settings: &mut Vec<Setting>, env: &dyn Fn(&str) -> Option<String>) {
+    let from_env = |s: &Setting| ENV_PARAMS.iter().any(|(v, _)| *v == s.origin);
+    for (var, key) in ENV_PARAMS {
+        if let Some(v) = env(var) {
+            // A later variable for the same field (PGHOSTADDR) overrides an
+            // earlier one, but never a value from layers 1 and 2.
+            settings.retain(|s| s.key != *key || !from_env(s));
+            if !settings.iter().any(|s| s.key == *key) {
+                settings.push(setting(key, &v, var));
+            }
+        }
+    }
+}
+
+/// Fill the target's password from the password file at `path`; returns a
+/// warning when the file was ignored.
+fn password_from_file(target: &mut Target, path: std::path::PathBuf) -> Option<String> {
+    let key = pgpass::Key::new(
+        target.host.as_deref(),
+        target.port_or_default(),
+        &target.dbname_or_default(),
+        &target.user_or_default(),
+    );
+    match pgpass::lookup(&path, &key) {
+        pgpass::Lookup::Found(p) => {
+            target.password = Some(p);
+            target.passfile = Some(path);
+            None
+        }
+        pgpass::Lookup::NotFound => None,
+        pgpass::Lookup::Ignored(w) => Some(w),
+    }
 }
 
 fn setting(key: &str, value: &str, origin: &str) -> Setting {
@@ -260,6 +292,8 @@ mod tests {
     fn env_layering() {
         // Nothing set: the caller's default (the local cluster).
         assert_eq!(target(&Explicit::default(), &[]), None);
+        // A URL with nothing in it names libpq's default server.
+        assert_eq!(target(&url("postgresql://"), &[]), Some(Target::default()));
         // Variables that do not name a server do not count.
         assert_eq!(
             target(
