@@ -3,8 +3,7 @@
 
 use crate::common::{TestDb, dbload};
 
-/// The stderr of a finished command, as text.
-pub(crate) fn stderr_of(a: assert_cmd::assert::Assert) -> String {
+fn stderr_of(a: assert_cmd::assert::Assert) -> String {
     String::from_utf8_lossy(&a.get_output().stderr).into_owned()
 }
 
@@ -148,37 +147,4 @@ fn timer_resolution_is_checked_before_connecting() {
     );
     let err = run(&["--timer-resolution", "1 fortnight"]);
     assert!(err.contains("invalid duration"), "{err}");
-}
-
-#[test]
-fn psql_flags_are_connection_flags_and_help_is_long() {
-    // -h is the host, as in psql and pgbench: a missing value says how to get help.
-    let err = stderr_of(dbload().args(["stress", "-h"]).assert().code(2));
-    assert!(
-        err.contains("--host <HOST>") && err.contains("--help"),
-        "{err}"
-    );
-    dbload()
-        .arg("-?")
-        .assert()
-        .success()
-        .stdout(predicates::str::contains("Examples:"));
-    dbload()
-        .args(["stress", "--help"])
-        .assert()
-        .success()
-        .stdout(predicates::str::contains("-h, --host <HOST>"));
-    // A flag that contradicts --url, and a bad port, are named.
-    let err = stderr_of(
-        dbload()
-            .args(["-h", "db-b", "-d", "postgres://u:s3cr3t@db-a/x", "migrate"])
-            .assert()
-            .code(2),
-    );
-    assert!(
-        err.contains("-h/--host 'db-b'") && err.contains("'db-a'") && !err.contains("s3cr3t"),
-        "{err}"
-    );
-    let err = stderr_of(dbload().args(["migrate", "-p", "54x"]).assert().code(2));
-    assert!(err.contains("-p/--port") && err.contains("'54x'"), "{err}");
 }

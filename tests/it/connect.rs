@@ -6,7 +6,6 @@
 use dbload::db::local::{LocalCluster, default_home};
 use dbload::db::{Target, connect};
 
-use crate::cli_errors::stderr_of;
 use crate::common::{TestDb, dbload};
 
 #[tokio::test]
@@ -79,6 +78,11 @@ async fn pg_environment_variables_are_honoured() {
         .assert()
         .success()
         .stdout(predicates::str::contains("up to date"));
+}
+
+/// The stderr of a finished command, as text.
+fn stderr_of(a: assert_cmd::assert::Assert) -> String {
+    String::from_utf8_lossy(&a.get_output().stderr).into_owned()
 }
 
 /// A TCP server on 127.0.0.1 that accepts connections and never answers
@@ -357,4 +361,37 @@ async fn psql_style_connection_flags() {
         .assert()
         .success()
         .stdout(predicates::str::contains("up to date"));
+}
+
+#[test]
+fn psql_flags_are_connection_flags_and_help_is_long() {
+    // -h is the host, as in psql and pgbench: a missing value says how to get help.
+    let err = stderr_of(dbload().args(["stress", "-h"]).assert().code(2));
+    assert!(
+        err.contains("--host <HOST>") && err.contains("--help"),
+        "{err}"
+    );
+    dbload()
+        .arg("-?")
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("Examples:"));
+    dbload()
+        .args(["stress", "--help"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("-h, --host <HOST>"));
+    // A flag that contradicts --url, and a bad port, are named.
+    let err = stderr_of(
+        dbload()
+            .args(["-h", "db-b", "-d", "postgres://u:s3cr3t@db-a/x", "migrate"])
+            .assert()
+            .code(2),
+    );
+    assert!(
+        err.contains("-h/--host 'db-b'") && err.contains("'db-a'") && !err.contains("s3cr3t"),
+        "{err}"
+    );
+    let err = stderr_of(dbload().args(["migrate", "-p", "54x"]).assert().code(2));
+    assert!(err.contains("-p/--port") && err.contains("'54x'"), "{err}");
 }
