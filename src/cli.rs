@@ -4,24 +4,34 @@
 use clap::{Args, Parser, Subcommand};
 
 const AFTER_HELP: &str = "\
-Connection target (every command that needs a database):
-  --url/-d takes a postgres:// URL or a keyword conninfo string; without it,
-  DATABASE_URL, then the libpq variables PGHOST, PGPORT, PGUSER, PGPASSWORD,
-  PGDATABASE, PGSSLMODE are used; with none of these, dbload uses its managed
-  local cluster (see `dbload local --help`), starting it if needed.
+Connection target (every command that needs a database), as psql:
+  -h HOST -p PORT -U USER, and -d/--url: a postgres:// URL, a keyword conninfo
+  string (service=NAME works) or a database name; else DATABASE_URL. Missing
+  values come from the service (PGSERVICE), then PGHOST, PGPORT, PGUSER,
+  PGPASSWORD, PGDATABASE, PGSSLMODE, PGCONNECT_TIMEOUT, …; a missing password
+  from ~/.pgpass (PGPASSFILE). With none of these, dbload uses its managed
+  local cluster (see `dbload local --help`), starting it if needed. -h is the
+  host, as in psql and pgbench: help is --help (or -?).
 
 Examples:
   dbload local start                      start the embedded PostgreSQL
   dbload migrate                          create the vet-clinic schema there
   dbload -d postgres://app@db:5432/app migrate
   dbload -d 'host=/var/run/postgresql dbname=bench' migrate
+  dbload -h db.internal -p 5433 -U app -d bench stress --qps 500
 
 Exit codes: 0 success, 1 a check failed (regression, proposals with
 --fail-on-proposals), 2 usage, input or connection error, 3 invalid run.";
 
 /// dbload: PostgreSQL load generation, index advice and regression checks.
 #[derive(Debug, Parser)]
-#[command(name = "dbload", version, about, after_help = AFTER_HELP)]
+#[command(
+    name = "dbload",
+    version,
+    about,
+    after_help = AFTER_HELP,
+    disable_help_flag = true
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -32,10 +42,29 @@ pub struct Cli {
 /// Flags every command accepts.
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
-    /// Target database: postgres:// URL or conninfo ("host=… port=… dbname=…").
-    /// Default: DATABASE_URL, then PG* variables, then the managed local cluster.
-    #[arg(short = 'd', long = "url", global = true, value_name = "URL|CONNINFO")]
+    /// Target database: postgres:// URL, conninfo ("host=… dbname=…",
+    /// "service=…") or a database name, as psql -d. Default: DATABASE_URL,
+    /// then PGSERVICE and PG* variables, then the managed local cluster.
+    #[arg(
+        short = 'd',
+        long = "url",
+        visible_alias = "dbname",
+        global = true,
+        value_name = "URL|CONNINFO|DBNAME"
+    )]
     pub url: Option<String>,
+    /// Database server host or socket directory (as psql -h; help is --help).
+    #[arg(short = 'h', long = "host", global = true, value_name = "HOST")]
+    pub host: Option<String>,
+    /// Database server port (as psql -p).
+    #[arg(short = 'p', long = "port", global = true, value_name = "PORT")]
+    pub port: Option<String>,
+    /// Database user name (as psql -U).
+    #[arg(short = 'U', long = "username", global = true, value_name = "USER")]
+    pub username: Option<String>,
+    /// Print help (-h is the host, as in psql and pgbench).
+    #[arg(short = '?', long = "help", global = true, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
     /// More log output on stderr (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

@@ -36,8 +36,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The database a command works on: `--url`, `DATABASE_URL`, `PG*`, or the
-/// managed local cluster (started if needed, with one notice on stderr).
 /// When `e` is the server refusing a connection for lack of slots
 /// (SQLSTATE 53300), say which flag asked for too many connections.
 pub async fn explain_too_many_connections(
@@ -73,9 +71,29 @@ pub async fn explain_too_many_connections(
     )
 }
 
+/// The target the command line and environment name (`db::resolve`), else
+/// the managed local cluster (started if needed, with one notice on stderr).
+/// Warnings (an ignored password file) are printed once per process.
 pub async fn resolve_target(global: &GlobalArgs) -> anyhow::Result<Target> {
+    static WARNED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let env = |k: &str| std::env::var(k).ok();
-    if let Some(t) = Target::resolve(global.url.as_deref(), &env)? {
+    let explicit = crate::db::resolve::Explicit {
+        url: global.url.as_deref(),
+        host: global.host.as_deref(),
+        port: global.port.as_deref(),
+        user: global.username.as_deref(),
+    };
+    let resolved = crate::db::resolve::resolve(&explicit, &env)?;
+    {
+        let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+        for w in resolved.warnings {
+            if !warned.contains(&w) {
+                eprintln!("dbload: warning: {w}");
+                warned.push(w);
+            }
+        }
+    }
+    if let Some(t) = resolved.target {
         return Ok(t);
     }
     let cluster = LocalCluster::new(crate::db::local::default_home())?;

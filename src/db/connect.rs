@@ -1,9 +1,14 @@
 //! Opening connections and pools for a [`Target`], with errors a user can act
 //! on: which address, which user, what went wrong — never the password.
+//! Every connection's whole start-up (TCP connect, TLS, authentication, until
+//! the server is ready for the first query) is bounded by the target's
+//! [`Target::startup_timeout`]: single connections by a timer around the
+//! handshake, pooled ones by the pool's create timeout.
 
 use std::error::Error as _;
+use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use postgres_native_tls::MakeTlsConnector;
 use tokio_postgres::{Client, NoTls};
 
@@ -14,6 +19,13 @@ use super::target::{SslMode, Target};
 pub enum ConnectError {
     #[error("could not connect to {address}: {cause}")]
     Unreachable { address: String, cause: String },
+    #[error(
+        "could not connect to {address}: the server did not complete the connection start-up \
+         within {}s (connect_timeout / PGCONNECT_TIMEOUT, default {}s)",
+        .timeout.as_secs(),
+        super::target::DEFAULT_CONNECT_TIMEOUT.as_secs()
+    )]
+    Timeout { address: String, timeout: Duration },
     #[error("authentication failed for user \"{user}\" at {address}: {message}")]
     Auth {
         address: String,
@@ -53,10 +65,17 @@ pub fn classify(target: &Target, e: tokio_postgres::Error) -> ConnectError {
     if let Some(db) = e.as_db_error() {
         let code = db.code().code();
         if code.starts_with("28") {
+            let mut message = db.message().to_string();
+            if let Some(f) = &target.passfile {
+                message.push_str(&format!(
+                    " (password retrieved from file \"{}\")",
+                    f.display()
+                ));
+            }
             return ConnectError::Auth {
                 address,
                 user: target.user_or_default(),
-                message: db.message().to_string(),
+                message,
             };
         }
         if code == "3D000" {
@@ -77,6 +96,15 @@ pub fn classify(target: &Target, e: tokio_postgres::Error) -> ConnectError {
         cause = s.to_string();
         src = s.source();
     }
+    if cause == "password missing" {
+        return ConnectError::Auth {
+            address,
+            user: target.user_or_default(),
+            message: "the server asks for a password and none was given (put it in the URL, \
+                      PGPASSWORD or a password file: ~/.pgpass, PGPASSFILE)"
+                .into(),
+        };
+    }
     if cause.contains("Connection refused") {
         cause = format!("{cause} — is the server running and accepting connections there?");
     } else if cause.contains("No such file or directory") && target.host_display().starts_with('/')
@@ -89,7 +117,20 @@ pub fn classify(target: &Target, e: tokio_postgres::Error) -> ConnectError {
 }
 
 /// Open one connection; its driver task runs on the current tokio runtime.
+/// The whole start-up is bounded by the target's start-up timeout.
 pub async fn connect(target: &Target) -> Result<Client, ConnectError> {
+    match target.startup_timeout() {
+        None => connect_unbounded(target).await,
+        Some(limit) => tokio::time::timeout(limit, connect_unbounded(target))
+            .await
+            .map_err(|_| ConnectError::Timeout {
+                address: target.address(),
+                timeout: limit,
+            })?,
+    }
+}
+
+async fn connect_unbounded(target: &Target) -> Result<Client, ConnectError> {
     let cfg = target.pg_config();
     // sslmode=disable never uses TLS: skip building a connector (which loads
     // the system's CA certificates).
@@ -120,7 +161,9 @@ where
 }
 
 /// A deadpool pool of at most `size` connections to `target`. Connections
-/// are opened lazily; call [`check_pool`] to fail fast on a bad target.
+/// are opened lazily; call [`check_pool`] to fail fast on a bad target. Each
+/// connection's start-up is bounded by the target's start-up timeout (the
+/// pool's create timeout, which needs the tokio runtime it is used on).
 pub fn pool(target: &Target, size: usize) -> Result<Pool, ConnectError> {
     let mc = || ManagerConfig {
         recycling_method: RecyclingMethod::Fast,
@@ -132,6 +175,8 @@ pub fn pool(target: &Target, size: usize) -> Result<Pool, ConnectError> {
     };
     Pool::builder(mgr)
         .max_size(size.max(1))
+        .create_timeout(target.startup_timeout())
+        .runtime(Runtime::Tokio1)
         .build()
         .map_err(|e| ConnectError::Refused {
             address: target.address(),
@@ -144,6 +189,10 @@ pub async fn check_pool(target: &Target, pool: &Pool) -> Result<(), ConnectError
     match pool.get().await {
         Ok(_) => Ok(()),
         Err(deadpool_postgres::PoolError::Backend(e)) => Err(classify(target, e)),
+        Err(deadpool_postgres::PoolError::Timeout(_)) => Err(ConnectError::Timeout {
+            address: target.address(),
+            timeout: target.startup_timeout().unwrap_or_default(),
+        }),
         Err(e) => Err(ConnectError::Unreachable {
             address: target.address(),
             cause: e.to_string(),

@@ -1,10 +1,13 @@
 //! Everything about reaching PostgreSQL: connection targets (URL, conninfo,
-//! `PG*` environment), connections and pools, the managed local cluster, and
-//! schema migrations.
+//! flags, service file, `PG*` environment, password file), connections and
+//! pools, the managed local cluster, and schema migrations.
 
 pub mod connect;
 pub mod local;
 pub mod migrate;
+pub mod pgpass;
+pub mod resolve;
+pub mod service;
 pub mod target;
 
 pub use connect::{ConnectError, connect, pool};

@@ -1,6 +1,7 @@
 //! Connection targets: parse a `postgres://` URL or a libpq keyword conninfo
-//! string, layer the libpq environment (`PG*`) underneath, and redact the
-//! password in every rendering.
+//! string into libpq parameters, build a [`Target`] from them, and redact the
+//! password in every rendering. Layering (flags, service file, `PG*`,
+//! `.pgpass`) is `resolve`'s job.
 //!
 //! The parser is our own (not tokio-postgres's) so that a malformed target
 //! names the exact part at fault, and so that the same settings can be shown
@@ -22,22 +23,51 @@ pub enum TargetError {
     Conninfo(String),
     #[error("invalid value for {key}: {reason}")]
     Value { key: String, reason: String },
-    /// An error in a value that came from `origin` (a flag or variable).
+    #[error("unknown connection parameter '{0}'")]
+    Unknown(String),
+    /// A connection flag (`-h`, `-p`, `-U`) and the `--url` string set the
+    /// same parameter to different values.
+    #[error(
+        "{flag} '{flag_value}' disagrees with {key} '{url_value}' in --url; give the {key} once"
+    )]
+    Conflict {
+        flag: &'static str,
+        key: String,
+        flag_value: String,
+        url_value: String,
+    },
+    /// A connection service that could not be used (not defined, or its
+    /// file is unreadable or malformed); the message names the files.
+    #[error("{0}")]
+    Service(String),
+    /// An error in a value that came from `origin` (a flag, a variable, a
+    /// service file line).
     #[error("{origin}: {inner}")]
     In {
-        origin: &'static str,
+        origin: String,
         inner: Box<TargetError>,
     },
 }
 
 impl TargetError {
-    fn within(self, origin: &'static str) -> Self {
+    pub(crate) fn within(self, origin: &str) -> Self {
         TargetError::In {
-            origin,
+            origin: origin.to_string(),
             inner: Box::new(self),
         }
     }
 }
+
+/// libpq connection parameters in the order they were written: keyword
+/// (`host`, `port`, `dbname`, …) and value. Later ones override earlier ones.
+pub type Params = Vec<(String, String)>;
+
+/// The start-up timeout used when neither `connect_timeout` nor
+/// `PGCONNECT_TIMEOUT` is set. libpq waits forever; a load tool pointed at a
+/// wrong or hung server should say so instead. 10 s is far above a healthy
+/// start-up (TCP, TLS and SCRAM take milliseconds, even across regions, and
+/// well under a second when hundreds of pool connections open at once).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// TLS policy, as libpq's `sslmode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -96,9 +126,15 @@ pub struct Target {
     pub dbname: Option<String>,
     pub sslmode: SslMode,
     pub application_name: Option<String>,
+    /// `connect_timeout` as written: `None` when unset (the default applies),
+    /// zero for "wait indefinitely" (libpq's 0 or a negative value). See
+    /// [`Target::startup_timeout`].
     pub connect_timeout: Option<Duration>,
     /// Server `options` (e.g. `-c statement_timeout=5s`).
     pub options: Option<String>,
+    /// The password file the password was read from, named in
+    /// authentication errors as libpq does. Never rendered in URLs.
+    pub passfile: Option<PathBuf>,
 }
 
 impl fmt::Debug for Target {
@@ -113,11 +149,12 @@ impl fmt::Display for Target {
     }
 }
 
-/// The environment variables a target honours, read through a closure so
-/// tests need not touch the process environment.
+/// The environment variables a target honours (read through a closure by
+/// `resolve`, so tests need not touch the process environment).
 pub const ENV_VARS: &[&str] = &[
     "DATABASE_URL",
     "PGHOST",
+    "PGHOSTADDR",
     "PGPORT",
     "PGUSER",
     "PGPASSWORD",
@@ -126,99 +163,38 @@ pub const ENV_VARS: &[&str] = &[
     "PGAPPNAME",
     "PGCONNECT_TIMEOUT",
     "PGOPTIONS",
+    "PGSERVICE",
+    "PGSERVICEFILE",
+    "PGSYSCONFDIR",
+    "PGPASSFILE",
 ];
 
 impl Target {
-    /// Parse a URL (`postgres://` or `postgresql://`) or a keyword conninfo
-    /// string (`host=… port=…`).
+    /// Parse a URL (`postgres://` or `postgresql://`), a keyword conninfo
+    /// string (`host=… port=…`) or a bare database name, with no layering.
     pub fn parse(s: &str) -> Result<Self, TargetError> {
-        let s = s.trim();
-        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
-            parse_url(s)
-        } else if s.contains("://") {
-            let scheme = s.split("://").next().unwrap_or_default();
-            Err(TargetError::Url(format!(
-                "scheme '{scheme}' is not supported (use postgres:// or postgresql://)"
-            )))
-        } else if s.contains('=') {
-            parse_conninfo(s)
-        } else if s.is_empty() {
-            Err(TargetError::Conninfo("empty connection string".into()))
-        } else {
-            // libpq treats a bare word as a database name.
-            Ok(Target {
-                dbname: Some(s.to_string()),
-                ..Default::default()
-            })
-        }
+        Self::from_params(&parse_params(s)?)
     }
 
-    /// Resolve the target of a command: the explicit `--url` value, else
-    /// `DATABASE_URL`, else the libpq `PG*` variables. Values missing from
-    /// the explicit string are filled from `PG*`, as libpq does. Returns
-    /// `None` when nothing names a server, so the caller can fall back to the
-    /// managed local cluster.
-    pub fn resolve(
-        arg: Option<&str>,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Option<Self>, TargetError> {
-        let env = |k: &str| env(k).filter(|v| !v.is_empty());
-        let explicit = match arg {
-            Some(a) => Some(Self::parse(a).map_err(|e| e.within("--url"))?),
-            None => match env("DATABASE_URL") {
-                Some(u) => Some(Self::parse(&u).map_err(|e| e.within("DATABASE_URL"))?),
-                None => None,
-            },
-        };
-        let any_pg = ["PGHOST", "PGPORT", "PGDATABASE", "PGUSER"]
-            .iter()
-            .any(|k| env(k).is_some());
-        if explicit.is_none() && !any_pg {
-            return Ok(None);
+    /// Build a target from libpq parameters (later ones override earlier).
+    pub fn from_params(params: &[(String, String)]) -> Result<Self, TargetError> {
+        let mut t = Target::default();
+        for (k, v) in params {
+            t.set(k, v.clone())?;
         }
-        let mut t = explicit.unwrap_or_default();
-        if t.host.is_none() {
-            t.host = env("PGHOST");
-        }
-        if t.port.is_none()
-            && let Some(p) = env("PGPORT")
-        {
-            t.port = Some(parse_port(&p, "PGPORT")?);
-        }
-        if t.user.is_none() {
-            t.user = env("PGUSER");
-        }
-        if t.password.is_none() {
-            t.password = env("PGPASSWORD");
-        }
-        if t.dbname.is_none() {
-            t.dbname = env("PGDATABASE");
-        }
-        if t.application_name.is_none() {
-            t.application_name = env("PGAPPNAME");
-        }
-        if t.options.is_none() {
-            t.options = env("PGOPTIONS");
-        }
-        if t.connect_timeout.is_none()
-            && let Some(v) = env("PGCONNECT_TIMEOUT")
-        {
-            t.connect_timeout = Some(parse_timeout(&v, "PGCONNECT_TIMEOUT")?);
-        }
-        if let Some(m) = env("PGSSLMODE")
-            && !t.sslmode_explicit(arg, &env)
-        {
-            t.sslmode = SslMode::parse(&m).map_err(|_| TargetError::Value {
-                key: "PGSSLMODE".into(),
-                reason: format!("'{m}' is not a valid sslmode"),
-            })?;
-        }
-        Ok(Some(t))
+        Ok(t)
     }
 
-    fn sslmode_explicit(&self, arg: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> bool {
-        let s = arg.map(str::to_string).or_else(|| env("DATABASE_URL"));
-        s.is_some_and(|s| names_sslmode(&s))
+    /// How long the whole connection start-up (TCP connect, TLS, authentication,
+    /// until the server is ready for the first query) may take: `connect_timeout`,
+    /// [`DEFAULT_CONNECT_TIMEOUT`] when unset, `None` (no limit) when it is 0 or
+    /// negative. As in libpq, 1 s counts as 2 s.
+    pub fn startup_timeout(&self) -> Option<Duration> {
+        match self.connect_timeout {
+            None => Some(DEFAULT_CONNECT_TIMEOUT),
+            Some(d) if d.is_zero() => None,
+            Some(d) => Some(d.max(Duration::from_secs(2))),
+        }
     }
 
     /// The host connected to: the given one, else — as libpq does — the
@@ -358,7 +334,10 @@ impl Target {
         }
         c.dbname(self.dbname_or_default());
         c.application_name(self.application_name.as_deref().unwrap_or("dbload"));
-        c.connect_timeout(self.connect_timeout.unwrap_or(Duration::from_secs(10)));
+        // Bounds each TCP connect; `connect` bounds the whole start-up.
+        if let Some(t) = self.startup_timeout() {
+            c.connect_timeout(t);
+        }
         if let Some(o) = &self.options {
             c.options(o);
         }
@@ -372,12 +351,8 @@ impl Target {
         c
     }
 
-    fn set(
-        &mut self,
-        key: &str,
-        value: String,
-        err: &dyn Fn(String) -> TargetError,
-    ) -> Result<(), TargetError> {
+    /// Set one libpq parameter, checking its value.
+    pub(crate) fn set(&mut self, key: &str, value: String) -> Result<(), TargetError> {
         match key {
             "host" | "hostaddr" => self.host = Some(value),
             "port" => self.port = Some(parse_port(&value, "port")?),
@@ -392,31 +367,9 @@ impl Target {
             "options" => self.options = Some(value),
             // Accepted by libpq and harmless to ignore here.
             "fallback_application_name" | "client_encoding" | "target_session_attrs" => {}
-            other => return Err(err(format!("unknown parameter '{other}'"))),
+            other => return Err(TargetError::Unknown(other.to_string())),
         }
         Ok(())
-    }
-}
-
-/// True when a connection string sets `sslmode` itself (a URL query
-/// parameter, or a conninfo keyword), so `PGSSLMODE` must not override it.
-fn names_sslmode(s: &str) -> bool {
-    if s.contains("://") {
-        let rest = s.split_once("://").map_or("", |x| x.1);
-        let q_pos = rest.find('?').unwrap_or(rest.len());
-        let after_user = rest[..q_pos].rfind('@').map_or(rest, |at| &rest[at + 1..]);
-        after_user.split_once('?').is_some_and(|(_, q)| {
-            q.split('&')
-                .any(|kv| kv.split('=').next() == Some("sslmode"))
-        })
-    } else {
-        s.split_whitespace().enumerate().any(|(i, w)| {
-            w.starts_with("sslmode=")
-                || (w == "sslmode"
-                    && s.split_whitespace()
-                        .nth(i + 1)
-                        .is_some_and(|n| n.starts_with('=')))
-        })
     }
 }
 
@@ -425,7 +378,7 @@ pub fn is_socket_dir(host: &str) -> bool {
     host.starts_with('/')
 }
 
-fn parse_port(v: &str, key: &str) -> Result<u16, TargetError> {
+pub(crate) fn parse_port(v: &str, key: &str) -> Result<u16, TargetError> {
     match v.parse::<u16>() {
         Ok(p) if p > 0 => Ok(p),
         _ => Err(TargetError::Value {
@@ -435,13 +388,35 @@ fn parse_port(v: &str, key: &str) -> Result<u16, TargetError> {
     }
 }
 
+/// A libpq timeout in whole seconds; 0 or negative means "no limit" (zero).
 fn parse_timeout(v: &str, key: &str) -> Result<Duration, TargetError> {
-    v.parse::<u64>()
-        .map(Duration::from_secs)
+    v.trim()
+        .parse::<i64>()
+        .map(|s| Duration::from_secs(s.max(0) as u64))
         .map_err(|_| TargetError::Value {
             key: key.into(),
             reason: format!("'{v}' is not a whole number of seconds"),
         })
+}
+
+/// The libpq parameters written in `s`: a URL, a keyword conninfo string, or
+/// (as libpq treats a bare word) a database name.
+pub fn parse_params(s: &str) -> Result<Params, TargetError> {
+    let s = s.trim();
+    if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+        parse_url(s)
+    } else if s.contains("://") {
+        let scheme = s.split("://").next().unwrap_or_default();
+        Err(TargetError::Url(format!(
+            "scheme '{scheme}' is not supported (use postgres:// or postgresql://)"
+        )))
+    } else if s.contains('=') {
+        parse_conninfo(s)
+    } else if s.is_empty() {
+        Err(TargetError::Conninfo("empty connection string".into()))
+    } else {
+        Ok(vec![("dbname".into(), s.to_string())])
+    }
 }
 
 fn decode(s: &str, what: &str) -> Result<String, TargetError> {
@@ -451,7 +426,7 @@ fn decode(s: &str, what: &str) -> Result<String, TargetError> {
         .map_err(|_| TargetError::Url(format!("{what} is not valid percent-encoded UTF-8")))
 }
 
-fn parse_url(s: &str) -> Result<Target, TargetError> {
+fn parse_url(s: &str) -> Result<Params, TargetError> {
     let rest = s.split_once("://").map(|x| x.1).unwrap_or_default();
     // The user-info ends at the last '@' before the first '?', so a password
     // holding '/' or '@' (base64 secrets) still parses, and no piece of it
@@ -478,17 +453,18 @@ fn parse_url(s: &str) -> Result<Target, TargetError> {
         Some((a, p)) => (a, Some(p)),
         None => (main, None),
     };
-    let mut t = Target::default();
+    let mut t = Params::new();
+    let mut put = |k: &str, v: String| t.push((k.to_string(), v));
     if let Some(userinfo) = userinfo {
         let (u, p) = match userinfo.split_once(':') {
             Some((u, p)) => (u, Some(p)),
             None => (userinfo, None),
         };
         if !u.is_empty() {
-            t.user = Some(decode(u, "user name")?);
+            put("user", decode(u, "user name")?);
         }
         if let Some(p) = p {
-            t.password = Some(decode(p, "password")?);
+            put("password", decode(p, "password")?);
         }
     }
     if hostport.contains(',') {
@@ -500,9 +476,9 @@ fn parse_url(s: &str) -> Result<Target, TargetError> {
         let (h, after) = v6.split_once(']').ok_or_else(|| {
             TargetError::Url(format!("unterminated IPv6 address in '{hostport}'"))
         })?;
-        t.host = Some(h.to_string());
+        put("host", h.to_string());
         if let Some(p) = after.strip_prefix(':') {
-            t.port = Some(parse_port(p, "port")?);
+            put("port", p.to_string());
         } else if !after.is_empty() {
             return Err(TargetError::Url(format!(
                 "unexpected '{after}' after IPv6 address"
@@ -514,16 +490,16 @@ fn parse_url(s: &str) -> Result<Target, TargetError> {
             None => (hostport, None),
         };
         if !h.is_empty() {
-            t.host = Some(decode(h, "host")?);
+            put("host", decode(h, "host")?);
         }
         if let Some(p) = p {
-            t.port = Some(parse_port(p, "port")?);
+            put("port", p.to_string());
         }
     }
     if let Some(p) = path
         && !p.is_empty()
     {
-        t.dbname = Some(decode(p, "database name")?);
+        put("dbname", decode(p, "database name")?);
     }
     if let Some(q) = query {
         for pair in q.split('&').filter(|p| !p.is_empty()) {
@@ -537,15 +513,14 @@ fn parse_url(s: &str) -> Result<Target, TargetError> {
                     }
                 ))
             })?;
-            let v = decode(v, k)?;
-            t.set(k, v, &|m| TargetError::Url(m))?;
+            put(k, decode(v, k)?);
         }
     }
     Ok(t)
 }
 
-fn parse_conninfo(s: &str) -> Result<Target, TargetError> {
-    let mut t = Target::default();
+fn parse_conninfo(s: &str) -> Result<Params, TargetError> {
+    let mut t = Params::new();
     let chars: Vec<char> = s.chars().collect();
     let mut i = 0;
     let n = chars.len();
@@ -615,7 +590,7 @@ fn parse_conninfo(s: &str) -> Result<Target, TargetError> {
                 start + 1
             )));
         }
-        t.set(&key, value, &|m| TargetError::Conninfo(m))?;
+        t.push((key, value));
     }
     Ok(t)
 }
@@ -623,15 +598,6 @@ fn parse_conninfo(s: &str) -> Result<Target, TargetError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k| m.get(k).cloned()
-    }
 
     #[test]
     fn url_full() {
@@ -710,62 +676,6 @@ mod tests {
     }
 
     #[test]
-    fn env_resolution() {
-        // Nothing set: fall back to the local cluster.
-        assert_eq!(Target::resolve(None, &env_of(&[])).unwrap(), None);
-        // PG* alone.
-        let t = Target::resolve(
-            None,
-            &env_of(&[
-                ("PGHOST", "/sock"),
-                ("PGPORT", "5444"),
-                ("PGUSER", "u"),
-                ("PGPASSWORD", "pw"),
-                ("PGDATABASE", "d"),
-                ("PGSSLMODE", "disable"),
-            ]),
-        )
-        .unwrap()
-        .unwrap();
-        assert_eq!(t.host.as_deref(), Some("/sock"));
-        assert_eq!(t.port, Some(5444));
-        assert_eq!(t.password.as_deref(), Some("pw"));
-        assert_eq!(t.sslmode, SslMode::Disable);
-        // DATABASE_URL beats PG*, PG* fills gaps.
-        let t = Target::resolve(
-            None,
-            &env_of(&[
-                ("DATABASE_URL", "postgres://h1/d1"),
-                ("PGHOST", "h2"),
-                ("PGUSER", "u2"),
-            ]),
-        )
-        .unwrap()
-        .unwrap();
-        assert_eq!(t.host.as_deref(), Some("h1"));
-        assert_eq!(t.user.as_deref(), Some("u2"));
-        // Explicit flag beats DATABASE_URL; explicit sslmode beats PGSSLMODE.
-        let t = Target::resolve(
-            Some("host=h3 sslmode=require"),
-            &env_of(&[
-                ("DATABASE_URL", "postgres://h1/d1"),
-                ("PGSSLMODE", "disable"),
-            ]),
-        )
-        .unwrap()
-        .unwrap();
-        assert_eq!(t.host.as_deref(), Some("h3"));
-        assert_eq!(t.dbname, None);
-        assert_eq!(t.sslmode, SslMode::Require);
-        // Bad env values are named.
-        let e = Target::resolve(None, &env_of(&[("PGPORT", "abc")])).unwrap_err();
-        assert!(e.to_string().contains("PGPORT"), "{e}");
-        let e =
-            Target::resolve(None, &env_of(&[("DATABASE_URL", "postgres://h:x/d")])).unwrap_err();
-        assert!(e.to_string().contains("port"), "{e}");
-    }
-
-    #[test]
     fn passwords_with_reserved_characters_never_leak() {
         // '/' and '@' in a password (base64 secrets) parse as a password.
         let t = Target::parse("postgres://u:pa/ss@w0rd@h:5433/db").unwrap();
@@ -791,19 +701,43 @@ mod tests {
     }
 
     #[test]
-    fn sslmode_in_a_value_does_not_block_pgsslmode() {
-        let env = env_of(&[("PGSSLMODE", "require")]);
-        let t = Target::resolve(Some("host=h dbname=sslmode_tests"), &env)
-            .unwrap()
-            .unwrap();
-        assert_eq!(t.sslmode, SslMode::Require);
-        let t = Target::resolve(Some("postgres://h/d?sslmode=disable"), &env)
-            .unwrap()
-            .unwrap();
-        assert_eq!(t.sslmode, SslMode::Disable);
-        let t = Target::resolve(Some("host=h sslmode = prefer"), &env)
-            .unwrap()
-            .unwrap();
-        assert_eq!(t.sslmode, SslMode::Prefer);
+    fn connect_timeout_follows_libpq() {
+        let t = |s: &str| Target::parse(s).unwrap().startup_timeout();
+        assert_eq!(t("host=h"), Some(DEFAULT_CONNECT_TIMEOUT));
+        assert_eq!(t("host=h connect_timeout=5"), Some(Duration::from_secs(5)));
+        // 0 or negative: wait indefinitely; 1 counts as 2 (libpq's minimum).
+        assert_eq!(t("host=h connect_timeout=0"), None);
+        assert_eq!(t("host=h connect_timeout=-3"), None);
+        assert_eq!(
+            t("postgres://h/d?connect_timeout=1"),
+            Some(Duration::from_secs(2))
+        );
+        let e = Target::parse("host=h connect_timeout=soon").unwrap_err();
+        assert!(e.to_string().contains("'soon'"), "{e}");
+        // "wait indefinitely" survives the URL round trip.
+        let z = Target::parse("host=h connect_timeout=0").unwrap();
+        assert_eq!(Target::parse(&z.to_url_with_password()).unwrap(), z);
+    }
+
+    #[test]
+    fn params_keep_the_written_order() {
+        assert_eq!(
+            parse_params("postgres://u@h:5/d?host=/s&port=6").unwrap(),
+            [
+                ("user", "u"),
+                ("host", "h"),
+                ("port", "5"),
+                ("dbname", "d"),
+                ("host", "/s"),
+                ("port", "6")
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+        );
+        assert_eq!(
+            parse_params("bench").unwrap(),
+            [("dbname".to_string(), "bench".to_string())]
+        );
+        let t = Target::parse("postgres://u@h:5/d?host=/s&port=6").unwrap();
+        assert_eq!((t.host.as_deref(), t.port), (Some("/s"), Some(6)));
     }
 }
