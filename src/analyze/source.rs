@@ -101,7 +101,7 @@ pub async fn from_pgss(
 /// The statements a stress run recorded (its top statements by server time,
 /// from pg_stat_statements), located as `<origin>#<rank>`.
 pub fn from_stress_results(
-    results: &crate::stress::StressResults,
+    results: &crate::stress::results::StressResults,
     origin: &str,
 ) -> Vec<WorkloadStatement> {
     results

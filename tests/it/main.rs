@@ -5,6 +5,7 @@
 mod common;
 
 mod analyze;
+mod architecture;
 mod capacity;
 mod cli_errors;
 mod connect;
