@@ -10,6 +10,7 @@ mod capacity;
 mod cli_errors;
 mod connect;
 mod demo;
+mod driver_threads;
 mod local_cluster;
 mod migrations;
 mod regress;
