@@ -15,6 +15,7 @@ pub mod regress_markdown;
 pub mod stress_markdown;
 pub mod stress_progress;
 pub mod stress_table;
+pub mod table;
 
 /// A duration in µs for humans: `840µs`, `12.3ms`, `1.24s`.
 pub fn us(v: u64) -> String {

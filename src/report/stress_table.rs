@@ -5,28 +5,10 @@
 
 use std::fmt::Write;
 
-use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
-
+use super::table::{Width, right_align_from, table};
 use super::{dataset_line, pct, rate, us};
 use crate::stress::Load;
 use crate::stress::results::StressResults;
-
-fn table(header: Vec<&str>) -> Table {
-    let mut t = Table::new();
-    t.load_style(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(header);
-    t
-}
-
-fn right_align(t: &mut Table, from: usize) {
-    let n = t.column_count();
-    for i in from..n {
-        if let Some(c) = t.column_mut(i) {
-            c.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-}
 
 /// Render the summary.
 pub fn render(r: &StressResults) -> String {
@@ -66,9 +48,13 @@ pub fn render(r: &StressResults) -> String {
         let _ = writeln!(out, "INTERRUPTED: partial results");
     }
 
-    let mut t = table(vec![
-        "scenario", "calls", "rate", "err %", "p50", "p90", "p95", "p99", "p99.9", "max", "mean",
-    ]);
+    let mut t = table(
+        vec![
+            "scenario", "calls", "rate", "err %", "p50", "p90", "p95", "p99", "p99.9", "max",
+            "mean",
+        ],
+        Width::Natural,
+    );
     let row = |name: &str, calls: u64, rt: f64, er: f64, l: &crate::stress::results::Latency| {
         vec![
             name.to_string(),
@@ -100,22 +86,25 @@ pub fn render(r: &StressResults) -> String {
         r.totals.error_rate,
         &r.totals.latency.total,
     ));
-    right_align(&mut t, 1);
+    right_align_from(&mut t, 1);
     let _ = writeln!(
         out,
         "\nLatency from the intended start (µs resolution, 1 % precision)\n{t}"
     );
 
-    let mut t = table(vec![
-        "scenario",
-        "lag p50",
-        "lag p99",
-        "pool wait p50",
-        "pool wait p99",
-        "exec p50",
-        "exec p99",
-        "exec max",
-    ]);
+    let mut t = table(
+        vec![
+            "scenario",
+            "lag p50",
+            "lag p99",
+            "pool wait p50",
+            "pool wait p99",
+            "exec p50",
+            "exec p99",
+            "exec max",
+        ],
+        Width::Natural,
+    );
     let parts = |name: &str, p: &crate::stress::results::Parts| {
         vec![
             name.to_string(),
@@ -132,7 +121,7 @@ pub fn render(r: &StressResults) -> String {
         t.add_row(parts(&s.name, &s.latency));
     }
     t.add_row(parts("TOTAL", &r.totals.latency));
-    right_align(&mut t, 1);
+    right_align_from(&mut t, 1);
     let _ = writeln!(
         out,
         "\nWhere the time went: schedule lag + pool wait + execution\n{t}"
@@ -187,13 +176,16 @@ pub fn render(r: &StressResults) -> String {
 
     match &r.server_statements {
         Some(v) if !v.is_empty() => {
-            let mut t = table(vec![
-                "server: top statements by time",
-                "calls",
-                "total",
-                "mean",
-                "rows",
-            ]);
+            let mut t = table(
+                vec![
+                    "server: top statements by time",
+                    "calls",
+                    "total",
+                    "mean",
+                    "rows",
+                ],
+                Width::Natural,
+            );
             for s in v.iter().take(8) {
                 let q: String = s.query.split_whitespace().collect::<Vec<_>>().join(" ");
                 let q = if q.chars().count() > 70 {
@@ -209,7 +201,7 @@ pub fn render(r: &StressResults) -> String {
                     s.rows.to_string(),
                 ]);
             }
-            right_align(&mut t, 1);
+            right_align_from(&mut t, 1);
             let _ = writeln!(out, "\n{t}");
         }
         Some(_) => {}

@@ -223,11 +223,11 @@ fn paths(code: &str) -> Vec<String> {
 /// `modules` (the longest prefix that is one).
 fn resolve(path: &str, file: &File, modules: &BTreeSet<Vec<String>>) -> Option<Vec<String>> {
     let mut segs: Vec<&str> = path.split("::").filter(|s| !s.is_empty()).collect();
-    let mut base: Vec<String> = match segs.first()? {
-        &"crate" => Vec::new(),
-        &"self" => file.module.clone(),
+    let mut base: Vec<String> = match *segs.first()? {
+        "crate" => Vec::new(),
+        "self" => file.module.clone(),
         // The parent of a file's module (of a folder's, for its mod.rs).
-        &"super" => file.module[..file.module.len().saturating_sub(1)].to_vec(),
+        "super" => file.module[..file.module.len().saturating_sub(1)].to_vec(),
         _ => return None,
     };
     segs.remove(0);
