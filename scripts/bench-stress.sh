@@ -5,6 +5,7 @@
 #
 #   scripts/bench-stress.sh                 # defaults below
 #   RUNS=5 CLIENTS=16 PIPE=4 SECS=20 QPS=10000 OPEN_SECS=30 RES=1ms scripts/bench-stress.sh
+#   BIN=/tmp/dbload-before scripts/bench-stress.sh   # another build
 #
 # 1. Closed model on CLIENTS connections: `pgbench -S -M prepared -c CLIENTS
 #    -j 2 -T SECS` versus `dbload stress --clients CLIENTS` (one client per
@@ -31,8 +32,11 @@ QPS=${QPS:-10000}
 OPEN_SECS=${OPEN_SECS:-30}
 WORKLOAD=queries/examples/pgbench_select.sql
 
-cargo build --release -q
-BIN=target/release/dbload
+# BIN=path runs another build of dbload (e.g. before and after a change).
+if [ -z "${BIN:-}" ]; then
+  cargo build --release -q
+  BIN=target/release/dbload
+fi
 $BIN local start >/dev/null
 URL=$($BIN local url)
 ANCHOR=$(echo "$URL" | sed -E 's#/[^/?]+(\?|$)#/pgbench_anchor\1#')
