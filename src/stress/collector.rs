@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use super::observer::{IntervalView, Observer, PoolUse};
 use super::profile::RateProfile;
 use super::results::{IntervalSample, interval_sample};
 use super::schedule::Schedule;
@@ -72,6 +73,26 @@ pub(super) struct Timing {
     pub profile: Option<RateProfile>,
 }
 
+/// Who watches the run's intervals, and the pools whose use they see.
+pub(super) struct Watch {
+    pub observer: Option<Arc<dyn Observer>>,
+    pub pools: Vec<deadpool_postgres::Pool>,
+}
+
+impl Watch {
+    fn pool_use(&self) -> PoolUse {
+        self.pools.iter().fold(PoolUse::default(), |u, p| {
+            let s = p.status();
+            PoolUse {
+                max: u.max + s.max_size,
+                open: u.open + s.size,
+                in_use: u.in_use + s.size.saturating_sub(s.available),
+                waiting: u.waiting + s.waiting,
+            }
+        })
+    }
+}
+
 /// How the collection ended.
 pub(super) struct Ended {
     /// The end of the measured window (earlier than planned when stopped).
@@ -94,10 +115,16 @@ pub(super) struct Collector {
     /// Successful calls per scenario completed within the measured window.
     pub window_calls: Option<Vec<u64>>,
     last_tick: Instant,
+    watch: Watch,
 }
 
 impl Collector {
-    pub fn new(sh: Arc<Shared>, prepared: Arc<Prepared>, start: Instant) -> Collector {
+    pub fn new(
+        sh: Arc<Shared>,
+        prepared: Arc<Prepared>,
+        start: Instant,
+        watch: Watch,
+    ) -> Collector {
         let counts = statement_counts(&prepared);
         Collector {
             spares: (0..sh.shards.len()).map(|_| Stats::new(&counts)).collect(),
@@ -109,6 +136,7 @@ impl Collector {
             last_tick: start,
             sh,
             prepared,
+            watch,
         }
     }
 
@@ -161,6 +189,14 @@ impl Collector {
         );
         if let Some(f) = hooks.on_interval.as_mut() {
             f(&sample);
+        }
+        if let Some(o) = &self.watch.observer {
+            o.interval(&IntervalView {
+                sample: &sample,
+                stats: &self.acc,
+                workload: &self.prepared.workload,
+                pool: self.watch.pool_use(),
+            });
         }
         self.intervals.push(sample);
         self.totals.merge(&self.acc);

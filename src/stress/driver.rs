@@ -13,7 +13,8 @@ use deadpool_postgres::Pool;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::collector::{Collector, Ender, Hooks, Timing};
+use super::collector::{Collector, Ender, Hooks, Timing, Watch};
+use super::observer::Observer;
 use super::outcome::{RunOutcome, StressError};
 use super::schedule::{ArrivalGen, Schedule};
 use super::shard::{self, Abort, Remote};
@@ -94,12 +95,20 @@ pub(super) async fn run(
     prepared: Arc<Prepared>,
     cfg: &StressConfig,
     mut hooks: Hooks,
+    observer: Option<Arc<dyn Observer>>,
 ) -> Result<RunOutcome, StressError> {
     check_length(cfg)?;
+    let watch = Watch {
+        observer,
+        pools: pools.clone(),
+    };
     let sh = Arc::new(Shared::new(prepared.clone(), cfg));
     let mut remotes = start_shards(pools, cfg.load.workers(), &prepared)?;
     for r in &mut remotes {
         r.ready().await?; // dropping `remotes` ends the threads
+    }
+    if let Some(o) = &watch.observer {
+        o.run_started(cfg);
     }
 
     let started_at = Utc::now();
@@ -131,7 +140,7 @@ pub(super) async fn run(
         .collect();
     drop(launch);
 
-    let mut c = Collector::new(sh.clone(), prepared, start);
+    let mut c = Collector::new(sh.clone(), prepared, start, watch);
     let ended = c.run(&timing, &mut hooks, &mut drivers, &ender).await;
     for a in aborts {
         a.abort();
@@ -195,7 +204,7 @@ mod tests {
         )
         .unwrap();
         let (_tx, stop) = watch::channel(false);
-        let r = run(vec![pool], prepared, &cfg, Hooks::stop_on(stop)).await;
+        let r = run(vec![pool], prepared, &cfg, Hooks::stop_on(stop), None).await;
         assert!(matches!(r, Err(StressError::TooLong)));
     }
 

@@ -12,11 +12,13 @@
 //! capacity steps, a nightly suite's runs — goes through it.
 
 pub mod config;
+pub mod observer;
 pub mod profile;
 pub mod results;
 pub mod schedule;
 pub mod server;
 pub mod session;
+pub mod stats;
 pub mod threshold;
 
 mod collector;
@@ -25,13 +27,13 @@ mod executor;
 mod lane;
 mod outcome;
 mod shard;
-mod stats;
 mod summary;
 mod timer;
 mod worker;
 
 pub use collector::{Hooks, IntervalHook};
 pub use config::{ConfigError, Field, Load, Settings, StressConfig};
+pub use observer::{IntervalView, Observer, PoolUse};
 pub use outcome::StressError;
 pub use profile::{ClientRamp, ClientStep, RateProfile};
 pub use results::StressResults;

@@ -17,6 +17,7 @@ use tokio_postgres::Client;
 use super::collector::Hooks;
 use super::config::{self, ConfigError, StressConfig};
 use super::driver;
+use super::observer::Observer;
 use super::outcome::StressError;
 use super::results::StressResults;
 use super::server::{self, PgssSnapshot, ServerInfo, ServerStatement};
@@ -55,6 +56,8 @@ pub struct Session {
     opened: Option<PgssSnapshot>,
     /// Driver threads asked for (None: the default of each run's model).
     threads: Option<usize>,
+    /// Sees every run's intervals (live metrics).
+    observer: Option<Arc<dyn Observer>>,
 }
 
 impl Session {
@@ -85,6 +88,7 @@ impl Session {
             dataset,
             opened,
             threads: None,
+            observer: None,
         })
     }
 
@@ -93,6 +97,12 @@ impl Session {
     pub fn with_threads(mut self, threads: Option<usize>) -> Result<Session, ConfigError> {
         self.threads = threads.map(config::check_threads).transpose()?;
         Ok(self)
+    }
+
+    /// Let `observer` watch every run of this session.
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Session {
+        self.observer = Some(observer);
+        self
     }
 
     /// Driver threads a run of `cfg` gets.
@@ -130,7 +140,14 @@ impl Session {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| StressError::Pool(e.to_string()))?;
         let before = server::pgss_snapshot(&self.admin).await;
-        let out = driver::run(pools, self.prepared.clone(), cfg, hooks).await?;
+        let out = driver::run(
+            pools,
+            self.prepared.clone(),
+            cfg,
+            hooks,
+            self.observer.clone(),
+        )
+        .await?;
         let top = self.statements_since(before.as_ref()).await;
         let mut r = summary::build(
             &self.prepared.workload,

@@ -1,0 +1,44 @@
+//! Watching runs as they go: an [`Observer`] given to a [`super::Session`]
+//! hears each run start and, once per interval, sees the interval's merged
+//! statistics — the same histograms and counters the results are summed
+//! from — so a live view (the Prometheus endpoint) adds up to exactly what
+//! the results file says. Called from the collector, never from the hot
+//! loop.
+
+use super::StressConfig;
+use super::results::IntervalSample;
+use super::stats::Stats;
+use crate::workload::Workload;
+
+/// The connections of a run's pools at an interval's end (all driver
+/// threads together).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolUse {
+    /// Connections the pools may open.
+    pub max: usize,
+    /// Connections open.
+    pub open: usize,
+    /// Connections handed out.
+    pub in_use: usize,
+    /// Tasks waiting for a connection.
+    pub waiting: usize,
+}
+
+/// One interval of a running load.
+pub struct IntervalView<'a> {
+    /// The interval's summary (as the results file has it).
+    pub sample: &'a IntervalSample,
+    /// What the workers recorded in the interval: per scenario (in the
+    /// workload's order) histograms in µs and counters.
+    pub stats: &'a Stats,
+    pub workload: &'a Workload,
+    pub pool: PoolUse,
+}
+
+/// Hears the runs of a session.
+pub trait Observer: Send + Sync {
+    /// A run of `cfg` is about to start (its pools are warm).
+    fn run_started(&self, _cfg: &StressConfig) {}
+    /// An interval ended.
+    fn interval(&self, view: &IntervalView<'_>);
+}
