@@ -160,6 +160,8 @@ pub struct RegressArgs {
     /// one per 4 CPUs; at least 2 for closed-model runs).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 const REPORT_HELP: &str = "\
@@ -358,6 +360,21 @@ pub struct StressArgs {
     /// even though the target is not a complete dbload dataset.
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+}
+
+/// Live metrics flags of `stress` and `regress`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct MetricsArgs {
+    /// Serve live Prometheus metrics (OpenMetrics) on http://ADDR/metrics
+    /// while the run goes on, e.g. 127.0.0.1:9464 (port 0: a free one).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
+    /// Keep serving the metrics this long after the run, so the last
+    /// scrape lands [default: 5s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "metrics_listen")]
+    pub metrics_linger: Option<std::time::Duration>,
 }
 
 /// `--pool`: the sizes given (one, a list, or a range).

@@ -26,11 +26,16 @@ pub struct DbCounters {
 /// Read the counters (None when the view cannot be read).
 pub async fn db_counters(c: &Client) -> Option<DbCounters> {
     // A fresh snapshot: statistics are otherwise cached for the transaction.
-    let _ = c.simple_query("SELECT pg_stat_clear_snapshot()").await;
+    let mark = crate::db::OWN_QUERY_MARK;
+    let _ = c
+        .simple_query(&format!("{mark} SELECT pg_stat_clear_snapshot()"))
+        .await;
     let r = c
         .query_one(
-            "SELECT xact_commit, xact_rollback, blks_hit, blks_read, temp_files, temp_bytes, \
-             deadlocks FROM pg_stat_database WHERE datname = current_database()",
+            &format!(
+                "{mark} SELECT xact_commit, xact_rollback, blks_hit, blks_read, temp_files, \
+                 temp_bytes, deadlocks FROM pg_stat_database WHERE datname = current_database()"
+            ),
             &[],
         )
         .await
@@ -91,10 +96,13 @@ async fn sample_waits(
 ) -> (u32, BTreeMap<String, u64>) {
     let mut n = 0u32;
     let mut counts = BTreeMap::new();
-    let q = "SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU'), count(*) \
-             FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' \
-             AND pid <> pg_backend_pid() AND backend_type = 'client backend' GROUP BY 1";
-    let Ok(stmt) = c.prepare(q).await else {
+    let q = format!(
+        "{} SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU'), count(*) \
+         FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' \
+         AND pid <> pg_backend_pid() AND backend_type = 'client backend' GROUP BY 1",
+        crate::db::OWN_QUERY_MARK
+    );
+    let Ok(stmt) = c.prepare(&q).await else {
         return (0, counts);
     };
     loop {

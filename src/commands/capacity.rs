@@ -144,6 +144,25 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
     let slos = engine::thresholds(&slo_exprs, "--slo", &workload)?;
     let thresholds = engine::thresholds(&args.thresholds, "--threshold", &workload)?;
     let session = engine::open(global, &args, workload).await?;
+    let live = super::live::start(
+        args.metrics.metrics_listen.as_deref(),
+        args.metrics.metrics_linger,
+        session.target(),
+        super::live::RunInfo {
+            workload: &session.prepared().workload.name,
+            mode: match &job {
+                Job::Capacity { .. } => "capacity",
+                Job::Sweep(_, Mode::FindMax { .. }) => "find_max",
+                Job::Sweep(_, Mode::Rate { .. }) => "pool_sweep",
+            },
+            stages: Vec::new(),
+        },
+    )
+    .await?;
+    let session = match &live {
+        Some(l) => session.with_observer(l.metrics.clone()),
+        None => session,
+    };
     let target = session.target().clone();
     let name = session.prepared().workload.name.clone();
     let (stop, ctrl_c) =
@@ -245,6 +264,9 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
         StressFormat::Table => print!("{rendered}"),
         StressFormat::Markdown => print!("{md}"),
         StressFormat::Json => println!("{}", serde_json::to_string_pretty(&results)?),
+    }
+    if let Some(l) = live {
+        l.finish().await;
     }
     Ok(ExitCode::from(results.verdict.exit_code))
 }

@@ -5,6 +5,7 @@ mod analyze;
 mod capacity;
 mod demo;
 mod engine;
+mod live;
 mod local;
 mod migrate;
 mod regress;

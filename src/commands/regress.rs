@@ -60,6 +60,20 @@ pub async fn run(global: &GlobalArgs, args: RegressArgs) -> anyhow::Result<ExitC
     if let Some(n) = args.threads {
         crate::stress::config::check_threads(n).map_err(super::engine::flag_error)?;
     }
+    let live = super::live::start(
+        args.metrics.metrics_listen.as_deref(),
+        args.metrics.metrics_linger,
+        &target,
+        super::live::RunInfo {
+            workload: &suite.name,
+            mode: "regress",
+            stages: Vec::new(),
+        },
+    )
+    .await?;
+    let observer = live
+        .as_ref()
+        .map(|l| l.metrics.clone() as std::sync::Arc<dyn crate::stress::Observer>);
     let (stop_rx, ctrl_c) =
         super::engine::stop_on_ctrl_c("finishing the current run (the results will be invalid)");
     let show = args.progress || std::io::stderr().is_terminal();
@@ -81,7 +95,15 @@ pub async fn run(global: &GlobalArgs, args: RegressArgs) -> anyhow::Result<ExitC
                 eprintln!("{}", report::stress_progress::line(s, target_qps));
             }) as stress::IntervalHook
         });
-        let r = engine::run_one(&target, spec, args.threads, stop_rx.clone(), hook).await?;
+        let r = engine::run_one(
+            &target,
+            spec,
+            args.threads,
+            observer.clone(),
+            stop_rx.clone(),
+            hook,
+        )
+        .await?;
         let stopped = r.interrupted;
         runs.push((spec.name.clone(), r));
         if stopped {
@@ -169,5 +191,8 @@ pub async fn run(global: &GlobalArgs, args: RegressArgs) -> anyhow::Result<ExitC
         results.outcome.summary,
         args.out.display()
     );
+    if let Some(l) = live {
+        l.finish().await;
+    }
     Ok(ExitCode::from(results.outcome.exit_code))
 }

@@ -38,6 +38,27 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
     let exprs: Vec<String> = args.thresholds.iter().chain(&args.slos).cloned().collect();
     let thresholds = engine::thresholds(&exprs, "--threshold", &workload)?;
     let session = engine::open(global, &args, workload).await?;
+    let live = super::live::start(
+        args.metrics.metrics_listen.as_deref(),
+        args.metrics.metrics_linger,
+        session.target(),
+        super::live::RunInfo {
+            workload: &session.prepared().workload.name,
+            mode: match &cfg.load {
+                Load::Open { .. } => "open",
+                Load::Closed { .. } => "closed",
+            },
+            stages: shape
+                .as_ref()
+                .map(|s| s.windows.iter().map(|w| (w.start_s, w.end_s)).collect())
+                .unwrap_or_default(),
+        },
+    )
+    .await?;
+    let session = match &live {
+        Some(l) => session.with_observer(l.metrics.clone()),
+        None => session,
+    };
 
     let (stop, ctrl_c) =
         engine::stop_on_ctrl_c("finishing in-flight work and writing partial results");
@@ -116,6 +137,9 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
                 t.expr, t.actual, t.unit
             ),
         }
+    }
+    if let Some(l) = live {
+        l.finish().await;
     }
     Ok(ExitCode::from(results.verdict.exit_code))
 }

@@ -11,6 +11,7 @@
 pub mod buckets;
 pub mod live;
 pub mod serve;
+pub mod text;
 
 pub use live::{LiveMetrics, StageWindows};
 pub use serve::{Endpoint, ListenError};

@@ -1,6 +1,7 @@
 //! The `/metrics` endpoint (`--metrics-listen ADDR`): a small HTTP server
 //! (tiny_http, on a thread of its own) that answers `GET /metrics` with the
-//! OpenMetrics text of the session's metrics, and a short page on `/`.
+//! session's metrics — OpenMetrics text when the client asks for it, as
+//! Prometheus does, else the classic text format — and a short page on `/`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -61,10 +62,18 @@ impl Endpoint {
 fn respond(req: tiny_http::Request, metrics: &LiveMetrics) -> std::io::Result<()> {
     let header = |k: &str, v: &str| tiny_http::Header::from_bytes(k, v).expect("valid header");
     let path = req.url().split('?').next().unwrap_or("");
+    // Prometheus asks for OpenMetrics; anything else gets the classic text.
+    let openmetrics = req.headers().iter().any(|h| {
+        h.field.equiv("Accept") && h.value.as_str().contains("application/openmetrics-text")
+    });
     match (req.method(), path) {
-        (tiny_http::Method::Get, "/metrics") => req.respond(
+        (tiny_http::Method::Get, "/metrics") if openmetrics => req.respond(
             tiny_http::Response::from_string(metrics.encode())
                 .with_header(header("Content-Type", CONTENT_TYPE)),
+        ),
+        (tiny_http::Method::Get, "/metrics") => req.respond(
+            tiny_http::Response::from_string(super::text::from_openmetrics(&metrics.encode()))
+                .with_header(header("Content-Type", super::text::CONTENT_TYPE)),
         ),
         (tiny_http::Method::Get, "/") => req.respond(
             tiny_http::Response::from_string("dbload: the metrics of this run are at /metrics\n")

@@ -7,7 +7,9 @@
 
 use super::suite::RunSpec;
 use crate::db::Target;
-use crate::stress::{Hooks, IntervalHook, Session, StressResults};
+use std::sync::Arc;
+
+use crate::stress::{Hooks, IntervalHook, Observer, Session, StressResults};
 
 /// Why a run could not be made (a usage, input or connection problem).
 #[derive(Debug, thiserror::Error)]
@@ -32,21 +34,25 @@ pub async fn dataset_of(target: &Target) -> Result<Option<serde_json::Value>, Ru
 }
 
 /// Run `spec` against `target` on `threads` driver threads (None: the
-/// engine's default). `stop` ends the run early (Ctrl-C): the results are
+/// engine's default), watched by `observer` (live metrics) if any. `stop` ends the run early (Ctrl-C): the results are
 /// then marked interrupted (an invalid run).
 pub async fn run_one(
     target: &Target,
     spec: &RunSpec,
     threads: Option<usize>,
+    observer: Option<Arc<dyn Observer>>,
     stop: tokio::sync::watch::Receiver<bool>,
     on_interval: Option<IntervalHook>,
 ) -> Result<StressResults, RunError> {
     let name = spec.name.as_str();
-    let session = Session::open(target, spec.workload.clone())
+    let mut session = Session::open(target, spec.workload.clone())
         .await
         .map_err(|e| setup(name, e))?
         .with_threads(threads)
         .map_err(|e| setup(name, e.as_flag()))?;
+    if let Some(o) = observer {
+        session = session.with_observer(o);
+    }
     session
         .run(&spec.config, &spec.thresholds, Hooks { on_interval, stop })
         .await

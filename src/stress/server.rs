@@ -133,7 +133,11 @@ pub fn pgss_delta(before: &PgssSnapshot, after: &PgssSnapshot, top: usize) -> Ve
                 rows: a.rows - rows0,
             })
         })
-        .filter(|s| !s.query.contains("pg_stat_statements"))
+        // dbload's own bookkeeping (this view, server samplers) is not the workload.
+        .filter(|s| {
+            !s.query.contains("pg_stat_statements")
+                && !s.query.starts_with(crate::db::OWN_QUERY_MARK)
+        })
         .collect();
     v.sort_by(|a, b| b.total_ms.total_cmp(&a.total_ms));
     v.truncate(top);

@@ -12,6 +12,7 @@ mod connect;
 mod demo;
 mod driver_threads;
 mod local_cluster;
+mod metrics;
 mod migrations;
 mod regress;
 mod seed;
