@@ -375,6 +375,10 @@ pub struct MetricsArgs {
     /// scrape lands [default: 5s].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "metrics_listen")]
     pub metrics_linger: Option<std::time::Duration>,
+    /// Push the final metrics to a Prometheus Pushgateway at the end (job
+    /// "dbload", grouped by run id), as batch jobs do; plain http:// only.
+    #[arg(long, value_name = "URL")]
+    pub pushgateway: Option<String>,
 }
 
 /// `--pool`: the sizes given (one, a list, or a range).

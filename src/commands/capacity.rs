@@ -132,6 +132,7 @@ fn job(args: &StressArgs) -> anyhow::Result<Job> {
 }
 
 pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCode> {
+    super::live::check(&args.metrics)?;
     let job = job(&args)?;
     let slo_exprs: Vec<String> = if args.slos.is_empty() {
         let d: Vec<String> = DEFAULT_SLO.iter().map(|s| s.to_string()).collect();
@@ -145,8 +146,7 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
     let thresholds = engine::thresholds(&args.thresholds, "--threshold", &workload)?;
     let session = engine::open(global, &args, workload).await?;
     let live = super::live::start(
-        args.metrics.metrics_listen.as_deref(),
-        args.metrics.metrics_linger,
+        &args.metrics,
         session.target(),
         super::live::RunInfo {
             workload: &session.prepared().workload.name,
@@ -160,7 +160,7 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
     )
     .await?;
     let session = match &live {
-        Some(l) => session.with_observer(l.metrics.clone()),
+        Some(l) => session.with_observer(l.observer()),
         None => session,
     };
     let target = session.target().clone();

@@ -16,6 +16,7 @@ use crate::report;
 use crate::stress;
 
 pub async fn run(global: &GlobalArgs, args: RegressArgs) -> anyhow::Result<ExitCode> {
+    super::live::check(&args.metrics)?;
     let suite = suite::load(&args.suite)?;
     let tolerance = match &args.tolerance {
         Some(t) => suite::parse_tolerance(t).map_err(|e| anyhow::anyhow!("--tolerance: {e}"))?,
@@ -61,8 +62,7 @@ pub async fn run(global: &GlobalArgs, args: RegressArgs) -> anyhow::Result<ExitC
         crate::stress::config::check_threads(n).map_err(super::engine::flag_error)?;
     }
     let live = super::live::start(
-        args.metrics.metrics_listen.as_deref(),
-        args.metrics.metrics_linger,
+        &args.metrics,
         &target,
         super::live::RunInfo {
             workload: &suite.name,
@@ -71,9 +71,7 @@ pub async fn run(global: &GlobalArgs, args: RegressArgs) -> anyhow::Result<ExitC
         },
     )
     .await?;
-    let observer = live
-        .as_ref()
-        .map(|l| l.metrics.clone() as std::sync::Arc<dyn crate::stress::Observer>);
+    let observer = live.as_ref().map(|l| l.observer());
     let (stop_rx, ctrl_c) =
         super::engine::stop_on_ctrl_c("finishing the current run (the results will be invalid)");
     let show = args.progress || std::io::stderr().is_terminal();

@@ -32,6 +32,7 @@ fn banner(name: &str, target: &crate::db::Target, cfg: &StressConfig, threads: u
 }
 
 pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCode> {
+    super::live::check(&args.metrics)?;
     let shape = shapes::shape(&args)?;
     let cfg = engine::config(&args, shape.as_ref())?;
     let workload = super::workload::load(args.workload.as_deref(), "--workload")?;
@@ -39,8 +40,7 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
     let thresholds = engine::thresholds(&exprs, "--threshold", &workload)?;
     let session = engine::open(global, &args, workload).await?;
     let live = super::live::start(
-        args.metrics.metrics_listen.as_deref(),
-        args.metrics.metrics_linger,
+        &args.metrics,
         session.target(),
         super::live::RunInfo {
             workload: &session.prepared().workload.name,
@@ -56,7 +56,7 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
     )
     .await?;
     let session = match &live {
-        Some(l) => session.with_observer(l.metrics.clone()),
+        Some(l) => session.with_observer(l.observer()),
         None => session,
     };
 

@@ -10,6 +10,7 @@
 
 pub mod buckets;
 pub mod live;
+pub mod push;
 pub mod serve;
 pub mod text;
 

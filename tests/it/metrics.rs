@@ -340,3 +340,96 @@ fn now() -> f64 {
         .unwrap()
         .as_secs_f64()
 }
+
+/// A Pushgateway (Debian package prometheus-pushgateway), killed when dropped.
+struct Pushgateway {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Pushgateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regress_pushes_its_final_figures_to_a_pushgateway() {
+    let port = free_port();
+    let gw = Pushgateway {
+        child: Command::new("prometheus-pushgateway")
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus-pushgateway (Debian package; .ci/run installs it)"),
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get(&format!("{}/-/ready", gw.url)).is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the pushgateway did not get ready"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("m.sql"), WORKLOAD).unwrap();
+    let suite = dir.path().join("nightly.toml");
+    std::fs::write(
+        &suite,
+        "[[run]]\nname = \"one\"\nworkload = \"m.sql\"\nqps = 100\nduration = \"2s\"\nwarmup = \"0s\"\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let (url, suite, out2, gw_url) = (
+        db.url(),
+        suite.display().to_string(),
+        out.display().to_string(),
+        gw.url.clone(),
+    );
+    let a = tokio::task::spawn_blocking(move || {
+        dbload()
+            .args(["-d", &url, "regress", "--suite", &suite, "--out", &out2])
+            .args(["--pushgateway", &gw_url])
+            .assert()
+    })
+    .await
+    .unwrap();
+    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(err.contains("pushed the final metrics"), "{err}");
+    let night: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("regress.json")).unwrap()).unwrap();
+    let calls = night["runs"][0]["results"]["totals"]["calls"]
+        .as_u64()
+        .unwrap();
+    assert!(calls > 0);
+    // The gateway holds the night's completions, grouped under job "dbload".
+    let text = get(&format!("{}/metrics", gw.url)).unwrap();
+    let pushed: u64 = text
+        .lines()
+        .filter(|l| {
+            l.starts_with("dbload_scenarios_completed_total{") && l.contains("job=\"dbload\"")
+        })
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap() as u64)
+        .sum();
+    assert_eq!(pushed, calls, "{text}");
+    // A URL dbload cannot push to is refused before any load.
+    let url = db.url();
+    let a = tokio::task::spawn_blocking(move || {
+        dbload()
+            .args(["-d", &url, "stress", "--qps", "10", "--force"])
+            .args(["--pushgateway", "https://gw:9091"])
+            .assert()
+            .code(2)
+    })
+    .await
+    .unwrap();
+    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(
+        err.contains("--pushgateway https://gw:9091: give an http:// URL"),
+        "{err}"
+    );
+}
