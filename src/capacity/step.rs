@@ -192,16 +192,15 @@ pub async fn run(
         seed: cfg.seed.wrapping_add(k.wrapping_mul(0x9E37_79B9)),
         ..cfg.clone()
     };
-    let admin = env.session.admin();
     let sampler_conn = crate::db::connect(env.session.target()).await.ok();
-    let sampler = Sampler::start(admin, sampler_conn).await;
+    let sampler = Sampler::start(&*env.session.admin().await, sampler_conn).await;
     let mark = CpuMark::now();
     let out = env
         .session
         .run(cfg, &[], Hooks::stop_on(env.stop.clone()))
         .await;
     let cpu = mark.since();
-    let server = sampler.finish(admin).await;
+    let server = sampler.finish(&*env.session.admin().await).await;
     let r = out?;
     Ok((judge(&r, env.slos, cpu, server), r))
 }

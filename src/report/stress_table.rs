@@ -208,9 +208,15 @@ pub fn render(r: &StressResults) -> String {
         None => {
             let _ = writeln!(
                 out,
-                "\nserver: pg_stat_statements not available in this database"
+                "\nserver: {}",
+                r.server_statements_note
+                    .as_deref()
+                    .unwrap_or("pg_stat_statements not available in this database")
             );
         }
+    }
+    if let (Some(_), Some(note)) = (&r.server_statements, &r.server_statements_note) {
+        let _ = writeln!(out, "server: {note}");
     }
 
     for th in &r.verdict.thresholds {

@@ -71,6 +71,9 @@ pub(super) struct Timing {
     pub drain_timeout: Duration,
     /// The open model's target rate (for the samples).
     pub profile: Option<RateProfile>,
+    /// An arrival nobody started within this long of its intended start is
+    /// dropped (open model).
+    pub grace: Duration,
 }
 
 /// Who watches the run's intervals, and the pools whose use they see.
@@ -165,7 +168,23 @@ impl Collector {
     /// One interval boundary at `now`: a sample of what was recorded since
     /// the last one (after the warm-up; during it, or within 50 ms after
     /// it, the statistics keep accumulating into the first sample).
-    fn interval(&mut self, t: &Timing, now: Instant, end: Instant, last: bool, hooks: &mut Hooks) {
+    fn interval(
+        &mut self,
+        t: &Timing,
+        now: Instant,
+        end: Instant,
+        last: bool,
+        hooks: &mut Hooks,
+        schedule: Option<&Schedule>,
+    ) {
+        // Arrivals already overdue count as dropped now, while a stall
+        // lasts, not when a worker frees up after it.
+        if let Some(s) = schedule
+            && let Some(before) = now.checked_sub(t.grace)
+        {
+            self.acc.dropped +=
+                s.drop_due_before(Some(before), (t.warmup_end - t.start).as_secs_f64());
+        }
         self.swap_shards();
         let inflight = self.sh.inflight.load(Ordering::Relaxed);
         self.peak_inflight = self.peak_inflight.max(inflight);
@@ -250,7 +269,8 @@ impl Collector {
             let finished = (now >= end || interrupted) && drivers.is_empty();
             let timed_out = drain_deadline.is_some_and(|d| now >= d);
             if now >= tick || finished || timed_out {
-                self.interval(t, now, end, finished || timed_out, hooks);
+                let sched = ender.schedule.as_deref();
+                self.interval(t, now, end, finished || timed_out, hooks, sched);
                 while tick <= now {
                     tick += Duration::from_secs(1);
                 }

@@ -18,7 +18,7 @@ use super::observer::Observer;
 use super::outcome::{RunOutcome, StressError};
 use super::schedule::{ArrivalGen, Schedule};
 use super::shard::{self, Abort, Remote};
-use super::worker::{Deadline, Launch, Pace, Shared};
+use super::worker::{DROP_GRACE, Deadline, Launch, Pace, Shared};
 use super::{Load, StressConfig};
 use crate::workload::Prepared;
 
@@ -123,6 +123,7 @@ pub(super) async fn run(
             Load::Open { profile, .. } => Some(profile.clone()),
             Load::Closed { .. } => None,
         },
+        grace: DROP_GRACE + cfg.timer_resolution,
     };
     let launch = Launch {
         sh: sh.clone(),

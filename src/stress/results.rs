@@ -327,6 +327,9 @@ pub struct StressResults {
     /// Top statements by server execution time during the run
     /// (`pg_stat_statements` delta); None when the extension is unavailable.
     pub server_statements: Option<Vec<ServerStatement>>,
+    /// Why the server-side view is missing or incomplete, when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_statements_note: Option<String>,
     pub verdict: Verdict,
     /// What load shapes and multi-step modes add to a run's results
     /// (`stages`, `soak`, `sweep`, `capacity`: `capacity::model`), carried

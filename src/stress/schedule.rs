@@ -139,9 +139,22 @@ impl Schedule {
     /// Arrivals due before the end that nobody claimed (all slots busy to the
     /// end): consumed here and returned, to be counted as dropped.
     pub fn drain_unclaimed(&self, warmup: f64) -> u64 {
+        self.drop_due_before(None, warmup)
+    }
+
+    /// Arrivals due before `before` (None: the end) that nobody claimed in
+    /// time: consumed and returned (the measured ones), to be counted as
+    /// dropped in the interval they became overdue, not when a worker
+    /// frees up after a stall.
+    pub fn drop_due_before(&self, before: Option<Instant>, warmup: f64) -> u64 {
+        let mut g = self.inner.lock().unwrap();
+        let limit = before.map_or(f64::INFINITY, |b| {
+            b.saturating_duration_since(self.start).as_secs_f64()
+        });
         let mut n = 0;
-        while let Some(c) = self.claim(warmup) {
-            if c.measured {
+        while g.arrivals.peek() < g.end.min(limit) {
+            if g.arrivals.advance() >= warmup {
+                g.claimed_measured += 1;
                 n += 1;
             }
         }
@@ -218,5 +231,22 @@ mod tests {
         assert_eq!(n, 20); // 0.1, 0.2, … 2.0
         assert_eq!(measured, 11); // 1.0 … 2.0
         assert_eq!(s.scheduled(), 11);
+    }
+
+    #[test]
+    fn overdue_arrivals_are_dropped_up_to_an_instant() {
+        let start = Instant::now();
+        let g = ArrivalGen::new(Arrival::Uniform, RateProfile::Constant { qps: 10.0 }, 1);
+        let s = Schedule::new(start, g, Duration::from_secs_f64(2.05));
+        // Due before 0.55 s: 0.1 … 0.5, of which 0.5 is measured.
+        let dropped = s.drop_due_before(Some(start + Duration::from_millis(550)), 0.45);
+        assert_eq!(dropped, 1);
+        assert_eq!(
+            s.claim(0.45).unwrap().at,
+            start + Duration::from_millis(600)
+        );
+        // The rest up to the end.
+        assert_eq!(s.drain_unclaimed(0.45), 14);
+        assert_eq!(s.scheduled(), 16);
     }
 }

@@ -48,8 +48,9 @@ pub enum SessionError {
 pub struct Session {
     target: Target,
     prepared: Arc<Prepared>,
-    /// A connection outside the run's pools, for the server-side views.
-    admin: Client,
+    /// A connection outside the run's pools, for the server-side views
+    /// (opened again when the server dropped it).
+    admin: tokio::sync::Mutex<Client>,
     server: ServerInfo,
     dataset: Option<serde_json::Value>,
     /// `pg_stat_statements` when the session opened.
@@ -83,7 +84,7 @@ impl Session {
         Ok(Session {
             target: target.clone(),
             prepared: Arc::new(prepared),
-            admin,
+            admin: tokio::sync::Mutex::new(admin),
             server,
             dataset,
             opened,
@@ -120,9 +121,26 @@ impl Session {
         &self.prepared
     }
 
-    /// A connection outside the runs' pools (for server-side views).
-    pub fn admin(&self) -> &Client {
-        &self.admin
+    /// A connection outside the runs' pools (for server-side views),
+    /// opened again first if the server dropped it (a restart, a
+    /// terminated backend). Do not hold it across [`Session::run`].
+    pub async fn admin(&self) -> tokio::sync::MutexGuard<'_, Client> {
+        let mut c = self.admin.lock().await;
+        if c.is_closed()
+            && let Ok(fresh) = crate::db::connect(&self.target).await
+        {
+            *c = fresh;
+        }
+        c
+    }
+
+    /// When the server last started (None: not readable).
+    async fn server_started(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        let c = self.admin().await;
+        c.query_one("SELECT pg_postmaster_start_time()", &[])
+            .await
+            .ok()
+            .map(|r| r.get(0))
     }
 
     /// Run `cfg` to its end (or until `hooks.stop`): finished results with
@@ -139,7 +157,9 @@ impl Session {
             .map(|n| crate::db::pool(&self.target, *n))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| StressError::Pool(e.to_string()))?;
-        let before = server::pgss_snapshot(&self.admin).await;
+        // (Separate statements: each takes the admin connection in turn.)
+        let before = server::pgss_snapshot(&*self.admin().await).await;
+        let started = self.server_started().await;
         let out = driver::run(
             pools,
             self.prepared.clone(),
@@ -149,6 +169,11 @@ impl Session {
         )
         .await?;
         let top = self.statements_since(before.as_ref()).await;
+        let restarted = match (started, self.server_started().await) {
+            (Some(a), Some(b)) => a != b,
+            (Some(_), None) => true,
+            _ => false,
+        };
         let mut r = summary::build(
             &self.prepared.workload,
             cfg,
@@ -157,6 +182,17 @@ impl Session {
             self.dataset.clone(),
             top,
         );
+        if restarted {
+            r.server_statements_note = Some(
+                "the server restarted during the run: pg_stat_statements may have been reset, \
+                 so the server-side view covers only part of the run"
+                    .into(),
+            );
+        } else if before.is_none() && r.server_statements.is_none() {
+            r.server_statements_note =
+                Some("pg_stat_statements is not available in this database".into());
+        }
+        summary::error_budget(&mut r, thresholds);
         threshold::apply(thresholds, &mut r);
         Ok(r)
     }
@@ -171,7 +207,7 @@ impl Session {
         &self,
         before: Option<&PgssSnapshot>,
     ) -> Option<Vec<ServerStatement>> {
-        let after = server::pgss_snapshot(&self.admin).await?;
+        let after = server::pgss_snapshot(&*self.admin().await).await?;
         Some(server::pgss_delta(before?, &after, TOP_STATEMENTS))
     }
 }

@@ -11,6 +11,7 @@ use super::results::{
 };
 use super::server::{ServerInfo, ServerStatement};
 use super::stats::ScenarioStats;
+use super::threshold::{Metric, Threshold};
 use crate::workload::Workload;
 
 fn parts(s: &ScenarioStats) -> Parts {
@@ -182,8 +183,72 @@ pub fn build(
         scenarios,
         intervals: out.intervals.clone(),
         server_statements,
+        server_statements_note: None,
         verdict,
         extensions: Extensions::default(),
+    }
+}
+
+/// Share of failed calls above which a run is invalid unless the user set
+/// an `error_rate` threshold of their own.
+pub const ERROR_BUDGET: f64 = 0.05;
+/// Seconds in a row without one successful call that make a run invalid
+/// (a server down, or never back).
+pub const MAX_SECONDS_WITHOUT_SUCCESS: f64 = 10.0;
+
+/// A broken run is not a healthy one: errors stay non-fatal during the
+/// run, but a run whose calls failed beyond the error budget, or that had
+/// no successful call for [`MAX_SECONDS_WITHOUT_SUCCESS`], is invalid
+/// (exit 3) and says when. `thresholds` with an `error_rate` of the user's
+/// own replace the budget.
+pub fn error_budget(r: &mut StressResults, thresholds: &[Threshold]) {
+    let own = thresholds.iter().any(|t| t.metric == Metric::ErrorRate);
+    let window = |r: &StressResults| {
+        let with: Vec<f64> = r
+            .intervals
+            .iter()
+            .filter(|i| i.errors > 0)
+            .map(|i| i.t)
+            .collect();
+        match (with.first(), with.last()) {
+            (Some(a), Some(b)) => format!(" (errors from {:.0} s to {:.0} s)", a - 1.0, b),
+            _ => String::new(),
+        }
+    };
+    let t = &r.totals;
+    if !own && t.errors > 0 && t.error_rate > ERROR_BUDGET {
+        let reason = format!(
+            "{:.1} % of calls failed{}: above the {:.0} % error budget (set your own with --threshold 'error_rate<…')",
+            t.error_rate * 100.0,
+            window(r),
+            ERROR_BUDGET * 100.0
+        );
+        r.verdict.invalid_reasons.push(reason);
+    }
+    // The longest stretch of whole intervals with errors and no success.
+    let (mut run, mut longest, mut from) = (0.0, (0.0, 0.0), 0.0);
+    for i in &r.intervals {
+        if i.calls == 0 && i.errors > 0 {
+            if run == 0.0 {
+                from = i.t - i.secs;
+            }
+            run += i.secs;
+            if run > longest.0 {
+                longest = (run, from);
+            }
+        } else {
+            run = 0.0;
+        }
+    }
+    if longest.0 >= MAX_SECONDS_WITHOUT_SUCCESS {
+        r.verdict.invalid_reasons.push(format!(
+            "no call succeeded for {:.0} s (from {:.0} s): the server was unreachable or failing",
+            longest.0, longest.1
+        ));
+    }
+    if !r.verdict.invalid_reasons.is_empty() {
+        r.verdict.valid = false;
+        r.verdict.exit_code = 3;
     }
 }
 
@@ -258,5 +323,75 @@ mod tests {
         let r = build(&w, &cfg, &out, Default::default(), None, None);
         assert_eq!((r.totals.calls, r.totals.rate), (150, 50.0));
         assert_eq!((r.scenarios[0].calls, r.scenarios[0].rate), (150, 50.0));
+    }
+
+    fn failing(errors_per_s: &[u64]) -> StressResults {
+        let w = crate::workload::parse("t.sql", "-- @scenario one weight=1\nSELECT 1;\n").unwrap();
+        let cfg = StressConfig {
+            load: crate::stress::Load::closed(1),
+            duration: std::time::Duration::from_secs(errors_per_s.len() as u64),
+            warmup: std::time::Duration::ZERO,
+            pool: 1,
+            seed: 1,
+            drain_timeout: std::time::Duration::from_secs(1),
+            timer_resolution: std::time::Duration::ZERO,
+        };
+        let mut totals = crate::stress::stats::Stats::new(&[1]);
+        let intervals = errors_per_s
+            .iter()
+            .enumerate()
+            .map(|(k, e)| {
+                let mut s = crate::stress::stats::Stats::new(&[1]);
+                s.scenarios[0].calls = 100 - e;
+                for _ in 0..*e {
+                    s.scenarios[0].error(*b"08", None);
+                }
+                totals.merge(&s);
+                crate::stress::results::interval_sample(&w, &s, k as f64 + 1.0, 1.0, None, 1)
+            })
+            .collect();
+        let out = RunOutcome {
+            totals,
+            intervals,
+            scheduled: 0,
+            dropped: 0,
+            unfinished: 0,
+            interrupted: false,
+            measured_secs: errors_per_s.len() as f64,
+            started_at: chrono::Utc::now(),
+            finished_at: chrono::Utc::now(),
+            peak_inflight: 1,
+            worker_panics: vec![],
+            window_calls: vec![],
+        };
+        build(&w, &cfg, &out, Default::default(), None, None)
+    }
+
+    #[test]
+    fn a_run_beyond_the_error_budget_or_without_success_is_invalid() {
+        // 3 % errors: within the budget.
+        let mut r = failing(&[3; 20]);
+        error_budget(&mut r, &[]);
+        assert!(r.verdict.valid, "{:?}", r.verdict);
+        // A server down for 12 s of 30: 40 % errors, 12 s without success.
+        let mut e = vec![0; 30];
+        e[5..17].iter_mut().for_each(|x| *x = 100);
+        let mut r = failing(&e);
+        error_budget(&mut r, &[]);
+        assert_eq!(r.verdict.exit_code, 3);
+        let why = r.verdict.invalid_reasons.join(" | ");
+        assert!(
+            why.contains("40.0 % of calls failed (errors from 5 s to 17 s)"),
+            "{why}"
+        );
+        assert!(
+            why.contains("no call succeeded for 12 s (from 5 s)"),
+            "{why}"
+        );
+        // The user's own error threshold replaces the budget (not the outage rule).
+        let mut r = failing(&[8; 20]);
+        let own = crate::stress::threshold::parse("error_rate<10%").unwrap();
+        error_budget(&mut r, &[own]);
+        assert!(r.verdict.valid, "{:?}", r.verdict);
     }
 }

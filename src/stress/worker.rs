@@ -308,6 +308,7 @@ async fn closed_worker(
 ) {
     let shard = &sh.shards[id % sh.shards.len()];
     let mut ctx = sh.ctx(id);
+    let mut backoff = Backoff::default();
     loop {
         if *stop.borrow() || end.passed(Instant::now()) {
             return;
@@ -367,12 +368,64 @@ async fn closed_worker(
                 lane.drop_conn(generation, false).await;
             }
         }
-        if let Err(e) = &res
-            && (lost || e.class == *b"08")
-        {
-            // Server unreachable, or no usable connection: do not spin.
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        match &res {
+            // Server unreachable, or no usable connection: back off.
+            Err(e) if lost || e.class == *b"08" => {
+                let pause = backoff.failed(&mut ctx.rng);
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = stop.wait_for(|v| *v) => {}
+                }
+            }
+            Err(_) => {}
+            Ok(_) => backoff.reset(),
         }
+    }
+}
+
+/// How long a closed-model client waits after a failed connection before
+/// trying again: doubling from [`Backoff::FIRST`] up to [`Backoff::MOST`],
+/// with jitter so the clients do not return in step; reset by a success.
+#[derive(Debug, Default)]
+pub(super) struct Backoff {
+    failures: u32,
+}
+
+impl Backoff {
+    pub const FIRST: Duration = Duration::from_millis(20);
+    pub const MOST: Duration = Duration::from_secs(1);
+
+    /// One more failure: the pause before the next try (half to all of the
+    /// doubled delay).
+    pub fn failed(&mut self, rng: &mut SmallRng) -> Duration {
+        let full = Self::FIRST
+            .saturating_mul(1 << self.failures.min(16))
+            .min(Self::MOST);
+        self.failures = self.failures.saturating_add(1);
+        full.mul_f64(0.5 + rng.random::<f64>() / 2.0)
+    }
+
+    pub fn reset(&mut self) {
+        self.failures = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_up_to_a_second_and_resets() {
+        let mut rng = SmallRng::seed_from_u64(1);
+        let mut b = Backoff::default();
+        let pauses: Vec<Duration> = (0..10).map(|_| b.failed(&mut rng)).collect();
+        for (k, p) in pauses.iter().enumerate() {
+            let full = Backoff::FIRST.saturating_mul(1 << k).min(Backoff::MOST);
+            assert!(*p >= full / 2 && *p <= full, "{k}: {p:?} vs {full:?}");
+        }
+        assert!(pauses[9] >= Backoff::MOST / 2);
+        b.reset();
+        assert!(b.failed(&mut rng) <= Backoff::FIRST);
     }
 }
 

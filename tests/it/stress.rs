@@ -433,6 +433,34 @@ async fn default_workload_refuses_a_database_dbload_did_not_seed() {
     );
 }
 
+/// Errors do not stop a run, but a run whose calls fail beyond the error
+/// budget is invalid (exit 3) and says when they failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_calls_fail_is_invalid() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let wl = write(
+        &dir,
+        "half.sql",
+        "-- @scenario ok weight=1\nSELECT 1;\n-- @scenario boom weight=1\nSELECT 1 / 0;\n",
+    );
+    let url = db.url();
+    let a = tokio::task::spawn_blocking(move || {
+        dbload()
+            .args(["-d", &url, "stress", "--workload", &wl, "--qps", "40"])
+            .args(["--duration", "2s", "--warmup", "0s"])
+            .assert()
+    })
+    .await
+    .unwrap();
+    let err = stderr_of(&a);
+    assert_eq!(a.get_output().status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("of calls failed (errors from") && err.contains("above the 5 % error budget"),
+        "{err}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latency_thresholds_fail_when_every_call_fails() {
     let db = seeded().await;
@@ -450,6 +478,8 @@ async fn latency_thresholds_fail_when_every_call_fails() {
             .args(["--duration", "1s", "--warmup", "0s"])
             .args(["--out", out2.to_str().unwrap()])
             .args(["--threshold", "p99<50ms", "--threshold", "boom:mean<50ms"])
+            // An error threshold of the user's own replaces the error budget.
+            .args(["--threshold", "error_rate<100%"])
             .assert()
     })
     .await
@@ -469,6 +499,7 @@ async fn latency_thresholds_fail_when_every_call_fails() {
         r.verdict
             .thresholds
             .iter()
+            .filter(|t| t.expr != "error_rate<100%")
             .all(|t| !t.passed && t.note.is_some())
     );
 }
