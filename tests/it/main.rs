@@ -11,6 +11,7 @@ mod cli_errors;
 mod connect;
 mod demo;
 mod driver_threads;
+mod faults;
 mod local_cluster;
 mod metrics;
 mod migrations;
