@@ -1,13 +1,15 @@
 //! Everything about reaching PostgreSQL: connection targets (URL, conninfo,
-//! `PG*` environment), connections and pools, the managed local cluster, and
-//! schema migrations.
+//! `PG*` environment), connections and pools, the managed local cluster,
+//! schema migrations, and read-only transactions for reads that must not write.
 
 pub mod connect;
 pub mod local;
 pub mod migrate;
+pub mod read_only;
 pub mod target;
 
 pub use connect::{ConnectError, connect, pool};
+pub use read_only::read_only;
 pub use target::Target;
 
 /// Leading comment of the queries dbload sends for its own set-up (dataset

@@ -12,5 +12,6 @@ mod demo;
 mod local_cluster;
 mod migrations;
 mod regress;
+mod reliability;
 mod seed;
 mod stress;
