@@ -9,6 +9,7 @@ pub mod capacity;
 pub mod cli;
 mod commands;
 pub mod db;
+pub mod input;
 pub mod regress;
 pub mod report;
 pub mod seed;

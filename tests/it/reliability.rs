@@ -90,3 +90,96 @@ async fn data_modifying_samples_are_refused_and_change_nothing() {
     .await
     .unwrap();
 }
+
+/// Endless or binary inputs are refused at once, naming the input and, for
+/// content, line and column; nothing is read into memory without bound.
+#[test]
+fn endless_and_binary_inputs_are_refused_with_their_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let latin1 = dir.path().join("latin1.sql");
+    std::fs::write(&latin1, b"-- @scenario a\nSELECT 'caf\xe9';\n").unwrap();
+    let latin1 = latin1.display().to_string();
+    // Nothing below reaches a database: an unreachable --url proves it.
+    let url = "postgresql://nobody@127.0.0.1:1/none";
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["workload", "check", "/dev/zero"],
+            "workload file /dev/zero:1:1: not a text file (NUL byte)",
+        ),
+        (
+            &["workload", "check", "--offline", &latin1],
+            ":2:12: not UTF-8 text (byte 0xe9)",
+        ),
+        (
+            &[
+                "stress",
+                "-w",
+                "/dev/urandom",
+                "--qps",
+                "1",
+                "--duration",
+                "1s",
+            ],
+            "--workload /dev/urandom:",
+        ),
+        (
+            &["analyze", "--from-file", "/dev/zero"],
+            "--from-file /dev/zero:1:1: not a text file (NUL byte)",
+        ),
+        (&["report", "/dev/zero"], "/dev/zero:1:1: expected value"),
+    ];
+    for (args, expected) in cases {
+        let a = dbload()
+            .args(["-d", url])
+            .args(args)
+            .timeout(std::time::Duration::from_secs(60))
+            .assert();
+        let err = stderr_of(&a);
+        assert_eq!(a.get_output().status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+}
+
+/// `report` streams a results file into its struct and never copies its
+/// runs: a 34 MB file (20,000 per-second intervals) is reported within a
+/// 150 MB data limit (it took 8× the file's size: ~300 MB). The file's keys
+/// are sorted (`schema` after `intervals`), the harder case: the fields
+/// before `schema` are held as text until it is known.
+#[test]
+fn report_on_a_long_results_file_stays_within_a_memory_limit() {
+    let mut v: serde_json::Value =
+        serde_json::from_str(include_str!("../../fixtures/stress_results.json")).unwrap();
+    let base = v["intervals"].as_array().unwrap().clone();
+    let intervals: Vec<serde_json::Value> = (0..20_000)
+        .map(|i| {
+            let mut x = base[i % base.len()].clone();
+            x["t"] = (1.001 + i as f64).into();
+            x
+        })
+        .collect();
+    v["intervals"] = intervals.into();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.json");
+
+    serde_json::to_writer(std::fs::File::create(&path).unwrap(), &v).unwrap();
+    drop(v);
+    let bin = assert_cmd::cargo::cargo_bin!("dbload");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"ulimit -d 150000 && exec "$0" report "$1" --markdown "$2""#)
+        .arg(bin)
+        .arg(&path)
+        .arg(dir.path().join("long.md"))
+        // The runtime's threads' stacks count against the limit too.
+        .env("TOKIO_WORKER_THREADS", "2")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = std::fs::read_to_string(dir.path().join("long.md")).unwrap();
+    assert!(md.contains("| vetclinic |"), "{md}");
+}
