@@ -1,7 +1,9 @@
 //! Everything about reaching PostgreSQL: connection targets (URL, conninfo,
 //! `PG*` environment), connections and pools, the managed local cluster,
-//! schema migrations, and read-only transactions for reads that must not write.
+//! schema migrations, read-only transactions for reads that must not write,
+//! and the connection limits a command must fit in.
 
+pub mod conn_limits;
 pub mod connect;
 pub mod local;
 pub mod migrate;

@@ -59,6 +59,19 @@ pub enum SeedError {
         dependents: String,
     },
     #[error(
+        "cannot re-seed {target}: {}\nA seed truncates dbload's tables and rebuilds their keys, \
+         which these forbid; nothing was changed. Remove them first:\n{}\nthen seed, and \
+         re-create them afterwards (or seed another database)",
+        .blockers.iter().map(|b| b.what.as_str()).collect::<Vec<_>>().join(", "),
+        .blockers.iter().map(|b| format!("  {}", b.remove)).collect::<Vec<_>>().join("\n")
+    )]
+    Blocked {
+        target: String,
+        blockers: Vec<schema::Blocker>,
+    },
+    #[error("{0}; nothing was changed")]
+    Connections(String),
+    #[error(
         "--scale {scale} needs about {need} of disk on the server (data, indexes and WAL), \
          but only {free} is free in {path}"
     )]
@@ -384,6 +397,34 @@ pub async fn seed(
                 dependents: deps.join(", "),
             });
         }
+    } else {
+        let blockers = schema::blockers(&client, &existing.present)
+            .await
+            .checking("listing objects that depend on the existing tables")?;
+        if !blockers.is_empty() {
+            return Err(SeedError::Blocked {
+                target: target.to_string(),
+                blockers,
+            });
+        }
+    }
+    // Every connection the load uses, opened now: a server that cannot
+    // take them all refuses before anything changes.
+    crate::db::conn_limits::room(&client)
+        .await
+        .checking("reading the server's connection limits")?
+        .check(plan.jobs, "--jobs")
+        .map_err(SeedError::Connections)?;
+    let mut more_clients = Vec::with_capacity(plan.jobs - 1);
+    for i in 1..plan.jobs {
+        more_clients.push(Arc::new(connect(target).await.map_err(|e| {
+            SeedError::Connections(format!(
+                "--jobs {}: connection {} of {} failed: {e}",
+                plan.jobs,
+                i + 1,
+                plan.jobs
+            ))
+        })?));
     }
     // The tables being replaced give their space back when truncated.
     let need = plan.disk_needed();
@@ -452,9 +493,7 @@ pub async fn seed(
 
     // ---- load
     let mut clients = vec![Arc::new(client)];
-    for _ in 1..plan.jobs {
-        clients.push(Arc::new(connect(target).await?));
-    }
+    clients.extend(more_clients);
     let pool = Arc::new(
         rayon::ThreadPoolBuilder::new()
             .num_threads(plan.jobs)

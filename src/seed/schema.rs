@@ -112,6 +112,58 @@ pub async fn dependents(
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
+/// An object outside dbload's tables that a re-seed would break: a seed
+/// truncates the tables and drops and rebuilds their keys, which a foreign
+/// key from another table (or a view relying on a key) forbids.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Blocker {
+    /// "foreign key vet_notes_pet_fkey on vet_notes (references pets)".
+    pub what: String,
+    /// The statement that removes it (to re-create it after the seed).
+    pub remove: String,
+}
+
+/// Objects outside `tables` that depend on their rows or keys: foreign keys
+/// referencing them, views depending on one of their constraints.
+pub async fn blockers(
+    client: &Client,
+    tables: &[String],
+) -> Result<Vec<Blocker>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "WITH t AS (SELECT to_regclass(x)::oid AS oid FROM unnest($1::text[]) AS x \
+                        WHERE to_regclass(x) IS NOT NULL) \
+             SELECT format('foreign key %I on %s (references %s)', con.conname, \
+                           con.conrelid::regclass, con.confrelid::regclass), \
+                    format('ALTER TABLE %s DROP CONSTRAINT %I;', con.conrelid::regclass, con.conname) \
+             FROM pg_constraint con \
+             WHERE con.contype = 'f' AND con.confrelid IN (SELECT oid FROM t) \
+               AND con.conrelid NOT IN (SELECT oid FROM t) \
+             UNION \
+             SELECT format('%s %s (relies on %I of %s)', \
+                           CASE c.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END, \
+                           c.oid::regclass, con.conname, con.conrelid::regclass), \
+                    format('DROP %s %s;', \
+                           CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END, \
+                           c.oid::regclass) \
+             FROM pg_depend d \
+             JOIN pg_constraint con ON d.refclassid = 'pg_constraint'::regclass AND d.refobjid = con.oid \
+             JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid \
+             JOIN pg_class c ON c.oid = r.ev_class \
+             WHERE con.conrelid IN (SELECT oid FROM t) \
+             ORDER BY 1",
+            &[&tables],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Blocker {
+            what: r.get(0),
+            remove: r.get(1),
+        })
+        .collect())
+}
+
 /// Drop the tables of our names (for `--force` over tables dbload did not
 /// create). Without CASCADE: anything else depending on them makes it fail.
 pub async fn drop_tables(client: &Client, tables: &[String]) -> Result<(), tokio_postgres::Error> {
