@@ -122,6 +122,10 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     points.sort_by_key(|p| p.at);
     let last = files.pop().expect("clap requires one file");
     drop(files);
+    let title = match last {
+        ResultsFile::Stress(_) => "dbload stress",
+        ResultsFile::Regress(_) => "dbload regress",
+    };
     let current = into_regress(
         args.results.last().expect("clap requires one file"),
         last,
@@ -135,14 +139,18 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_default(),
         history: points,
     };
+    // The Markdown is written here, under the title of the file's kind;
+    // the other renderings by the writer `dbload regress` shares.
     let out = Outputs {
         html: args.html,
-        markdown: args.markdown,
+        markdown: None,
         junit: args.junit,
     };
-    let md = report::regress_markdown::render(&current);
-    if out.html.is_none() && out.markdown.is_none() && out.junit.is_none() {
-        print!("{md}");
+    let md = report::regress_markdown::render_titled(&current, title);
+    match &args.markdown {
+        Some(p) => write(p, &md, "--markdown")?,
+        None if out.html.is_none() && out.junit.is_none() => print!("{md}"),
+        None => {}
     }
     write_outputs(&current, &extras, &out)?;
     step_summary(&md);

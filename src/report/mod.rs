@@ -11,6 +11,7 @@ pub mod capacity_table;
 pub mod html;
 pub mod html_charts;
 pub mod junit;
+pub mod md;
 pub mod regress_markdown;
 pub mod stress_markdown;
 pub mod stress_progress;

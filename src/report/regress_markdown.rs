@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use super::md::{code, code_cell, text};
 use crate::regress::RegressResults;
 use crate::regress::compare::Verdict;
 use crate::regress::model::MetricVerdict;
@@ -39,19 +40,21 @@ fn interval(m: &MetricVerdict) -> String {
         .unwrap_or_else(|| "–".into())
 }
 
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
-
 /// Render the summary.
 pub fn render(r: &RegressResults) -> String {
+    render_titled(r, "dbload regress")
+}
+
+/// Render the summary under `title` (`dbload report` renders a stress
+/// results file as "dbload stress").
+pub fn render_titled(r: &RegressResults, title: &str) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "## dbload regress: {}", cell(&r.suite.name));
+    let _ = writeln!(o, "## {title}: {}", text(&r.suite.name));
     let _ = writeln!(o);
     let _ = writeln!(
         o,
         "**{}** (exit {})",
-        cell(&r.outcome.summary),
+        text(&r.outcome.summary),
         r.outcome.exit_code
     );
     let _ = writeln!(o);
@@ -60,7 +63,7 @@ pub fn render(r: &RegressResults) -> String {
         "Baseline: {} · tolerance {:.0} %{} · dbload {}",
         r.baseline
             .as_ref()
-            .map(|b| format!("`{}`", cell(&b.path)))
+            .map(|b| code(&b.path))
             .unwrap_or_else(|| "none".into()),
         r.tolerance * 100.0,
         r.tail_tolerance
@@ -80,7 +83,7 @@ pub fn render(r: &RegressResults) -> String {
         let _ = writeln!(
             o,
             "| {}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            cell(&run.name),
+            text(&run.name),
             if run.results.verdict.valid {
                 ""
             } else {
@@ -99,14 +102,14 @@ pub fn render(r: &RegressResults) -> String {
     }
     for run in &r.runs {
         let _ = writeln!(o);
-        let _ = writeln!(o, "### {}", cell(&run.name));
+        let _ = writeln!(o, "### {}", text(&run.name));
         let _ = writeln!(o);
         let _ = writeln!(
             o,
-            "Workload `{}` · dataset {} · {}",
-            cell(&run.results.workload.name),
-            cell(&super::dataset_line(&run.results.dataset)),
-            cell(
+            "Workload {} · dataset {} · {}",
+            code(&run.results.workload.name),
+            text(&super::dataset_line(&run.results.dataset)),
+            text(
                 run.results
                     .server
                     .version
@@ -116,10 +119,10 @@ pub fn render(r: &RegressResults) -> String {
             )
         );
         for reason in &run.results.verdict.invalid_reasons {
-            let _ = writeln!(o, "\n- invalid run: {}", cell(reason));
+            let _ = writeln!(o, "\n- invalid run: {}", text(reason));
         }
         if let Some(n) = &run.note {
-            let _ = writeln!(o, "\n> {}", cell(n));
+            let _ = writeln!(o, "\n> {}", text(n));
         }
         if !run.results.verdict.thresholds.is_empty() {
             let _ = writeln!(o);
@@ -128,8 +131,8 @@ pub fn render(r: &RegressResults) -> String {
             for t in &run.results.verdict.thresholds {
                 let _ = writeln!(
                     o,
-                    "| `{}` | {} {} | {} |",
-                    cell(&t.expr),
+                    "| {} | {} {} | {} |",
+                    code_cell(&t.expr),
                     t.actual,
                     t.unit,
                     if t.passed { "passed" } else { "**breached**" }
@@ -150,7 +153,7 @@ pub fn render(r: &RegressResults) -> String {
                     if m.scenario == "*" {
                         "all".to_string()
                     } else {
-                        cell(&m.scenario)
+                        text(&m.scenario)
                     },
                     m.metric,
                     value(m.baseline, &m.unit),
@@ -183,7 +186,7 @@ pub fn render(r: &RegressResults) -> String {
                 let _ = writeln!(
                     o,
                     "\nTolerances widened by the run-to-run noise of the history: {}.",
-                    cell(&widened.join(", "))
+                    text(&widened.join(", "))
                 );
             }
         }
@@ -219,7 +222,8 @@ mod tests {
         let r = crate::regress::assess::tests::sample();
         let md = render(&r);
         assert!(md.contains("**regressed**") && md.contains("**breached**"));
-        assert!(md.contains("nightly <&>"));
+        // The suite's name holds HTML characters: escaped, never raw.
+        assert!(md.contains("nightly &lt;&amp;&gt;") && !md.contains("<&>"));
         snapshot("summary.md", &md);
     }
 

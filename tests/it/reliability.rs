@@ -236,3 +236,34 @@ async fn analyze_proposes_an_index_for_a_table_whose_name_holds_a_quote() {
         "{out}"
     );
 }
+
+/// `report --markdown` escapes names (a workload or scenario named with
+/// HTML appeared raw) and titles a stress results file "dbload stress"
+/// (it was "dbload regress").
+#[test]
+fn report_markdown_escapes_names_and_titles_a_stress_file_as_stress() {
+    let mut v: serde_json::Value =
+        serde_json::from_str(include_str!("../../fixtures/stress_results.json")).unwrap();
+    v["workload"]["name"] = "<script>alert(1)</script>".into();
+    v["scenarios"][0]["name"] = "<b>bold</b>|pipe".into();
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(&dir, "r.json", &v.to_string());
+    let md_path = dir.path().join("r.md");
+    dbload()
+        .args(["report", &path, "--markdown"])
+        .arg(&md_path)
+        .assert()
+        .success();
+    let md = std::fs::read_to_string(&md_path).unwrap();
+    assert!(
+        md.starts_with("## dbload stress: &lt;script&gt;alert(1)&lt;/script&gt;\n"),
+        "{md}"
+    );
+    // Outside code spans (shown literally), no raw HTML.
+    let outside: String = md.split('`').step_by(2).collect();
+    assert!(!outside.contains('<'), "{md}");
+    assert!(md.contains("`<script>alert(1)</script>`"), "{md}");
+    // To stdout, the same.
+    let a = dbload().args(["report", &path]).assert().success();
+    assert_eq!(String::from_utf8_lossy(&a.get_output().stdout), md);
+}
