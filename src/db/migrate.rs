@@ -115,24 +115,30 @@ pub async fn apply(client: &mut Client, list: &[Migration]) -> Result<MigrateRep
         if rows.iter().any(|r| r.get::<_, i32>(0) == m.version) {
             continue;
         }
-        if let Err(e) = tx.batch_execute(m.sql).await {
-            let (line, message) = match e.as_db_error() {
-                Some(db) => {
-                    let line = match db.position() {
-                        Some(tokio_postgres::error::ErrorPosition::Original(p)) => {
-                            line_of(m.sql, *p as usize)
-                        }
-                        _ => 1,
-                    };
-                    (line, db.message().to_string())
-                }
-                None => (1, e.to_string()),
-            };
-            return Err(MigrateError::Failed {
-                file: m.name.into(),
-                line,
-                message,
-            });
+        // One statement at a time, so a failure names its own line (a
+        // server error carries a position only for some errors, and only
+        // within the statement it was sent).
+        for st in crate::analyze::source::split_sql(m.sql, "") {
+            let first = statement_line(&st.location);
+            if let Err(e) = tx.batch_execute(&st.query).await {
+                let (line, message) = match e.as_db_error() {
+                    Some(db) => {
+                        let line = match db.position() {
+                            Some(tokio_postgres::error::ErrorPosition::Original(p)) => {
+                                first + line_of(&st.query, *p as usize) - 1
+                            }
+                            _ => first,
+                        };
+                        (line, db.message().to_string())
+                    }
+                    None => (first, e.to_string()),
+                };
+                return Err(MigrateError::Failed {
+                    file: m.name.into(),
+                    line,
+                    message,
+                });
+            }
         }
         tx.execute(
             "INSERT INTO dbload_migrations (version, name, checksum) VALUES ($1, $2, $3)",
@@ -143,6 +149,15 @@ pub async fn apply(client: &mut Client, list: &[Migration]) -> Result<MigrateRep
     }
     tx.commit().await?;
     Ok(report)
+}
+
+/// The line of a statement located as `:<line>` by
+/// [`crate::analyze::source::split_sql`] (with an empty origin).
+fn statement_line(location: &str) -> usize {
+    location
+        .rsplit_once(':')
+        .and_then(|(_, l)| l.parse().ok())
+        .unwrap_or(1)
 }
 
 /// 1-based line of a 1-based character position.
