@@ -213,10 +213,16 @@ async fn start_right_after_the_postmaster_is_killed_starts_it_again() {
             .assert()
             .success();
         let out = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+        let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
         assert!(
             out.contains("local cluster started"),
-            "round {round}: {out}{}",
-            String::from_utf8_lossy(&a.get_output().stderr)
+            "round {round}: {out}{err}"
+        );
+        // The warning says what happened, without colour codes: stderr is
+        // not a terminal here.
+        assert!(
+            err.contains("WARN") && err.contains("had been killed") && !err.contains('\x1b'),
+            "{err:?}"
         );
         let c = connect(&cluster.target().unwrap()).await.unwrap();
         c.query_one("SELECT 1", &[]).await.unwrap();

@@ -479,7 +479,7 @@ impl LocalCluster {
                 .arg("-q")
                 .arg("-h")
                 .arg(self.socket_dir())
-                .args(["-p", &port, "-t", "5", "-U", LOCAL_USER, "-d", LOCAL_DB]);
+                .args(["-p", &port, "-t", "2", "-U", LOCAL_USER, "-d", LOCAL_DB]);
             // 0: accepting connections, 1: rejecting them (starting up).
             if matches!(c.status().await.map(|s| s.code()), Ok(Some(0 | 1))) {
                 return Ok(true);
