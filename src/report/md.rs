@@ -11,9 +11,8 @@ pub fn text(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
+            // The HTML and JUnit escaper's entities.
+            '&' | '<' | '>' => o.push_str(&super::junit::escape(c.encode_utf8(&mut [0; 4]))),
             '\\' | '`' | '*' | '[' | ']' | '|' => {
                 o.push('\\');
                 o.push(c);

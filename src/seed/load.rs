@@ -49,21 +49,23 @@ pub enum SeedError {
     )]
     Foreign { target: String, tables: String },
     #[error(
-        "--force would DROP {tables} on {target}, but other objects depend on them: \
-         {dependents}. dbload does not drop with CASCADE; drop or change these yourself, \
-         or seed another database"
+        "--force would DROP {tables} on {target}, but other objects depend on them: {}. \
+         dbload does not drop with CASCADE; nothing was changed. Drop or change these \
+         yourself:\n{}\nor seed another database",
+        what(.dependents),
+        remove(.dependents)
     )]
     Dependents {
         target: String,
         tables: String,
-        dependents: String,
+        dependents: Vec<schema::Blocker>,
     },
     #[error(
         "cannot re-seed {target}: {}\nA seed truncates dbload's tables and rebuilds their keys, \
          which these forbid; nothing was changed. Remove them first:\n{}\nthen seed, and \
          re-create them afterwards (or seed another database)",
-        .blockers.iter().map(|b| b.what.as_str()).collect::<Vec<_>>().join(", "),
-        .blockers.iter().map(|b| format!("  {}", b.remove)).collect::<Vec<_>>().join("\n")
+        what(.blockers),
+        remove(.blockers)
     )]
     Blocked {
         target: String,
@@ -90,6 +92,22 @@ pub enum SeedError {
     Check { step: String, cause: String },
     #[error("another `dbload seed` is running on {target}; wait for it to finish")]
     Busy { target: String },
+}
+
+/// The blockers, named in one line.
+fn what(b: &[schema::Blocker]) -> String {
+    b.iter()
+        .map(|b| b.what.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The statements removing the blockers, one per indented line.
+fn remove(b: &[schema::Blocker]) -> String {
+    b.iter()
+        .map(|b| format!("  {}", b.remove))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A user-readable cause of a database error.
@@ -386,27 +404,26 @@ pub async fn seed(
             tables: foreign.join(", "),
         });
     }
-    if !foreign.is_empty() {
-        let deps = schema::dependents(&client, &foreign)
-            .await
-            .checking("listing objects that depend on the existing tables")?;
-        if !deps.is_empty() {
-            return Err(SeedError::Dependents {
+    let change = if foreign.is_empty() {
+        schema::Change::Reseed
+    } else {
+        schema::Change::DropTables
+    };
+    let blockers = schema::blockers(&client, &existing.present, change)
+        .await
+        .checking("listing objects that depend on the existing tables")?;
+    if !blockers.is_empty() {
+        return Err(match change {
+            schema::Change::DropTables => SeedError::Dependents {
                 target: target.to_string(),
                 tables: foreign.join(", "),
-                dependents: deps.join(", "),
-            });
-        }
-    } else {
-        let blockers = schema::blockers(&client, &existing.present)
-            .await
-            .checking("listing objects that depend on the existing tables")?;
-        if !blockers.is_empty() {
-            return Err(SeedError::Blocked {
+                dependents: blockers,
+            },
+            schema::Change::Reseed => SeedError::Blocked {
                 target: target.to_string(),
                 blockers,
-            });
-        }
+            },
+        });
     }
     // Every connection the load uses, opened now: a server that cannot
     // take them all refuses before anything changes.

@@ -82,39 +82,8 @@ pub async fn inspect(client: &Client) -> Result<Existing, tokio_postgres::Error>
     })
 }
 
-/// Objects outside `tables` that depend on them (views, materialized
-/// views, foreign keys of other tables): `DROP TABLE` would need CASCADE and
-/// take them along, so `seed --force` refuses and names them instead.
-pub async fn dependents(
-    client: &Client,
-    tables: &[String],
-) -> Result<Vec<String>, tokio_postgres::Error> {
-    let rows = client
-        .query(
-            "WITH t AS (SELECT to_regclass(x)::oid AS oid FROM unnest($1::text[]) AS x \
-                        WHERE to_regclass(x) IS NOT NULL) \
-             SELECT DISTINCT CASE c.relkind WHEN 'm' THEN 'materialized view ' ELSE 'view ' END \
-                    || c.oid::regclass::text \
-             FROM pg_depend d \
-             JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid \
-             JOIN pg_class c ON c.oid = r.ev_class \
-             WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid IN (SELECT oid FROM t) \
-               AND c.oid NOT IN (SELECT oid FROM t) \
-             UNION \
-             SELECT 'foreign key ' || con.conname || ' on ' || con.conrelid::regclass::text \
-             FROM pg_constraint con \
-             WHERE con.contype = 'f' AND con.confrelid IN (SELECT oid FROM t) \
-               AND con.conrelid NOT IN (SELECT oid FROM t) \
-             ORDER BY 1",
-            &[&tables],
-        )
-        .await?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
-}
-
-/// An object outside dbload's tables that a re-seed would break: a seed
-/// truncates the tables and drops and rebuilds their keys, which a foreign
-/// key from another table (or a view relying on a key) forbids.
+/// An object outside `tables` that stops a seed: a foreign key of another
+/// table referencing one of them, or a view relying on them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Blocker {
     /// "foreign key vet_notes_pet_fkey on vet_notes (references pets)".
@@ -123,16 +92,39 @@ pub struct Blocker {
     pub remove: String,
 }
 
-/// Objects outside `tables` that depend on their rows or keys: foreign keys
-/// referencing them, views depending on one of their constraints.
+/// What the seed is about to do to `tables`, which decides what blocks it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Change {
+    /// `DROP TABLE` (`--force` over tables dbload did not create): every
+    /// view reading them and every foreign key referencing them would need
+    /// CASCADE.
+    DropTables,
+    /// A re-seed: TRUNCATE and dropping and rebuilding keys, which foreign
+    /// keys referencing them and views relying on a key forbid.
+    Reseed,
+}
+
+/// Objects outside `tables` that `change` would need to drop (dbload never
+/// uses CASCADE): it refuses before anything changes and names them.
 pub async fn blockers(
     client: &Client,
     tables: &[String],
+    change: Change,
 ) -> Result<Vec<Blocker>, tokio_postgres::Error> {
     let rows = client
         .query(
             "WITH t AS (SELECT to_regclass(x)::oid AS oid FROM unnest($1::text[]) AS x \
-                        WHERE to_regclass(x) IS NOT NULL) \
+                        WHERE to_regclass(x) IS NOT NULL), \
+                  dep AS (SELECT d.objid, d.refobjid AS rel, NULL::name AS key FROM pg_depend d \
+                          WHERE $2 AND d.classid = 'pg_rewrite'::regclass \
+                            AND d.refclassid = 'pg_class'::regclass \
+                            AND d.refobjid IN (SELECT oid FROM t) \
+                          UNION \
+                          SELECT d.objid, con.conrelid, con.conname FROM pg_depend d \
+                          JOIN pg_constraint con ON d.refclassid = 'pg_constraint'::regclass \
+                                                AND d.refobjid = con.oid \
+                          WHERE d.classid = 'pg_rewrite'::regclass \
+                            AND con.conrelid IN (SELECT oid FROM t)) \
              SELECT format('foreign key %I on %s (references %s)', con.conname, \
                            con.conrelid::regclass, con.confrelid::regclass), \
                     format('ALTER TABLE %s DROP CONSTRAINT %I;', con.conrelid::regclass, con.conname) \
@@ -140,19 +132,21 @@ pub async fn blockers(
              WHERE con.contype = 'f' AND con.confrelid IN (SELECT oid FROM t) \
                AND con.conrelid NOT IN (SELECT oid FROM t) \
              UNION \
-             SELECT format('%s %s (relies on %I of %s)', \
+             SELECT format('%s %s (%s %s)', \
                            CASE c.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END, \
-                           c.oid::regclass, con.conname, con.conrelid::regclass), \
+                           c.oid::regclass, \
+                           CASE WHEN dep.key IS NULL THEN 'reads' \
+                                ELSE format('relies on %I of', dep.key) END, \
+                           dep.rel::regclass), \
                     format('DROP %s %s;', \
                            CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END, \
                            c.oid::regclass) \
-             FROM pg_depend d \
-             JOIN pg_constraint con ON d.refclassid = 'pg_constraint'::regclass AND d.refobjid = con.oid \
-             JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid \
+             FROM dep \
+             JOIN pg_rewrite r ON r.oid = dep.objid \
              JOIN pg_class c ON c.oid = r.ev_class \
-             WHERE con.conrelid IN (SELECT oid FROM t) \
+             WHERE c.oid NOT IN (SELECT oid FROM t) \
              ORDER BY 1",
-            &[&tables],
+            &[&tables, &(change == Change::DropTables)],
         )
         .await?;
     Ok(rows
