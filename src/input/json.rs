@@ -5,6 +5,7 @@
 //! first (as dbload writes it), buffering only the fields before it.
 
 use std::io::{BufReader, Read};
+use std::marker::PhantomData;
 use std::path::Path;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, Visitor};
@@ -17,6 +18,9 @@ use super::{CappedReader, InputError, Limit};
 pub trait Tagged: Sized {
     /// The field naming the shape (e.g. `"schema"`).
     const TAG: &'static str;
+    /// The values of the tag [`Tagged::from_tagged`] knows; another is
+    /// refused where it stands in the file.
+    const KNOWN: &'static [&'static str];
     /// Read the whole object (tag included) as the shape `tag` names.
     fn from_tagged<'de, D: Deserializer<'de>>(tag: &str, object: D) -> Result<Self, D::Error>;
 }
@@ -38,7 +42,7 @@ pub fn read_tagged_from<T: Tagged>(
     limit: Limit,
 ) -> Result<T, InputError> {
     stream(reader, origin, limit, |de| {
-        de.deserialize_map(TaggedVisitor::<T>(std::marker::PhantomData))
+        de.deserialize_map(TaggedVisitor::<T>(PhantomData))
     })
 }
 
@@ -96,7 +100,7 @@ fn stream<R: Read, T>(
     })
 }
 
-struct TaggedVisitor<T>(std::marker::PhantomData<T>);
+struct TaggedVisitor<T>(PhantomData<T>);
 
 impl<'de, T: Tagged> Visitor<'de> for TaggedVisitor<T> {
     type Value = T;
@@ -112,7 +116,7 @@ impl<'de, T: Tagged> Visitor<'de> for TaggedVisitor<T> {
         let tag = loop {
             match map.next_key::<String>()? {
                 None => return Err(de::Error::missing_field(T::TAG)),
-                Some(k) if k == T::TAG => break map.next_value::<String>()?,
+                Some(k) if k == T::TAG => break map.next_value_seed(KnownTag::<T>(PhantomData))?,
                 Some(k) => before.push((k, map.next_value()?)),
             }
         };
@@ -127,6 +131,37 @@ impl<'de, T: Tagged> Visitor<'de> for TaggedVisitor<T> {
             map,
         };
         T::from_tagged(&tag, de::value::MapAccessDeserializer::new(rest))
+    }
+}
+
+/// The tag's value, checked against [`Tagged::KNOWN`] as it is read (so
+/// an unknown one is reported at its own line and column).
+struct KnownTag<T>(PhantomData<T>);
+
+impl<'de, T: Tagged> DeserializeSeed<'de> for KnownTag<T> {
+    type Value = String;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        // Checked inside the visitor: the parser then places the error.
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de, T: Tagged> Visitor<'de> for KnownTag<T> {
+    type Value = String;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "one of {}", T::KNOWN.join(", "))
+    }
+
+    fn visit_str<E: de::Error>(self, tag: &str) -> Result<String, E> {
+        if T::KNOWN.contains(&tag) {
+            return Ok(tag.to_string());
+        }
+        Err(E::custom(format!(
+            "{} {tag:?} is not {}",
+            T::TAG,
+            T::KNOWN.join(" nor ")
+        )))
     }
 }
 
@@ -187,6 +222,7 @@ mod tests {
 
     impl Tagged for Either {
         const TAG: &'static str = "schema";
+        const KNOWN: &'static [&'static str] = &["a/1", "b/1"];
         fn from_tagged<'de, D: Deserializer<'de>>(tag: &str, d: D) -> Result<Self, D::Error> {
             match tag {
                 "a/1" => A::deserialize(d).map(Either::A),
@@ -230,8 +266,8 @@ mod tests {
             "r.json:2:11: invalid type: string \"three\", expected u32"
         );
         assert_eq!(
-            read("{\"schema\":\"c/1\"}").unwrap_err(),
-            "r.json:1:16: unknown schema \"c/1\""
+            read("{\"schema\":\n \"c/1\"}").unwrap_err(),
+            "r.json:2:6: schema \"c/1\" is not a/1 nor b/1"
         );
         assert!(
             read("{\"x\":1}")

@@ -205,18 +205,16 @@ pub fn read_results(path: &std::path::Path) -> Result<ResultsFile, String> {
 
 impl crate::input::json::Tagged for ResultsFile {
     const TAG: &'static str = "schema";
+    const KNOWN: &'static [&'static str] = &[crate::stress::results::SCHEMA, SCHEMA];
     fn from_tagged<'de, D: serde::Deserializer<'de>>(tag: &str, d: D) -> Result<Self, D::Error> {
-        match tag {
-            crate::stress::results::SCHEMA => Ok(ResultsFile::Stress(Box::new(
-                StressResults::deserialize(d)?,
-            ))),
-            SCHEMA => Ok(ResultsFile::Regress(Box::new(RegressResults::deserialize(
+        if tag == SCHEMA {
+            Ok(ResultsFile::Regress(Box::new(RegressResults::deserialize(
                 d,
-            )?))),
-            other => Err(serde::de::Error::custom(format!(
-                "schema {other:?} is neither {} nor {SCHEMA}",
-                crate::stress::results::SCHEMA
-            ))),
+            )?)))
+        } else {
+            Ok(ResultsFile::Stress(Box::new(StressResults::deserialize(
+                d,
+            )?)))
         }
     }
 }

@@ -8,6 +8,7 @@ mod analyze;
 mod capacity;
 mod cli_errors;
 mod connect;
+mod corpus;
 mod demo;
 mod local_cluster;
 mod migrations;
