@@ -45,12 +45,12 @@ impl Room {
     pub fn check(&self, n: usize, flag: &str) -> Result<(), String> {
         match self.left() {
             Some((left, l)) if n as i64 > left + 1 => Err(format!(
-                "{flag} {n} needs {n} connections, but the server allows {} (its {}, {} in use); \
-                 use {flag} {} or less, or raise the limit",
+                "{flag} {n} exceeds the connection limit: {n} connections are needed, the \
+                 server allows {} ({}, {} in use); use {flag} {} or less, or raise the limit",
                 left + 1,
                 l.what,
                 l.in_use,
-                (left + 1).max(1)
+                left + 1
             )),
             _ => Ok(()),
         }
@@ -133,8 +133,9 @@ mod tests {
         assert_eq!(room.check(4, "--jobs"), Ok(()));
         assert_eq!(
             room.check(5, "--jobs").unwrap_err(),
-            "--jobs 5 needs 5 connections, but the server allows 4 (its role app's \
-             CONNECTION LIMIT 5, 2 in use); use --jobs 4 or less, or raise the limit"
+            "--jobs 5 exceeds the connection limit: 5 connections are needed, the server \
+             allows 4 (role app's CONNECTION LIMIT 5, 2 in use); use --jobs 4 or less, or \
+             raise the limit"
         );
         let full = Room {
             limits: vec![limit("max_connections 10", 12, 10)],

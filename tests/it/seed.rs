@@ -557,7 +557,7 @@ async fn jobs_beyond_the_servers_connections_are_refused_before_anything_changes
         .code(2);
     let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(
-        err.contains("--jobs 5000 needs 5000 connections")
+        err.contains("--jobs 5000 exceeds the connection limit: 5000 connections are needed")
             && err.contains("max_connections")
             && err.contains("nothing was changed"),
         "{err}"
