@@ -118,14 +118,23 @@ pub async fn apply(client: &mut Client, list: &[Migration]) -> Result<MigrateRep
         // One statement at a time, so a failure names its own line (a
         // server error carries a position only for some errors, and only
         // within the statement it was sent).
-        for st in crate::analyze::source::split_sql(m.sql, "") {
-            let first = statement_line(&st.location);
-            if let Err(e) = tx.batch_execute(&st.query).await {
+        for range in super::sql_lex::statements(m.sql) {
+            let statement = &m.sql[range.clone()];
+            if let Err(e) = tx.batch_execute(statement).await {
+                // Characters before the statement, to place a position.
+                let before = m.sql[..range.start].chars().count();
+                let first = line_of(
+                    m.sql,
+                    m.sql[..super::sql_lex::first_token(m.sql, range.start)]
+                        .chars()
+                        .count()
+                        + 1,
+                );
                 let (line, message) = match e.as_db_error() {
                     Some(db) => {
                         let line = match db.position() {
                             Some(tokio_postgres::error::ErrorPosition::Original(p)) => {
-                                first + line_of(&st.query, *p as usize) - 1
+                                line_of(m.sql, before + *p as usize)
                             }
                             _ => first,
                         };
@@ -149,15 +158,6 @@ pub async fn apply(client: &mut Client, list: &[Migration]) -> Result<MigrateRep
     }
     tx.commit().await?;
     Ok(report)
-}
-
-/// The line of a statement located as `:<line>` by
-/// [`crate::analyze::source::split_sql`] (with an empty origin).
-fn statement_line(location: &str) -> usize {
-    location
-        .rsplit_once(':')
-        .and_then(|(_, l)| l.parse().ok())
-        .unwrap_or(1)
 }
 
 /// 1-based line of a 1-based character position.

@@ -1,13 +1,15 @@
 //! Everything about reaching PostgreSQL: connection targets (URL, conninfo,
 //! `PG*` environment), connections and pools, the managed local cluster,
-//! schema migrations, read-only transactions for reads that must not write,
-//! and the connection limits a command must fit in.
+//! schema migrations (with the SQL lexer they share with the analyzer),
+//! read-only transactions for reads that must not write, and the connection
+//! limits a command must fit in.
 
 pub mod conn_limits;
 pub mod connect;
 pub mod local;
 pub mod migrate;
 pub mod read_only;
+pub mod sql_lex;
 pub mod target;
 
 pub use connect::{ConnectError, connect, pool};

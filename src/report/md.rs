@@ -11,8 +11,7 @@ pub fn text(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
-            // The HTML and JUnit escaper's entities.
-            '&' | '<' | '>' => o.push_str(&super::junit::escape(c.encode_utf8(&mut [0; 4]))),
+            '&' | '<' | '>' => o.push_str(super::entity(c).unwrap_or_default()),
             '\\' | '`' | '*' | '[' | ']' | '|' => {
                 o.push('\\');
                 o.push(c);
