@@ -4,15 +4,21 @@
 use std::fmt::Write;
 
 use super::analyze_fmt::{bytes, costs, ms, noteworthy, saved, short, summary, with_hints};
-use super::md::{code, code_cell, text};
 use crate::analyze::model::AnalyzeReport;
+
+use super::md::{code, code_cell};
+
+/// Text for the report (and its table cells), escaped ([`super::md::text`]).
+fn cell(s: &str) -> String {
+    super::md::text(s)
+}
 
 /// Render the whole report.
 pub fn render(r: &AnalyzeReport) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "# dbload analyze\n\n{}\n", text(&summary(r)));
+    let _ = writeln!(o, "# dbload analyze\n\n{}\n", cell(&summary(r)));
     for w in &r.warnings {
-        let _ = writeln!(o, "> **Warning:** {}\n", text(w));
+        let _ = writeln!(o, "> **Warning:** {}\n", cell(w));
     }
     let _ = writeln!(o, "## Proposed indexes\n");
     if r.proposals.is_empty() {
@@ -33,7 +39,7 @@ pub fn render(r: &AnalyzeReport) -> String {
             p.statements.len(),
             p.write_warning
                 .as_deref()
-                .map(|w| format!(" ⚠ {}", text(w)))
+                .map(|w| format!(" ⚠ {}", cell(w)))
                 .unwrap_or_default()
         );
         let _ = writeln!(
@@ -64,9 +70,9 @@ pub fn render(r: &AnalyzeReport) -> String {
             let _ = writeln!(
                 o,
                 "| {} | {} | {} | {} |",
-                text(&s.location),
+                cell(&s.location),
                 s.reason.map(|x| x.label()).unwrap_or_default(),
-                text(&with_hints(s)),
+                cell(&with_hints(s)),
                 code_cell(&short(&s.query, 80))
             );
         }
@@ -114,7 +120,7 @@ pub fn render(r: &AnalyzeReport) -> String {
             "- **Foreign key without index** {} on {} ({}) → {}",
             code(&f.constraint),
             code(&f.table),
-            text(&f.columns.join(", ")),
+            cell(&f.columns.join(", ")),
             code(&f.ddl)
         );
     }
