@@ -17,19 +17,6 @@ pub mod stress_markdown;
 pub mod stress_progress;
 pub mod stress_table;
 
-/// The entity for a character HTML, XML and Markdown must not carry raw
-/// (`&`, `<`, `>`, and the quotes attributes need), shared by every escaper.
-pub fn entity(c: char) -> Option<&'static str> {
-    match c {
-        '&' => Some("&amp;"),
-        '<' => Some("&lt;"),
-        '>' => Some("&gt;"),
-        '"' => Some("&quot;"),
-        '\'' => Some("&apos;"),
-        _ => None,
-    }
-}
-
 /// A duration in µs for humans: `840µs`, `12.3ms`, `1.24s`.
 pub fn us(v: u64) -> String {
     let v = v as f64;
@@ -83,6 +70,19 @@ pub fn dataset_line(d: &Option<serde_json::Value>) -> String {
                 get("schema_version")
             )
         }
+    }
+}
+
+/// The entity for a character HTML, XML and Markdown must not carry raw
+/// (`&`, `<`, `>`, and the quotes attributes need), shared by every escaper.
+pub fn entity(c: char) -> Option<&'static str> {
+    match c {
+        '&' => Some("&amp;"),
+        '<' => Some("&lt;"),
+        '>' => Some("&gt;"),
+        '"' => Some("&quot;"),
+        '\'' => Some("&apos;"),
+        _ => None,
     }
 }
 

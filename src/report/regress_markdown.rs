@@ -4,7 +4,6 @@
 
 use std::fmt::Write as _;
 
-use super::md::{code, code_cell, text};
 use crate::regress::RegressResults;
 use crate::regress::compare::Verdict;
 use crate::regress::model::MetricVerdict;
@@ -40,6 +39,11 @@ fn interval(m: &MetricVerdict) -> String {
         .unwrap_or_else(|| "–".into())
 }
 
+/// Text for the summary (and its table cells), escaped ([`super::md::text`]).
+fn cell(s: &str) -> String {
+    super::md::text(s)
+}
+
 /// Render the summary.
 pub fn render(r: &RegressResults) -> String {
     render_titled(r, "dbload regress")
@@ -49,12 +53,12 @@ pub fn render(r: &RegressResults) -> String {
 /// results file as "dbload stress").
 pub fn render_titled(r: &RegressResults, title: &str) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "## {title}: {}", text(&r.suite.name));
+    let _ = writeln!(o, "## {title}: {}", cell(&r.suite.name));
     let _ = writeln!(o);
     let _ = writeln!(
         o,
         "**{}** (exit {})",
-        text(&r.outcome.summary),
+        cell(&r.outcome.summary),
         r.outcome.exit_code
     );
     let _ = writeln!(o);
@@ -63,7 +67,7 @@ pub fn render_titled(r: &RegressResults, title: &str) -> String {
         "Baseline: {} · tolerance {:.0} %{} · dbload {}",
         r.baseline
             .as_ref()
-            .map(|b| code(&b.path))
+            .map(|b| super::md::code(&b.path))
             .unwrap_or_else(|| "none".into()),
         r.tolerance * 100.0,
         r.tail_tolerance
@@ -83,7 +87,7 @@ pub fn render_titled(r: &RegressResults, title: &str) -> String {
         let _ = writeln!(
             o,
             "| {}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            text(&run.name),
+            cell(&run.name),
             if run.results.verdict.valid {
                 ""
             } else {
@@ -102,14 +106,14 @@ pub fn render_titled(r: &RegressResults, title: &str) -> String {
     }
     for run in &r.runs {
         let _ = writeln!(o);
-        let _ = writeln!(o, "### {}", text(&run.name));
+        let _ = writeln!(o, "### {}", cell(&run.name));
         let _ = writeln!(o);
         let _ = writeln!(
             o,
             "Workload {} · dataset {} · {}",
-            code(&run.results.workload.name),
-            text(&super::dataset_line(&run.results.dataset)),
-            text(
+            super::md::code(&run.results.workload.name),
+            cell(&super::dataset_line(&run.results.dataset)),
+            cell(
                 run.results
                     .server
                     .version
@@ -119,10 +123,10 @@ pub fn render_titled(r: &RegressResults, title: &str) -> String {
             )
         );
         for reason in &run.results.verdict.invalid_reasons {
-            let _ = writeln!(o, "\n- invalid run: {}", text(reason));
+            let _ = writeln!(o, "\n- invalid run: {}", cell(reason));
         }
         if let Some(n) = &run.note {
-            let _ = writeln!(o, "\n> {}", text(n));
+            let _ = writeln!(o, "\n> {}", cell(n));
         }
         if !run.results.verdict.thresholds.is_empty() {
             let _ = writeln!(o);
@@ -132,7 +136,7 @@ pub fn render_titled(r: &RegressResults, title: &str) -> String {
                 let _ = writeln!(
                     o,
                     "| {} | {} {} | {} |",
-                    code_cell(&t.expr),
+                    super::md::code_cell(&t.expr),
                     t.actual,
                     t.unit,
                     if t.passed { "passed" } else { "**breached**" }
@@ -153,7 +157,7 @@ pub fn render_titled(r: &RegressResults, title: &str) -> String {
                     if m.scenario == "*" {
                         "all".to_string()
                     } else {
-                        text(&m.scenario)
+                        cell(&m.scenario)
                     },
                     m.metric,
                     value(m.baseline, &m.unit),
@@ -186,7 +190,7 @@ pub fn render_titled(r: &RegressResults, title: &str) -> String {
                 let _ = writeln!(
                     o,
                     "\nTolerances widened by the run-to-run noise of the history: {}.",
-                    text(&widened.join(", "))
+                    cell(&widened.join(", "))
                 );
             }
         }
