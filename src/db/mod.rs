@@ -1,8 +1,6 @@
 //! Everything about reaching PostgreSQL: connection targets (URL, conninfo,
-//! `PG*` environment), connections and pools, the managed local cluster,
-//! schema migrations (with the SQL lexer they share with the analyzer),
-//! read-only transactions for reads that must not write, and the connection
-//! limits a command must fit in.
+//! `PG*` environment), connections and pools, the managed local cluster, and
+//! schema migrations.
 
 pub mod conn_limits;
 pub mod connect;
