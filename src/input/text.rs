@@ -60,8 +60,8 @@ pub fn read_from(reader: impl Read, origin: &str, limit: Limit) -> Result<String
             break;
         }
     }
-    bytes.shrink_to_fit();
-    // `check` has validated every byte: this does not copy.
+    // `check` has validated every byte: this does not copy (nor is the
+    // spare capacity of the last chunk given back, which could).
     String::from_utf8(bytes).map_err(|e| InputError::Content {
         origin: origin.into(),
         line: 1,
