@@ -10,6 +10,7 @@ mod cli_errors;
 mod connect;
 mod corpus;
 mod demo;
+mod fuzz;
 mod local_cluster;
 mod migrations;
 mod regress;
