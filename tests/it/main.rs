@@ -8,12 +8,15 @@ mod analyze;
 mod capacity;
 mod cli_errors;
 mod connect;
-mod corpus;
 mod demo;
-mod fuzz;
 mod local_cluster;
 mod migrations;
 mod regress;
-mod reliability;
 mod seed;
 mod stress;
+
+// Hostile input and faults: the malformed-input corpus, property tests,
+// and looking without writing, bounded reads, escaping.
+mod corpus;
+mod fuzz;
+mod reliability;
