@@ -564,9 +564,56 @@ pub struct AnalyzeArgs {
     pub yes: bool,
 }
 
+/// The command line definition, with negative numbers accepted as values
+/// everywhere (so `--qps -1` is refused by name, not as "unexpected argument
+/// '-1'").
+pub fn command() -> clap::Command {
+    fn negatives_are_values(c: clap::Command) -> clap::Command {
+        c.allow_negative_numbers(true)
+            .mut_subcommands(negatives_are_values)
+    }
+    negatives_are_values(<Cli as clap::CommandFactory>::command())
+}
+
+/// Parse the process's arguments (exits with clap's message on error).
+pub fn parse() -> Cli {
+    parse_from(std::env::args_os()).unwrap_or_else(|e| e.exit())
+}
+
+/// Parse `args` (the first is the program name).
+pub fn parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let mut matches = command().try_get_matches_from(args)?;
+    <Cli as clap::FromArgMatches>::from_arg_matches_mut(&mut matches)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn negative_numbers_are_refused_by_flag_name() {
+        for (args, flag) in [
+            (&["stress", "--clients", "-1"][..], "--clients"),
+            (&["stress", "--qps", "1", "--pool", "-4"], "--pool"),
+            (&["seed", "--jobs", "-2"], "--jobs"),
+            (&["analyze", "--top", "-5"], "--top"),
+        ] {
+            let e = parse_from(std::iter::once("dbload").chain(args.iter().copied()))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(flag) && !e.contains("unexpected argument"),
+                "{args:?}: {e}"
+            );
+        }
+        // Where a negative value parses, the command's own check names it.
+        let cli = parse_from(["dbload", "stress", "--qps", "-1"]).unwrap();
+        assert!(matches!(cli.command, Command::Stress(ref a) if a.qps == Some(-1.0)));
+    }
 
     #[test]
     fn durations_are_bounded_instead_of_panicking() {

@@ -9,6 +9,7 @@ pub mod capacity;
 pub mod cli;
 mod commands;
 pub mod db;
+pub mod input;
 pub mod metrics;
 pub mod regress;
 pub mod report;
@@ -26,8 +27,13 @@ pub const EXIT_USAGE: u8 = 2;
 /// Exit code for an invalid run (driver could not hold the rate, interrupted).
 pub const EXIT_INVALID_RUN: u8 = 3;
 
-/// Log to stderr; `RUST_LOG` overrides the `-v` level.
+/// Log to stderr; `RUST_LOG` overrides the `-v` level. Colours only when
+/// stderr is a terminal and `NO_COLOR` is not set (no escape codes in logs
+/// and CI output).
 pub fn init_logging(verbose: u8) {
+    use std::io::IsTerminal;
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let level = match verbose {
         0 => "warn",
         1 => "info",
@@ -38,6 +44,7 @@ pub fn init_logging(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .without_time()
         .try_init();
 }

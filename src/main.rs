@@ -2,10 +2,8 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = dbload::cli::Cli::parse();
+    let cli = dbload::cli::parse();
     dbload::init_logging(cli.global.verbose);
     match dbload::run(cli) {
         Ok(code) => code,

@@ -23,6 +23,27 @@ pub struct Plan {
     pub json: String,
 }
 
+impl Plan {
+    /// Whether a node of the plan scans the index named `name`: compared
+    /// with the nodes' "Index Name", not searched in the JSON text, where a
+    /// `"` in the name is escaped.
+    pub fn uses_index(&self, name: &str) -> bool {
+        fn walk(node: &serde_json::Value, name: &str) -> bool {
+            node.get("Index Name").and_then(|n| n.as_str()) == Some(name)
+                || node
+                    .get("Plans")
+                    .and_then(|p| p.as_array())
+                    .is_some_and(|children| children.iter().any(|c| walk(c, name)))
+        }
+        let tree: serde_json::Value = serde_json::from_str(&self.json).unwrap_or_default();
+        tree.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|root| root.get("Plan"))
+            .any(|p| walk(p, name))
+    }
+}
+
 /// Explain `sql` (with `params` `$n` placeholders) as a generic plan.
 /// Errors carry the server's message. The text must be one statement: it is
 /// sent with the extended protocol (which refuses several), or, for
@@ -152,7 +173,7 @@ pub async fn try_candidates(
         out.push(Trial {
             candidate: cand.clone(),
             cost_after: plan.cost,
-            used: plan.json.contains(&h.name),
+            used: plan.uses_index(&h.name),
         });
     }
     Ok(out)

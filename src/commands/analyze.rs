@@ -1,7 +1,6 @@
 //! `dbload analyze`: read the workload, run the analyze engine, render the
 //! report, optionally create the proposed indexes.
 
-use std::io::Read;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -34,11 +33,9 @@ pub async fn run(global: &GlobalArgs, args: &AnalyzeArgs) -> anyhow::Result<Exit
     }
     let input = if let Some(path) = &args.from_results {
         let origin = path.display().to_string();
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("--from-results {origin}"))?;
         let results: crate::stress::StressResults =
-            serde_json::from_str(&text).with_context(|| {
-                format!("--from-results {origin}: not a dbload stress results file")
+            crate::input::json::read(path, crate::input::RESULTS).map_err(|e| {
+                anyhow::anyhow!("--from-results {e} (not a dbload stress results file)")
             })?;
         if results
             .server_statements
@@ -54,17 +51,16 @@ pub async fn run(global: &GlobalArgs, args: &AnalyzeArgs) -> anyhow::Result<Exit
             origin,
         }
     } else if let Some(path) = &args.from_file {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("--from-file {}", path.display()))?;
+        let text = crate::input::text::read(path, crate::input::SQL)
+            .map_err(|e| anyhow::anyhow!("--from-file {e}"))?;
         Input::Sql {
             origin: path.display().to_string(),
             text,
         }
     } else if args.stdin {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("--stdin: reading standard input")?;
+        let text =
+            crate::input::text::read_from(std::io::stdin().lock(), "stdin", crate::input::SQL)
+                .map_err(|e| anyhow::anyhow!("--stdin: {e}"))?;
         Input::Sql {
             origin: "stdin".into(),
             text,

@@ -65,28 +65,35 @@ pub(super) fn write_outputs(
     Ok(())
 }
 
-/// A results file as regress results (a stress file becomes one run).
-fn as_regress(
+/// A results file as regress results (a stress file becomes one run),
+/// taking it by value: its runs are moved, never copied (a long run's
+/// per-second series can be most of the memory `report` uses).
+fn into_regress(
     path: &Path,
-    f: &ResultsFile,
+    f: ResultsFile,
     baseline: Option<&Baseline<'_>>,
     s: &AssessSettings,
 ) -> RegressResults {
-    let runs: Vec<(String, crate::stress::StressResults)> =
-        f.runs().into_iter().map(|(n, r)| (n, r.clone())).collect();
     match (f, baseline) {
-        (ResultsFile::Regress(r), None) => (**r).clone(),
-        (ResultsFile::Regress(r), Some(_)) => assess::assess(r.suite.clone(), runs, baseline, s),
-        (ResultsFile::Stress(_), _) => assess::assess(
-            SuiteInfo {
-                name: runs.first().map(|(n, _)| n.clone()).unwrap_or_default(),
-                path: path.display().to_string(),
-                scale: None,
-            },
-            runs,
-            baseline,
-            s,
-        ),
+        (ResultsFile::Regress(r), None) => *r,
+        (ResultsFile::Regress(r), Some(_)) => {
+            let r = *r;
+            let runs = r.runs.into_iter().map(|x| (x.name, x.results)).collect();
+            assess::assess(r.suite, runs, baseline, s)
+        }
+        (ResultsFile::Stress(run), _) => {
+            let name = run.workload.name.clone();
+            assess::assess(
+                SuiteInfo {
+                    name: name.clone(),
+                    path: path.display().to_string(),
+                    scale: None,
+                },
+                vec![(name, *run)],
+                baseline,
+                s,
+            )
+        }
     }
 }
 
@@ -95,7 +102,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         suite::parse_tolerance(&args.tolerance).map_err(|e| anyhow::anyhow!("--tolerance: {e}"))?;
     let tail_tolerance = suite::parse_tolerance(&args.tail_tolerance)
         .map_err(|e| anyhow::anyhow!("--tail-tolerance: {e}"))?;
-    let files: Vec<ResultsFile> = args
+    let mut files: Vec<ResultsFile> = args
         .results
         .iter()
         .map(|p| read_results(p).map_err(|e| anyhow::anyhow!(e)))
@@ -111,15 +118,20 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         tail_tolerance,
         args.allow_mismatch,
     );
-    let last = files.last().expect("clap requires one file");
-    let current = as_regress(
-        args.results.last().unwrap(),
+    let mut points: Vec<history::Point> = files.iter().flat_map(history::points_of).collect();
+    points.sort_by_key(|p| p.at);
+    let last = files.pop().expect("clap requires one file");
+    drop(files);
+    let title = match last {
+        ResultsFile::Stress(_) => "dbload stress",
+        ResultsFile::Regress(_) => "dbload regress",
+    };
+    let current = into_regress(
+        args.results.last().expect("clap requires one file"),
         last,
         baseline.as_ref(),
         &settings,
     );
-    let mut points: Vec<history::Point> = files.iter().flat_map(history::points_of).collect();
-    points.sort_by_key(|p| p.at);
     let extras = report::html::Extras {
         baseline: baseline
             .as_ref()
@@ -127,14 +139,18 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_default(),
         history: points,
     };
+    // The Markdown is written here, under the title of the file's kind;
+    // the other renderings by the writer `dbload regress` shares.
     let out = Outputs {
         html: args.html,
-        markdown: args.markdown,
+        markdown: None,
         junit: args.junit,
     };
-    let md = report::regress_markdown::render(&current);
-    if out.html.is_none() && out.markdown.is_none() && out.junit.is_none() {
-        print!("{md}");
+    let md = report::regress_markdown::render_titled(&current, title);
+    match &args.markdown {
+        Some(p) => write(p, &md, "--markdown")?,
+        None if out.html.is_none() && out.junit.is_none() => print!("{md}"),
+        None => {}
     }
     write_outputs(&current, &extras, &out)?;
     step_summary(&md);

@@ -16,8 +16,8 @@ pub fn load(path: Option<&Path>, label: &str) -> anyhow::Result<Workload> {
     let (name, text) = match path {
         Some(p) => (
             p.display().to_string(),
-            std::fs::read_to_string(p)
-                .map_err(|e| anyhow::anyhow!("{label} {}: {e}", p.display()))?,
+            crate::input::text::read(p, crate::input::WORKLOAD)
+                .map_err(|e| anyhow::anyhow!("{label} {e}"))?,
         ),
         None => (
             DEFAULT_WORKLOAD_PATH.to_string(),

@@ -115,24 +115,39 @@ pub async fn apply(client: &mut Client, list: &[Migration]) -> Result<MigrateRep
         if rows.iter().any(|r| r.get::<_, i32>(0) == m.version) {
             continue;
         }
-        if let Err(e) = tx.batch_execute(m.sql).await {
-            let (line, message) = match e.as_db_error() {
-                Some(db) => {
-                    let line = match db.position() {
-                        Some(tokio_postgres::error::ErrorPosition::Original(p)) => {
-                            line_of(m.sql, *p as usize)
-                        }
-                        _ => 1,
-                    };
-                    (line, db.message().to_string())
-                }
-                None => (1, e.to_string()),
-            };
-            return Err(MigrateError::Failed {
-                file: m.name.into(),
-                line,
-                message,
-            });
+        // One statement at a time, so a failure names its own line (a
+        // server error carries a position only for some errors, and only
+        // within the statement it was sent).
+        for range in super::sql_lex::statements(m.sql) {
+            let statement = &m.sql[range.clone()];
+            if let Err(e) = tx.batch_execute(statement).await {
+                // Characters before the statement, to place a position.
+                let before = m.sql[..range.start].chars().count();
+                let first = line_of(
+                    m.sql,
+                    m.sql[..super::sql_lex::first_token(m.sql, range.start)]
+                        .chars()
+                        .count()
+                        + 1,
+                );
+                let (line, message) = match e.as_db_error() {
+                    Some(db) => {
+                        let line = match db.position() {
+                            Some(tokio_postgres::error::ErrorPosition::Original(p)) => {
+                                line_of(m.sql, before + *p as usize)
+                            }
+                            _ => first,
+                        };
+                        (line, db.message().to_string())
+                    }
+                    None => (first, e.to_string()),
+                };
+                return Err(MigrateError::Failed {
+                    file: m.name.into(),
+                    line,
+                    message,
+                });
+            }
         }
         tx.execute(
             "INSERT INTO dbload_migrations (version, name, checksum) VALUES ($1, $2, $3)",

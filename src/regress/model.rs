@@ -197,29 +197,25 @@ pub enum ResultsFile {
     Regress(Box<RegressResults>),
 }
 
-/// Read a `dbload.stress/1` or `dbload.regress/1` file.
+/// Read a `dbload.stress/1` or `dbload.regress/1` file, streamed (see
+/// [`crate::input::json`]): memory follows what it holds, not its size.
 pub fn read_results(path: &std::path::Path) -> Result<ResultsFile, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let v: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
-    let schema = v
-        .get("schema")
-        .and_then(|s| s.as_str())
-        .unwrap_or("")
-        .to_string();
-    let bad = |e: serde_json::Error| format!("{}: does not match {schema}: {e}", path.display());
-    match schema.as_str() {
-        crate::stress::results::SCHEMA => Ok(ResultsFile::Stress(Box::new(
-            serde_json::from_value(v).map_err(bad)?,
-        ))),
-        SCHEMA => Ok(ResultsFile::Regress(Box::new(
-            serde_json::from_value(v).map_err(bad)?,
-        ))),
-        other => Err(format!(
-            "{}: schema {other:?} is neither {} nor {SCHEMA}",
-            path.display(),
-            crate::stress::results::SCHEMA
-        )),
+    crate::input::json::read_tagged(path, crate::input::RESULTS).map_err(|e| e.to_string())
+}
+
+impl crate::input::json::Tagged for ResultsFile {
+    const TAG: &'static str = "schema";
+    const KNOWN: &'static [&'static str] = &[crate::stress::results::SCHEMA, SCHEMA];
+    fn from_tagged<'de, D: serde::Deserializer<'de>>(tag: &str, d: D) -> Result<Self, D::Error> {
+        if tag == SCHEMA {
+            Ok(ResultsFile::Regress(Box::new(RegressResults::deserialize(
+                d,
+            )?)))
+        } else {
+            Ok(ResultsFile::Stress(Box::new(StressResults::deserialize(
+                d,
+            )?)))
+        }
     }
 }
 

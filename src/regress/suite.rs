@@ -123,7 +123,8 @@ pub fn parse_tolerance(s: &str) -> Result<f64, String> {
 /// Read and validate a suite file.
 pub fn load(path: &Path) -> Result<Suite, SuiteError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| SuiteError {
+    // Capped, UTF-8 checked (a bad byte is named by line and column).
+    let text = crate::input::text::read(path, crate::input::SUITE).map_err(|e| SuiteError {
         path: shown.clone(),
         line: 0,
         message: format!("cannot read: {e}"),
@@ -308,7 +309,7 @@ fn load_workload(w: Option<&Spanned<String>>, base: &Path) -> Result<Workload, S
             } else {
                 base.join(p)
             };
-            let text = std::fs::read_to_string(&full).map_err(|e| {
+            let text = crate::input::text::read(&full, crate::input::WORKLOAD).map_err(|e| {
                 (
                     Some(span.clone()),
                     format!("workload {}: {e}", full.display()),

@@ -6,14 +6,17 @@ use std::fmt::Write;
 use super::analyze_fmt::{bytes, costs, ms, noteworthy, saved, short, summary, with_hints};
 use crate::analyze::model::AnalyzeReport;
 
+use super::md::{code, code_cell};
+
+/// Text for the report (and its table cells), escaped ([`super::md::text`]).
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    super::md::text(s)
 }
 
 /// Render the whole report.
 pub fn render(r: &AnalyzeReport) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "# dbload analyze\n\n{}\n", summary(r));
+    let _ = writeln!(o, "# dbload analyze\n\n{}\n", cell(&summary(r)));
     for w in &r.warnings {
         let _ = writeln!(o, "> **Warning:** {}\n", cell(w));
     }
@@ -24,9 +27,9 @@ pub fn render(r: &AnalyzeReport) -> String {
     for (i, p) in r.proposals.iter().enumerate() {
         let _ = writeln!(
             o,
-            "### {}. `{}`{}\n",
+            "### {}. {}{}\n",
             i + 1,
-            p.ddl,
+            code(&p.ddl),
             if p.verified { "" } else { " *(unverified)*" }
         );
         let _ = writeln!(
@@ -36,7 +39,7 @@ pub fn render(r: &AnalyzeReport) -> String {
             p.statements.len(),
             p.write_warning
                 .as_deref()
-                .map(|w| format!(" ⚠ {w}"))
+                .map(|w| format!(" ⚠ {}", cell(w)))
                 .unwrap_or_default()
         );
         let _ = writeln!(
@@ -47,8 +50,8 @@ pub fn render(r: &AnalyzeReport) -> String {
         for h in &p.statements {
             let _ = writeln!(
                 o,
-                "| `{}` | {} | {} | {} | {:.0}% |",
-                cell(&short(&h.query, 100)),
+                "| {} | {} | {} | {} | {:.0}% |",
+                code_cell(&short(&h.query, 100)),
                 h.calls,
                 ms(h.mean_ms),
                 costs(h.cost_before, h.cost_after),
@@ -66,11 +69,11 @@ pub fn render(r: &AnalyzeReport) -> String {
         for s in diag {
             let _ = writeln!(
                 o,
-                "| {} | {} | {} | `{}` |",
+                "| {} | {} | {} | {} |",
                 cell(&s.location),
                 s.reason.map(|x| x.label()).unwrap_or_default(),
                 cell(&with_hints(s)),
-                cell(&short(&s.query, 80))
+                code_cell(&short(&s.query, 80))
             );
         }
     }
@@ -85,53 +88,61 @@ pub fn render(r: &AnalyzeReport) -> String {
         any = true;
         let _ = writeln!(
             o,
-            "- **Duplicate index** `{}` ({}) is covered by `{}`",
-            d.index,
+            "- **Duplicate index** {} ({}) is covered by {}",
+            code(&d.index),
             bytes(d.size_bytes),
-            d.covered_by
+            code(&d.covered_by)
         );
     }
     for u in &h.unused_indexes {
         any = true;
         let _ = writeln!(
             o,
-            "- **Unused index** `{}` on `{}` ({}, no scans since stats reset)",
-            u.index,
-            u.table,
+            "- **Unused index** {} on {} ({}, no scans since stats reset)",
+            code(&u.index),
+            code(&u.table),
             bytes(u.size_bytes)
         );
     }
     for i in &h.invalid_indexes {
         any = true;
-        let _ = writeln!(o, "- **Invalid index** `{}` on `{}`", i.index, i.table);
+        let _ = writeln!(
+            o,
+            "- **Invalid index** {} on {}",
+            code(&i.index),
+            code(&i.table)
+        );
     }
     for f in &h.unindexed_foreign_keys {
         any = true;
         let _ = writeln!(
             o,
-            "- **Foreign key without index** `{}` on `{}` ({}) → `{}`",
-            f.constraint,
-            f.table,
-            f.columns.join(", "),
-            f.ddl
+            "- **Foreign key without index** {} on {} ({}) → {}",
+            code(&f.constraint),
+            code(&f.table),
+            cell(&f.columns.join(", ")),
+            code(&f.ddl)
         );
     }
     for t in &h.seq_scan_tables {
         any = true;
         let _ = writeln!(
             o,
-            "- **Mostly sequential scans** on `{}`: {} seq vs {} index scans, {} rows",
-            t.table, t.seq_scan, t.idx_scan, t.live_rows
+            "- **Mostly sequential scans** on {}: {} seq vs {} index scans, {} rows",
+            code(&t.table),
+            t.seq_scan,
+            t.idx_scan,
+            t.live_rows
         );
     }
     for s in &h.slow_statements {
         any = true;
         let _ = writeln!(
             o,
-            "- **Slow statement** ({} calls, mean {}): `{}`",
+            "- **Slow statement** ({} calls, mean {}): {}",
             s.calls,
             ms(s.mean_ms),
-            cell(&short(&s.query, 100))
+            code(&short(&s.query, 100))
         );
     }
     if !any {

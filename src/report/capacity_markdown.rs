@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use super::md::text;
 use super::{pct, rate, us};
 use crate::capacity::model::{CapacityReport, Limit, Shaped, StepResult, Sweep};
 use crate::stress::results::StressResults;
@@ -99,13 +100,13 @@ pub fn render_sweep(sw: &Sweep) -> String {
         } else {
             "pool-size sweep"
         },
-        sw.slo.join(", ")
+        text(&sw.slo.join(", "))
     );
     for p in &sw.pools {
         if let Some(b) = &p.breakpoint {
             let _ = writeln!(o, "### Pool {}\n", p.pool);
             steps(&mut o, &b.steps);
-            let _ = writeln!(o, "\n{}\n", b.verdict);
+            let _ = writeln!(o, "\n{}\n", text(&b.verdict));
         }
     }
     let _ = writeln!(
@@ -131,8 +132,8 @@ pub fn render_sweep(sw: &Sweep) -> String {
     }
     let r = &sw.recommendation;
     let _ = match r.pool {
-        Some(p) => writeln!(o, "\n**Recommended pool: {p}** — {}", r.reason),
-        None => writeln!(o, "\n**No recommendation** — {}", r.reason),
+        Some(p) => writeln!(o, "\n**Recommended pool: {p}** — {}", text(&r.reason)),
+        None => writeln!(o, "\n**No recommendation** — {}", text(&r.reason)),
     };
     o
 }
@@ -143,7 +144,7 @@ pub fn render_capacity(c: &CapacityReport) -> String {
     let _ = writeln!(
         o,
         "## dbload stress: capacity plan\n\n- **SLO**: {}\n",
-        c.slo.join(", ")
+        text(&c.slo.join(", "))
     );
     steps(&mut o, &c.steps);
     if let Some(m) = &c.usl {
@@ -161,7 +162,7 @@ pub fn render_capacity(c: &CapacityReport) -> String {
         );
     }
     for s in &c.plan.summary {
-        let _ = writeln!(o, "- {s}");
+        let _ = writeln!(o, "- {}", text(s));
     }
     o
 }

@@ -16,12 +16,11 @@ use crate::regress::compare::Verdict;
 pub fn escape(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
+        if let Some(e) = super::entity(c) {
+            o.push_str(e);
+            continue;
+        }
         match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&apos;"),
             '\t' | '\n' | '\r' => o.push(c),
             c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
             c => o.push(c),

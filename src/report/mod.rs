@@ -11,6 +11,7 @@ pub mod capacity_table;
 pub mod html;
 pub mod html_charts;
 pub mod junit;
+pub mod md;
 pub mod regress_markdown;
 pub mod stress_markdown;
 pub mod stress_progress;
@@ -70,6 +71,19 @@ pub fn dataset_line(d: &Option<serde_json::Value>) -> String {
                 get("schema_version")
             )
         }
+    }
+}
+
+/// The entity for a character HTML, XML and Markdown must not carry raw
+/// (`&`, `<`, `>`, and the quotes attributes need), shared by every escaper.
+pub fn entity(c: char) -> Option<&'static str> {
+    match c {
+        '&' => Some("&amp;"),
+        '<' => Some("&lt;"),
+        '>' => Some("&gt;"),
+        '"' => Some("&quot;"),
+        '\'' => Some("&apos;"),
+        _ => None,
     }
 }
 

@@ -39,14 +39,21 @@ fn interval(m: &MetricVerdict) -> String {
         .unwrap_or_else(|| "–".into())
 }
 
+/// Text for the summary (and its table cells), escaped ([`super::md::text`]).
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    super::md::text(s)
 }
 
 /// Render the summary.
 pub fn render(r: &RegressResults) -> String {
+    render_titled(r, "dbload regress")
+}
+
+/// Render the summary under `title` (`dbload report` renders a stress
+/// results file as "dbload stress").
+pub fn render_titled(r: &RegressResults, title: &str) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "## dbload regress: {}", cell(&r.suite.name));
+    let _ = writeln!(o, "## {title}: {}", cell(&r.suite.name));
     let _ = writeln!(o);
     let _ = writeln!(
         o,
@@ -60,7 +67,7 @@ pub fn render(r: &RegressResults) -> String {
         "Baseline: {} · tolerance {:.0} %{} · dbload {}",
         r.baseline
             .as_ref()
-            .map(|b| format!("`{}`", cell(&b.path)))
+            .map(|b| super::md::code(&b.path))
             .unwrap_or_else(|| "none".into()),
         r.tolerance * 100.0,
         r.tail_tolerance
@@ -103,8 +110,8 @@ pub fn render(r: &RegressResults) -> String {
         let _ = writeln!(o);
         let _ = writeln!(
             o,
-            "Workload `{}` · dataset {} · {}",
-            cell(&run.results.workload.name),
+            "Workload {} · dataset {} · {}",
+            super::md::code(&run.results.workload.name),
             cell(&super::dataset_line(&run.results.dataset)),
             cell(
                 run.results
@@ -128,8 +135,8 @@ pub fn render(r: &RegressResults) -> String {
             for t in &run.results.verdict.thresholds {
                 let _ = writeln!(
                     o,
-                    "| `{}` | {} {} | {} |",
-                    cell(&t.expr),
+                    "| {} | {} {} | {} |",
+                    super::md::code_cell(&t.expr),
                     t.actual,
                     t.unit,
                     if t.passed { "passed" } else { "**breached**" }
@@ -219,7 +226,8 @@ mod tests {
         let r = crate::regress::assess::tests::sample();
         let md = render(&r);
         assert!(md.contains("**regressed**") && md.contains("**breached**"));
-        assert!(md.contains("nightly <&>"));
+        // The suite's name holds HTML characters: escaped, never raw.
+        assert!(md.contains("nightly &lt;&amp;&gt;") && !md.contains("<&>"));
         snapshot("summary.md", &md);
     }
 

@@ -49,15 +49,30 @@ pub enum SeedError {
     )]
     Foreign { target: String, tables: String },
     #[error(
-        "--force would DROP {tables} on {target}, but other objects depend on them: \
-         {dependents}. dbload does not drop with CASCADE; drop or change these yourself, \
-         or seed another database"
+        "--force would DROP {tables} on {target}, but other objects depend on them: {}. \
+         dbload does not drop with CASCADE; nothing was changed. Drop or change these \
+         yourself:\n{}\nor seed another database",
+        what(.dependents),
+        remove(.dependents)
     )]
     Dependents {
         target: String,
         tables: String,
-        dependents: String,
+        dependents: Vec<schema::Blocker>,
     },
+    #[error(
+        "cannot re-seed {target}: {}\nA seed truncates dbload's tables and rebuilds their keys, \
+         which these forbid; nothing was changed. Remove them first:\n{}\nthen seed, and \
+         re-create them afterwards (or seed another database)",
+        what(.blockers),
+        remove(.blockers)
+    )]
+    Blocked {
+        target: String,
+        blockers: Vec<schema::Blocker>,
+    },
+    #[error("{0}; nothing was changed")]
+    Connections(String),
     #[error(
         "--scale {scale} needs about {need} of disk on the server (data, indexes and WAL), \
          but only {free} is free in {path}"
@@ -77,6 +92,22 @@ pub enum SeedError {
     Check { step: String, cause: String },
     #[error("another `dbload seed` is running on {target}; wait for it to finish")]
     Busy { target: String },
+}
+
+/// The blockers, named in one line.
+fn what(b: &[schema::Blocker]) -> String {
+    b.iter()
+        .map(|b| b.what.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The statements removing the blockers, one per indented line.
+fn remove(b: &[schema::Blocker]) -> String {
+    b.iter()
+        .map(|b| format!("  {}", b.remove))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A user-readable cause of a database error.
@@ -373,17 +404,44 @@ pub async fn seed(
             tables: foreign.join(", "),
         });
     }
-    if !foreign.is_empty() {
-        let deps = schema::dependents(&client, &foreign)
-            .await
-            .checking("listing objects that depend on the existing tables")?;
-        if !deps.is_empty() {
-            return Err(SeedError::Dependents {
+    let change = if foreign.is_empty() {
+        schema::Change::Reseed
+    } else {
+        schema::Change::DropTables
+    };
+    let blockers = schema::blockers(&client, &existing.present, change)
+        .await
+        .checking("listing objects that depend on the existing tables")?;
+    if !blockers.is_empty() {
+        return Err(match change {
+            schema::Change::DropTables => SeedError::Dependents {
                 target: target.to_string(),
                 tables: foreign.join(", "),
-                dependents: deps.join(", "),
-            });
-        }
+                dependents: blockers,
+            },
+            schema::Change::Reseed => SeedError::Blocked {
+                target: target.to_string(),
+                blockers,
+            },
+        });
+    }
+    // Every connection the load uses, opened now: a server that cannot
+    // take them all refuses before anything changes.
+    crate::db::conn_limits::room(&client)
+        .await
+        .checking("reading the server's connection limits")?
+        .check(plan.jobs, "--jobs")
+        .map_err(SeedError::Connections)?;
+    let mut more_clients = Vec::with_capacity(plan.jobs - 1);
+    for i in 1..plan.jobs {
+        more_clients.push(Arc::new(connect(target).await.map_err(|e| {
+            SeedError::Connections(format!(
+                "--jobs {}: connection {} of {} failed: {e}",
+                plan.jobs,
+                i + 1,
+                plan.jobs
+            ))
+        })?));
     }
     // The tables being replaced give their space back when truncated.
     let need = plan.disk_needed();
@@ -452,9 +510,7 @@ pub async fn seed(
 
     // ---- load
     let mut clients = vec![Arc::new(client)];
-    for _ in 1..plan.jobs {
-        clients.push(Arc::new(connect(target).await?));
-    }
+    clients.extend(more_clients);
     let pool = Arc::new(
         rayon::ThreadPoolBuilder::new()
             .num_threads(plan.jobs)

@@ -82,34 +82,80 @@ pub async fn inspect(client: &Client) -> Result<Existing, tokio_postgres::Error>
     })
 }
 
-/// Objects outside `tables` that depend on them (views, materialized
-/// views, foreign keys of other tables): `DROP TABLE` would need CASCADE and
-/// take them along, so `seed --force` refuses and names them instead.
-pub async fn dependents(
+/// An object outside `tables` that stops a seed: a foreign key of another
+/// table referencing one of them, or a view relying on them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Blocker {
+    /// "foreign key vet_notes_pet_fkey on vet_notes (references pets)".
+    pub what: String,
+    /// The statement that removes it (to re-create it after the seed).
+    pub remove: String,
+}
+
+/// What the seed is about to do to `tables`, which decides what blocks it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Change {
+    /// `DROP TABLE` (`--force` over tables dbload did not create): every
+    /// view reading them and every foreign key referencing them would need
+    /// CASCADE.
+    DropTables,
+    /// A re-seed: TRUNCATE and dropping and rebuilding keys, which foreign
+    /// keys referencing them and views relying on a key forbid.
+    Reseed,
+}
+
+/// Objects outside `tables` that `change` would need to drop (dbload never
+/// uses CASCADE): it refuses before anything changes and names them.
+pub async fn blockers(
     client: &Client,
     tables: &[String],
-) -> Result<Vec<String>, tokio_postgres::Error> {
+    change: Change,
+) -> Result<Vec<Blocker>, tokio_postgres::Error> {
     let rows = client
         .query(
             "WITH t AS (SELECT to_regclass(x)::oid AS oid FROM unnest($1::text[]) AS x \
-                        WHERE to_regclass(x) IS NOT NULL) \
-             SELECT DISTINCT CASE c.relkind WHEN 'm' THEN 'materialized view ' ELSE 'view ' END \
-                    || c.oid::regclass::text \
-             FROM pg_depend d \
-             JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid \
-             JOIN pg_class c ON c.oid = r.ev_class \
-             WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid IN (SELECT oid FROM t) \
-               AND c.oid NOT IN (SELECT oid FROM t) \
-             UNION \
-             SELECT 'foreign key ' || con.conname || ' on ' || con.conrelid::regclass::text \
+                        WHERE to_regclass(x) IS NOT NULL), \
+                  dep AS (SELECT d.objid, d.refobjid AS rel, NULL::name AS key FROM pg_depend d \
+                          WHERE $2 AND d.classid = 'pg_rewrite'::regclass \
+                            AND d.refclassid = 'pg_class'::regclass \
+                            AND d.refobjid IN (SELECT oid FROM t) \
+                          UNION \
+                          SELECT d.objid, con.conrelid, con.conname FROM pg_depend d \
+                          JOIN pg_constraint con ON d.refclassid = 'pg_constraint'::regclass \
+                                                AND d.refobjid = con.oid \
+                          WHERE d.classid = 'pg_rewrite'::regclass \
+                            AND con.conrelid IN (SELECT oid FROM t)) \
+             SELECT format('foreign key %I on %s (references %s)', con.conname, \
+                           con.conrelid::regclass, con.confrelid::regclass), \
+                    format('ALTER TABLE %s DROP CONSTRAINT %I;', con.conrelid::regclass, con.conname) \
              FROM pg_constraint con \
              WHERE con.contype = 'f' AND con.confrelid IN (SELECT oid FROM t) \
                AND con.conrelid NOT IN (SELECT oid FROM t) \
+             UNION \
+             SELECT format('%s %s (%s %s)', \
+                           CASE c.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END, \
+                           c.oid::regclass, \
+                           CASE WHEN dep.key IS NULL THEN 'reads' \
+                                ELSE format('relies on %I of', dep.key) END, \
+                           dep.rel::regclass), \
+                    format('DROP %s %s;', \
+                           CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END, \
+                           c.oid::regclass) \
+             FROM dep \
+             JOIN pg_rewrite r ON r.oid = dep.objid \
+             JOIN pg_class c ON c.oid = r.ev_class \
+             WHERE c.oid NOT IN (SELECT oid FROM t) \
              ORDER BY 1",
-            &[&tables],
+            &[&tables, &(change == Change::DropTables)],
         )
         .await?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
+    Ok(rows
+        .iter()
+        .map(|r| Blocker {
+            what: r.get(0),
+            remove: r.get(1),
+        })
+        .collect())
 }
 
 /// Drop the tables of our names (for `--force` over tables dbload did not

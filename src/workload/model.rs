@@ -144,53 +144,80 @@ fn set_query(set: ModelSet) -> &'static str {
 }
 
 /// Load the model parts a workload uses. `clinic()` needs the clinic
-/// weights; `*_of()` the per-clinic id lists.
+/// weights; `*_of()` the per-clinic id lists. Read in one rolled-back READ
+/// ONLY transaction (one snapshot, and nothing written).
 pub async fn load_model(
     client: &Client,
     clinic_weights: bool,
     sets: &HashSet<ModelSet>,
 ) -> Result<Model, tokio_postgres::Error> {
-    let mut m = Model::default();
-    if clinic_weights {
-        let rows = client
-            .query(
-                "/* dbload */ SELECT clinic_id, count(*)::bigint FROM pets GROUP BY 1 ORDER BY 1",
-                &[],
-            )
-            .await?;
-        let mut total = 0u64;
-        for r in rows {
-            m.clinic_ids.push(r.get(0));
-            total += r.get::<_, i64>(1) as u64;
-            m.clinic_cum.push(total);
+    crate::db::read_only(client, async |client| {
+        let mut m = Model::default();
+        if clinic_weights {
+            let rows = client
+                .query(
+                    "/* dbload */ SELECT clinic_id, count(*)::bigint FROM pets GROUP BY 1 ORDER BY 1",
+                    &[],
+                )
+                .await?;
+            let mut total = 0u64;
+            for r in rows {
+                m.clinic_ids.push(r.get(0));
+                total += r.get::<_, i64>(1) as u64;
+                m.clinic_cum.push(total);
+            }
         }
-    }
-    for set in sets {
-        let rows = client.query(set_query(*set), &[]).await?;
-        let b = ByClinic::from_pairs(rows.iter().map(|r| (r.get(0), r.get(1))));
-        m.sets.insert(*set, b);
-    }
-    Ok(m)
+        for set in sets {
+            let rows = client.query(set_query(*set), &[]).await?;
+            let b = ByClinic::from_pairs(rows.iter().map(|r| (r.get(0), r.get(1))));
+            m.sets.insert(*set, b);
+        }
+        Ok(m)
+    })
+    .await
 }
 
-/// Run a sample query and keep up to [`SAMPLE_ROW_LIMIT`] rows.
+/// Run a sample query and keep up to [`SAMPLE_ROW_LIMIT`] rows, with its
+/// number of columns. The query runs as a cursor (`DECLARE … CURSOR FOR`,
+/// which PostgreSQL accepts only for a plain query: no `DELETE … RETURNING`,
+/// no data-modifying `WITH`) inside a rolled-back READ ONLY transaction (so
+/// a function it calls cannot write either), and only the rows kept are
+/// fetched.
 pub async fn load_sample(
     client: &Client,
     sql: &str,
 ) -> Result<(Vec<Vec<Value>>, usize), tokio_postgres::Error> {
-    let rows = client
-        .query(&format!("{} {sql}", crate::db::OWN_QUERY_MARK), &[])
-        .await?;
-    let ncols = rows.first().map(|r| r.len()).unwrap_or(0);
-    let mut out = Vec::with_capacity(rows.len().min(SAMPLE_ROW_LIMIT));
-    for r in rows.iter().take(SAMPLE_ROW_LIMIT) {
-        let mut row = Vec::with_capacity(r.len());
-        for i in 0..r.len() {
-            row.push(value::from_row(r, i)?);
+    crate::db::read_only(client, async |client| {
+        client
+            .execute(
+                &format!(
+                    "{} DECLARE dbload_sample NO SCROLL CURSOR FOR {sql}\n",
+                    crate::db::OWN_QUERY_MARK
+                ),
+                &[],
+            )
+            .await?;
+        let rows = client
+            .query(
+                &format!(
+                    "{} FETCH FORWARD {SAMPLE_ROW_LIMIT} FROM dbload_sample",
+                    crate::db::OWN_QUERY_MARK
+                ),
+                &[],
+            )
+            .await?;
+        let ncols = rows.first().map(|r| r.len()).unwrap_or(0);
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let mut row = Vec::with_capacity(r.len());
+            for i in 0..r.len() {
+                row.push(value::from_row(r, i)?);
+            }
+            out.push(row);
         }
-        out.push(row);
-    }
-    Ok((out, ncols))
+        Ok((out, ncols))
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -119,6 +119,19 @@ impl Builder {
                 if self.samples.iter().any(|s| s.name == name) {
                     return self.err(line, format!("sample {name} defined twice"));
                 }
+                match super::sql::first_keyword(sql) {
+                    Some(k) if super::sql::QUERY_KEYWORDS.contains(&k.as_str()) => {}
+                    k => {
+                        return self.err(
+                            line,
+                            format!(
+                                "sample {name} is not a plain query (it starts with {}): samples are \
+                                 read at start-up and must not change data; write SELECT, WITH, VALUES or TABLE",
+                                k.unwrap_or_else(|| "no keyword".into())
+                            ),
+                        );
+                    }
+                }
                 self.samples.push(SampleDef {
                     name: name.into(),
                     sql: sql.into(),
@@ -478,6 +491,25 @@ INSERT INTO t VALUES (:c, :total);
             e[0].starts_with("w.sql:3: @scenario inside an unterminated statement"),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn a_sample_that_is_not_a_plain_query_is_refused() {
+        let e = errs("-- @sample s = DELETE FROM pets RETURNING id\n-- @scenario a\nSELECT 1;\n");
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with("w.sql:1: sample s is not a plain query (it starts with DELETE)"),
+            "{e:?}"
+        );
+        for ok in [
+            "select 1",
+            "(SELECT 1)",
+            "WITH a AS (SELECT 1) TABLE a",
+            "VALUES (1)",
+        ] {
+            let text = format!("-- @sample s = {ok}\n-- @scenario a\nSELECT 1;\n");
+            assert!(parse("w.sql", &text).is_ok(), "{ok}");
+        }
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! every statement must prepare, every `@bind` column must exist with a
 //! bindable type, every sample query must run and return rows. Failures are
 //! reported per scenario and statement, with file:line. On success this
-//! builds the start-up [`RunData`] the generators draw from.
+//! builds the start-up [`RunData`] the generators draw from. Nothing here
+//! writes: statements are only prepared, and every read runs in a
+//! rolled-back READ ONLY transaction ([`crate::db::read_only`]).
 
 use std::collections::HashSet;
 
@@ -58,7 +60,7 @@ fn db_message(e: &tokio_postgres::Error) -> String {
 /// The workload clock's offset from the wall clock: to the dataset's "now"
 /// on a complete dbload dataset, else none (see [`RunData::clock_offset_ms`]).
 async fn clock_offset_ms(client: &Client) -> i64 {
-    match crate::seed::fingerprint(client).await {
+    match crate::db::read_only(client, async |c| crate::seed::fingerprint(c).await).await {
         Ok(Some(_)) => (crate::seed::model::dataset_now() - chrono::Utc::now()).num_milliseconds(),
         _ => 0,
     }

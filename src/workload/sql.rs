@@ -265,6 +265,27 @@ pub fn split(text: &str) -> Vec<RawStatement> {
     out
 }
 
+/// The first keyword of `sql`, upper-cased, after leading whitespace,
+/// comments and opening parentheses (`None` when the text starts otherwise).
+pub fn first_keyword(sql: &str) -> Option<String> {
+    let mut rest = sql;
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '(');
+        if let Some(r) = rest.strip_prefix("--") {
+            rest = r.split_once('\n').map_or("", |(_, after)| after);
+        } else if let Some(r) = rest.strip_prefix("/*") {
+            rest = r.split_once("*/").map_or("", |(_, after)| after);
+        } else {
+            break;
+        }
+    }
+    let word: String = rest.chars().take_while(|c| ident_char(*c)).collect();
+    (!word.is_empty() && ident_start(word.chars().next()?)).then(|| word.to_ascii_uppercase())
+}
+
+/// Keywords a plain (row-returning, non-modifying) query starts with.
+pub const QUERY_KEYWORDS: [&str; 4] = ["SELECT", "WITH", "VALUES", "TABLE"];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,5 +314,20 @@ mod tests {
         assert!(s[0].placeholders.is_empty(), "{:?}", s[0]);
         assert_eq!(s[1].sql, "SELECT 2");
         assert_eq!(s[1].line, 3);
+    }
+
+    #[test]
+    fn first_keyword_skips_comments_and_parentheses() {
+        assert_eq!(first_keyword(" select 1").as_deref(), Some("SELECT"));
+        assert_eq!(
+            first_keyword("/* x */ -- y\n ((With a AS (SELECT 1) TABLE a))").as_deref(),
+            Some("WITH")
+        );
+        assert_eq!(
+            first_keyword("DELETE FROM t RETURNING id").as_deref(),
+            Some("DELETE")
+        );
+        assert_eq!(first_keyword("-- only a comment"), None);
+        assert_eq!(first_keyword("1 + 1"), None);
     }
 }

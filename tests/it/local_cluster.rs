@@ -183,3 +183,49 @@ fn an_unsearchable_existing_home_is_refused_not_chmodded() {
     let mode = std::fs::metadata(home.path()).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700, "the user's directory keeps its permissions");
 }
+
+/// `local start` right after a `kill -9` of the postmaster starts it again
+/// (a killed postmaster stays a zombie until reaped, and `pg_ctl status`
+/// took it for a running server: "already running", exit 0, nothing up).
+#[tokio::test]
+async fn start_right_after_the_postmaster_is_killed_starts_it_again() {
+    let home = temp_home();
+    let env_home = home.path().to_str().unwrap();
+    let cluster = LocalCluster::new(home.path().to_path_buf()).unwrap();
+    cluster.start().await.unwrap();
+    for round in 0..2 {
+        let pid_file = cluster.data_dir().join("postmaster.pid");
+        let pid: i32 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        let a = dbload()
+            .env("DBLOAD_HOME", env_home)
+            .args(["local", "start"])
+            .assert()
+            .success();
+        let out = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+        let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+        assert!(
+            out.contains("local cluster started"),
+            "round {round}: {out}{err}"
+        );
+        // The warning says what happened, without colour codes: stderr is
+        // not a terminal here.
+        assert!(
+            err.contains("WARN") && err.contains("had been killed") && !err.contains('\x1b'),
+            "{err:?}"
+        );
+        let c = connect(&cluster.target().unwrap()).await.unwrap();
+        c.query_one("SELECT 1", &[]).await.unwrap();
+    }
+    cluster.destroy().await.unwrap();
+}

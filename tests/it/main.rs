@@ -18,3 +18,9 @@ mod migrations;
 mod regress;
 mod seed;
 mod stress;
+
+// Hostile input and faults: the malformed-input corpus, property tests,
+// and looking without writing, bounded reads, escaping.
+mod corpus;
+mod fuzz;
+mod reliability;

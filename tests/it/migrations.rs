@@ -96,6 +96,31 @@ async fn failing_migration_names_file_and_line_and_rolls_back() {
     assert_eq!(n, 0, "a failed run leaves nothing behind");
 }
 
+/// A statement failing without a position from the server (an existing
+/// relation) is named by its own line, not the file's first.
+#[tokio::test]
+async fn a_failing_statement_is_named_by_its_own_line() {
+    let db = TestDb::new().await;
+    let mut c = db.client().await;
+    c.batch_execute("CREATE TABLE taken (x int)").await.unwrap();
+    let bad = [Migration {
+        version: 1,
+        name: "0001_lines.sql",
+        sql: "-- header\nCREATE TABLE a (x int);\n\n/* note; with a semicolon */\nCREATE TABLE b (\n  x int\n);\nCREATE TABLE taken (y int);\nCREATE TABLE c (\n  x int,\n  y nosuchtype);\n",
+    }];
+    let e = migrate::apply(&mut c, &bad).await.unwrap_err().to_string();
+    assert!(
+        e.starts_with("migrations/0001_lines.sql:8: relation \"taken\" already exists"),
+        "{e}"
+    );
+    c.batch_execute("DROP TABLE taken").await.unwrap();
+    let e = migrate::apply(&mut c, &bad).await.unwrap_err().to_string();
+    assert!(
+        e.starts_with("migrations/0001_lines.sql:11: type \"nosuchtype\" does not exist"),
+        "{e}"
+    );
+}
+
 #[tokio::test]
 async fn migrate_refuses_foreign_tables_of_same_name() {
     let db = TestDb::new().await;
@@ -108,8 +133,16 @@ async fn migrate_refuses_foreign_tables_of_same_name() {
         .assert()
         .code(2);
     let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    // The line of its CREATE TABLE (it was the file's first line).
+    let line = include_str!("../../migrations/0001_vetclinic.sql")
+        .lines()
+        .position(|l| l.starts_with("CREATE TABLE users"))
+        .unwrap()
+        + 1;
     assert!(
-        err.contains("0001_vetclinic.sql:") && err.contains("\"users\" already exists"),
+        err.contains(&format!(
+            "0001_vetclinic.sql:{line}: relation \"users\" already exists"
+        )),
         "{err}"
     );
     let n: i64 = c

@@ -484,3 +484,84 @@ async fn one_seed_at_a_time_per_database() {
             "another `dbload seed` is running",
         ));
 }
+
+/// The keys and indexes of dbload's tables, by name (to show nothing was dropped).
+async fn keys_and_indexes(c: &Client) -> Vec<String> {
+    c.query(
+        "SELECT indexrelid::regclass::text FROM pg_index \
+         WHERE indrelid = ANY (SELECT to_regclass(t) FROM unnest($1::text[]) AS t) ORDER BY 1",
+        &[&Table::ALL.iter().map(|t| t.name()).collect::<Vec<_>>()],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+/// A user's foreign key pointing at `pets` is named, with the statement
+/// that removes it, before anything is dropped: the dataset stays complete.
+#[tokio::test]
+async fn a_users_foreign_key_to_pets_is_named_before_anything_changes() {
+    let db = TestDb::new().await;
+    seed_lib(&db, 0.001, 1, 2).await;
+    let c = db.client().await;
+    c.batch_execute(
+        "CREATE TABLE vet_notes (pet bigint REFERENCES pets (id), note text);
+         INSERT INTO vet_notes VALUES (1, 'allergic');",
+    )
+    .await
+    .unwrap();
+    let before = (counts(&c).await, keys_and_indexes(&c).await);
+    for extra in [None, Some("--force")] {
+        let out = dbload()
+            .args(["-d", &db.url(), "seed", "--scale", "0.001"])
+            .args(extra)
+            .assert()
+            .code(2);
+        let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+        assert!(
+            err.contains("foreign key vet_notes_pet_fkey on vet_notes (references pets)")
+                && err.contains("ALTER TABLE vet_notes DROP CONSTRAINT vet_notes_pet_fkey;")
+                && err.contains("nothing was changed"),
+            "{err}"
+        );
+        assert!(!err.contains("incomplete"), "{err}");
+    }
+    assert_eq!((counts(&c).await, keys_and_indexes(&c).await), before);
+    assert!(
+        seed::fingerprint(&c).await.unwrap().is_some(),
+        "the dataset is still complete"
+    );
+}
+
+/// More --jobs than the server accepts is refused before the existing
+/// dataset's keys and indexes are dropped.
+#[tokio::test]
+async fn jobs_beyond_the_servers_connections_are_refused_before_anything_changes() {
+    let db = TestDb::new().await;
+    seed_lib(&db, 0.001, 1, 2).await;
+    let c = db.client().await;
+    let before = keys_and_indexes(&c).await;
+    let out = dbload()
+        .args([
+            "-d",
+            &db.url(),
+            "seed",
+            "--scale",
+            "0.001",
+            "--jobs",
+            "5000",
+        ])
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        err.contains("--jobs 5000 exceeds the connection limit: 5000 connections are needed")
+            && err.contains("max_connections")
+            && err.contains("nothing was changed"),
+        "{err}"
+    );
+    assert_eq!(keys_and_indexes(&c).await, before);
+    assert!(seed::fingerprint(&c).await.unwrap().is_some());
+}

@@ -17,6 +17,7 @@
 //! root, every server program runs as the `postgres` system user.
 
 mod binaries;
+mod liveness;
 pub mod settings;
 
 use std::fs::{self, File};
@@ -283,11 +284,23 @@ impl LocalCluster {
         }
         if self.is_running().await {
             let target = self.target()?;
-            return Ok(Started {
-                target,
-                started_now: false,
-                created_now,
-            });
+            if self.answers_while_running(&target).await? {
+                return Ok(Started {
+                    target,
+                    started_now: false,
+                    created_now,
+                });
+            }
+        }
+        if let Some(pid) = liveness::dead_postmaster(&self.data_dir()) {
+            // Killed, and maybe not reaped yet: its lock files would make
+            // the new postmaster refuse to start ("is another postmaster
+            // running?").
+            liveness::remove_locks_of(pid, &self.data_dir(), &self.socket_dir())
+                .map_err(io_err(&self.data_dir()))?;
+            tracing::warn!(
+                "the local cluster's postmaster (pid {pid}) had been killed; removed its lock files, starting it again"
+            );
         }
         let preferred = self.read_state().map(|s| s.port);
         let mut last_err = None;
@@ -315,9 +328,18 @@ impl LocalCluster {
                     break;
                 }
                 Err(e) => {
+                    let e = match e {
+                        LocalError::Command { detail, .. } => detail,
+                        other => other.to_string(),
+                    };
                     let log = self.log_tail(20);
                     let port_clash =
                         log.contains("could not bind") || log.contains("already in use");
+                    // A killed postmaster's backends may still be exiting.
+                    let old_backends = log.contains("is still in use");
+                    if old_backends {
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
                     last_err = Some(LocalError::Command {
                         what: "pg_ctl start".into(),
                         detail: format!(
@@ -325,7 +347,7 @@ impl LocalCluster {
                             self.log_path().display()
                         ),
                     });
-                    if !port_clash {
+                    if !port_clash && !old_backends {
                         break;
                     }
                 }
@@ -431,6 +453,8 @@ impl LocalCluster {
         Ok(())
     }
 
+    /// A postmaster is running on the data directory: `pg_ctl status`
+    /// says so and it is not a killed postmaster nobody has reaped yet.
     async fn is_running(&self) -> bool {
         if !self.is_created() {
             return false;
@@ -438,6 +462,45 @@ impl LocalCluster {
         let mut c = self.server_cmd("pg_ctl");
         c.arg("status").arg("-D").arg(self.data_dir());
         matches!(c.output().await, Ok(o) if o.status.success())
+            && liveness::dead_postmaster(&self.data_dir()).is_none()
+    }
+
+    /// Wait (up to a minute, e.g. through crash recovery) until the running
+    /// server answers on its socket (`pg_isready`: accepting, or rejecting
+    /// while it starts up): true then, false when the postmaster turns out
+    /// to have exited (just killed), an error naming the log when it stays
+    /// up without answering.
+    async fn answers_while_running(&self, target: &Target) -> Result<bool, LocalError> {
+        let port = target.port.unwrap_or(5432).to_string();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let mut c = Command::new(self.bins.path("pg_isready"));
+            c.stdin(Stdio::null())
+                .arg("-q")
+                .arg("-h")
+                .arg(self.socket_dir())
+                .args(["-p", &port, "-t", "2", "-U", LOCAL_USER, "-d", LOCAL_DB]);
+            // 0: accepting connections, 1: rejecting them (starting up).
+            // Without pg_isready (a trimmed bindir), trust pg_ctl as before.
+            if matches!(c.status().await.map(|s| s.code()), Ok(Some(0 | 1)) | Err(_)) {
+                return Ok(true);
+            }
+            if !self.is_running().await {
+                return Ok(false);
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(LocalError::Command {
+                    what: "local start".into(),
+                    detail: format!(
+                        "a postmaster is running on {} but does not answer on port {port}\n--- last lines of {} ---\n{}",
+                        self.data_dir().display(),
+                        self.log_path().display(),
+                        self.log_tail(20)
+                    ),
+                });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
     }
 
     /// Connection settings of the cluster (from its last start).
@@ -533,8 +596,17 @@ impl LocalCluster {
         Ok(st)
     }
 
+    /// The last `n` lines of the server log (read from its last 64 KiB:
+    /// the log of a long-lived cluster can be large).
     fn log_tail(&self, n: usize) -> String {
-        let text = fs::read_to_string(self.log_path()).unwrap_or_default();
+        use std::io::{Read, Seek, SeekFrom};
+        let mut bytes = Vec::new();
+        if let Ok(mut f) = File::open(self.log_path()) {
+            let len = f.metadata().map_or(0, |m| m.len());
+            let _ = f.seek(SeekFrom::Start(len.saturating_sub(64 * 1024)));
+            let _ = f.take(64 * 1024).read_to_end(&mut bytes);
+        }
+        let text = String::from_utf8_lossy(&bytes);
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(n)..].join("\n")
     }
