@@ -529,6 +529,16 @@ pub struct AnalyzeArgs {
     /// With --apply: do not ask.
     #[arg(long, short = 'y', requires = "apply")]
     pub yes: bool,
+    /// Verify GIN candidates (trigram, jsonb, arrays, full text), which HypoPG
+    /// cannot simulate, by building each for real inside a transaction that is
+    /// rolled back. The build holds a SHARE lock on the table (reads go on,
+    /// writes wait) for its duration; lock wait 2 s, build + explain 60 s.
+    #[arg(long)]
+    pub verify_build: bool,
+    /// --verify-build refuses tables larger than this (heap size).
+    #[arg(long, default_value = "100MB", value_name = "SIZE",
+          value_parser = crate::analyze::size::parse_size)]
+    pub verify_build_max_size: i64,
 }
 
 #[cfg(test)]

@@ -255,6 +255,7 @@ mod tests {
             columns: cols.iter().map(|c| Some(c.to_string())).collect(),
             desc: vec![false; cols.len()],
             keys: cols.iter().map(|c| c.to_string()).collect(),
+            opclasses: vec![None; cols.len()],
             method: "btree".into(),
             predicate: None,
             valid: true,

@@ -3,7 +3,7 @@
 //! the same table is served by the wider index and folded into it. Ranked by
 //! estimated time saved (calls × mean time × saving fraction).
 
-use super::candidates::Candidate;
+use super::candidates::{Candidate, JSONB_PATH_OPS, Method};
 
 /// One statement's chosen index.
 #[derive(Debug, Clone)]
@@ -21,6 +21,8 @@ pub struct Choice {
     pub share: f64,
     /// 0 for the first index chosen for the statement, 1 for the next…
     pub round: usize,
+    /// How it was verified when not by HypoPG, or why it is unverified.
+    pub note: Option<String>,
 }
 
 /// Merged proposals: the index and the choices it serves.
@@ -51,9 +53,25 @@ impl Merged {
 /// Whether an index on `wide` serves a query that wanted `narrow`:
 /// same table, `narrow`'s columns a leading prefix of `wide`'s, and the
 /// directions of the non-equality part all equal or all reversed.
+/// Same for GIN: the same keys, and a default jsonb_ops index serves a
+/// query that wanted jsonb_path_ops (`@>`). A partial index serves only
+/// statements with the same predicate.
 pub fn serves(wide: &Candidate, narrow: &Candidate) -> bool {
-    if wide.table != narrow.table || wide.columns.len() < narrow.columns.len() {
+    if wide.table != narrow.table
+        || wide.method != narrow.method
+        || wide.predicate != narrow.predicate
+        || wide.columns.len() < narrow.columns.len()
+    {
         return false;
+    }
+    if wide.method == Method::Gin {
+        return wide.columns.len() == narrow.columns.len()
+            && wide.columns.iter().zip(&narrow.columns).all(|(w, n)| {
+                w.0.base() == n.0.base()
+                    && (w.0.opclass == n.0.opclass
+                        || (w.0.opclass.is_none()
+                            && n.0.opclass.as_deref() == Some(JSONB_PATH_OPS)))
+            });
     }
     if !wide
         .columns
@@ -123,11 +141,11 @@ mod tests {
     use crate::analyze::names::RelName;
 
     fn cand(t: &str, cols: &[(&str, bool)], n_eq: usize) -> Candidate {
-        Candidate {
-            table: RelName::new(Some("public"), t),
-            columns: cols.iter().map(|(c, d)| ((*c).into(), *d)).collect(),
+        Candidate::btree(
+            RelName::new(Some("public"), t),
+            cols.iter().map(|(c, d)| ((*c).into(), *d)).collect(),
             n_eq,
-        }
+        )
     }
 
     fn choice(i: usize, c: Candidate, calls: u64, mean: f64) -> Choice {
@@ -141,6 +159,7 @@ mod tests {
             saving: 0.99,
             share: 0.99,
             round: 0,
+            note: None,
         }
     }
 

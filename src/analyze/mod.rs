@@ -14,12 +14,13 @@ pub mod merge;
 pub mod model;
 pub mod names;
 pub mod normalize;
+pub mod predicates;
+pub mod probe;
+pub mod size;
 pub mod source;
 pub mod sql;
 pub mod statement;
 pub mod whatif;
-
-use std::collections::HashMap;
 
 use tokio_postgres::Client;
 
@@ -28,7 +29,6 @@ use merge::Choice;
 use model::{
     AnalyzeReport, Helped, Proposal, SCHEMA, StatementResult, StatementStatus, Verification,
 };
-use names::RelName;
 use source::PgssFilter;
 
 /// Where the workload comes from.
@@ -56,8 +56,16 @@ pub struct Settings {
     pub min_cost: f64,
     /// Use HypoPG when the extension exists (else the pg_stats heuristic).
     pub use_hypopg: bool,
+    /// Verify GIN candidates by building them in a rolled-back transaction.
+    pub verify_build: bool,
+    /// `--verify-build` refuses tables larger than this (heap bytes).
+    pub verify_build_max_bytes: i64,
     pub health: health::HealthSettings,
 }
+
+/// Default `--verify-build-max-size`: a GIN build on a table this size
+/// takes seconds, during which writes to it wait.
+pub const DEFAULT_VERIFY_BUILD_MAX_BYTES: i64 = 100 * 1024 * 1024;
 
 /// Default `--min-savings` (percent).
 pub const DEFAULT_MIN_SAVINGS_PCT: f64 = 20.0;
@@ -104,7 +112,7 @@ pub async fn run(c: &Client, settings: &Settings) -> Result<AnalyzeReport, Analy
 
     let mut results = Vec::with_capacity(workload.len());
     let mut choices = Vec::new();
-    let mut stats_cache: HashMap<RelName, HashMap<String, heuristic::ColumnStats>> = HashMap::new();
+    let mut caches = statement::Caches::default();
     for (id, w) in workload.iter().enumerate() {
         if hypo && id > 0 && id % BATCH == 0 {
             whatif::reset(c).await;
@@ -124,7 +132,7 @@ pub async fn run(c: &Client, settings: &Settings) -> Result<AnalyzeReport, Analy
             detail: String::new(),
             hints: Vec::new(),
         };
-        match statement::analyse_one(c, &cat, settings, hypo, w, &mut r, &mut stats_cache).await {
+        match statement::analyse_one(c, &cat, settings, hypo, w, &mut r, &mut caches).await {
             Ok(chosen) => {
                 r.status = StatementStatus::Proposed;
                 r.index = Some(
@@ -156,7 +164,7 @@ pub async fn run(c: &Client, settings: &Settings) -> Result<AnalyzeReport, Analy
         for m in &mut merged {
             let mut keep = Vec::new();
             for mut ch in std::mem::take(&mut m.choices) {
-                if ch.candidate == m.candidate || ch.round > 0 {
+                if ch.candidate == m.candidate || ch.round > 0 || !m.candidate.hypothetical() {
                     keep.push(ch);
                     continue;
                 }
@@ -202,19 +210,38 @@ pub async fn run(c: &Client, settings: &Settings) -> Result<AnalyzeReport, Analy
                     if !r.detail.is_empty() {
                         r.detail.push_str("; ");
                     }
-                    r.detail.push_str(&format!(
-                        "served by {} (saves {:.0}%)",
-                        m.candidate.label(),
-                        ch.saving * 100.0
-                    ));
+                    if ch.cost_after.is_some() {
+                        r.detail.push_str(&format!(
+                            "served by {} (saves {:.0}%)",
+                            m.candidate.label(),
+                            ch.saving * 100.0
+                        ));
+                    } else {
+                        r.detail
+                            .push_str(&format!("served by {} (unverified)", m.candidate.label()));
+                    }
                 }
             }
+            let verified = m.choices.iter().all(|ch| ch.cost_after.is_some());
+            let note = m.choices.iter().find_map(|ch| ch.note.clone());
             Proposal {
                 table: m.candidate.table.to_string(),
                 table_ref: m.candidate.table.clone(),
                 columns: m.candidate.index_columns(),
+                method: m.candidate.method.as_str().to_string(),
+                predicate: m.candidate.predicate.clone(),
+                include: m.candidate.include.clone(),
+                kind: m.candidate.kind(),
+                requires: m
+                    .candidate
+                    .extensions()
+                    .into_iter()
+                    .filter(|e| !cat.extensions.iter().any(|x| x == e))
+                    .map(|e| format!("CREATE EXTENSION IF NOT EXISTS {e}"))
+                    .collect(),
                 ddl: m.candidate.ddl(partitioned),
-                verified: hypo,
+                verified,
+                verification_note: note,
                 est_time_saved_ms: m.time_saved_ms(),
                 partitioned,
                 write_warning: health::write_warning(&cat, &m.candidate.table),

@@ -54,6 +54,14 @@ pub struct IndexColumn {
     /// `lower` / `upper` for an expression key `lower(name)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function: Option<String>,
+    /// Any other expression key, as it goes into `CREATE INDEX`
+    /// (`(payload ->> 'id'::text)`); `name` is its first column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expression: Option<String>,
+    /// A non-default operator class (`text_pattern_ops`, `gin_trgm_ops`,
+    /// `jsonb_path_ops`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opclass: Option<String>,
 }
 
 /// A proposed index and the statements it helps.
@@ -64,10 +72,32 @@ pub struct Proposal {
     /// The table's schema and name, unquoted.
     pub table_ref: RelName,
     pub columns: Vec<IndexColumn>,
+    /// `btree` or `gin`.
+    #[serde(default = "btree")]
+    pub method: String,
+    /// A partial index's predicate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicate: Option<String>,
+    /// `INCLUDE` columns (a covering index).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<String>,
+    /// What kind of index: `btree`, `expression`, `pattern prefix
+    /// (text_pattern_ops)`, `trigram (pattern search)`, `gin (jsonb_path_ops)`,
+    /// `partial`, `covering`… (comma-separated when several apply).
+    #[serde(default)]
+    pub kind: String,
+    /// Statements to run first (`CREATE EXTENSION IF NOT EXISTS pg_trgm`)
+    /// when the index needs an extension the database lacks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<String>,
     /// The statement that creates it (`CREATE INDEX CONCURRENTLY …`).
     pub ddl: String,
-    /// Checked by the planner with HypoPG; `false` means a heuristic estimate.
+    /// Checked by the planner: with HypoPG, or (`--verify-build`) with a real
+    /// build in a rolled-back transaction; `false` means unverified.
     pub verified: bool,
+    /// How it was checked, or why it could not be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification_note: Option<String>,
     /// Estimated execution time saved over the recorded workload (ms):
     /// calls × mean time × saving fraction, summed over statements.
     pub est_time_saved_ms: f64,
@@ -77,6 +107,10 @@ pub struct Proposal {
     pub write_warning: Option<String>,
     /// Statements this index helps.
     pub statements: Vec<Helped>,
+}
+
+fn btree() -> String {
+    "btree".to_string()
 }
 
 /// A statement a proposal helps, with the planner's costs.

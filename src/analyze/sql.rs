@@ -24,6 +24,7 @@ use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
 use super::names::RelName;
+use super::predicates::{self, GinOp, PatternShape};
 
 /// How a column is used by a statement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +39,20 @@ pub enum UseKind {
     OrderBy { desc: bool, pos: usize },
     /// `GROUP BY col`.
     GroupBy,
+    /// `LIKE` / `ILIKE` / regular-expression match.
+    Pattern(PatternShape),
+    /// An operator GIN serves (`@>`, `?`, `?|`, `?&`, `&&`, `@@`).
+    Gin(GinOp),
+}
+
+/// A constant predicate on a column (`status = 'failed'`, `deleted_at IS
+/// NULL`): what a partial index's `WHERE` would say.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Constant {
+    /// The predicate as SQL, qualifiers dropped.
+    pub predicate: String,
+    /// The compared value, unquoted (`None` for `IS NULL`).
+    pub value: Option<String>,
 }
 
 /// One reference to a base relation in the statement (a self-join gives two).
@@ -57,6 +72,9 @@ pub struct ColTarget {
     /// `lower` / `upper` when the use is that function of the column (an
     /// expression index serves it).
     pub func: Option<String>,
+    /// Any other key expression over this owner's columns, as SQL with
+    /// qualifiers dropped (`payload ->> 'id'`); `column` is its first column.
+    pub expr: Option<String>,
 }
 
 /// A column use; `owners` lists the possible base columns per scope,
@@ -67,6 +85,10 @@ pub struct ColumnUse {
     pub column: String,
     pub owners: Vec<Vec<ColTarget>>,
     pub kind: UseKind,
+    /// For an equality with a literal (or `IS NULL`): the constant predicate.
+    pub constant: Option<Constant>,
+    /// Set when the use sits in one branch of an `OR`: (group, branch).
+    pub branch: Option<(u32, u32)>,
 }
 
 /// The statement kinds dbload can give index advice for.
@@ -196,6 +218,8 @@ pub fn extract(sql: &str, views: ViewLookup<'_>) -> Result<Extracted, ExtractErr
         uses: Vec::new(),
         hints: Vec::new(),
         depth: 0,
+        branch: None,
+        or_groups: 0,
     };
     let kind = match &stmt {
         Statement::Query(q) => {
@@ -338,6 +362,9 @@ struct Extractor<'v> {
     uses: Vec<ColumnUse>,
     hints: Vec<String>,
     depth: usize,
+    /// The OR branch being walked, if any.
+    branch: Option<(u32, u32)>,
+    or_groups: u32,
 }
 
 /// Owner tiers for a column: the resolved candidates.
@@ -353,13 +380,60 @@ impl Extractor<'_> {
     }
 
     fn emit(&mut self, column: String, owners: Tiers, kind: UseKind) {
+        self.emit_const(column, owners, kind, None);
+    }
+
+    fn emit_const(
+        &mut self,
+        column: String,
+        owners: Tiers,
+        kind: UseKind,
+        constant: Option<Constant>,
+    ) {
         if !owners.is_empty() {
             self.uses.push(ColumnUse {
                 column,
                 owners,
                 kind,
+                constant,
+                branch: self.branch,
             });
         }
+    }
+
+    /// A column, `lower()`/`upper()` of one, or another key expression over
+    /// the columns of a single table reference.
+    fn key(&self, e: &Expr) -> Option<Tiers> {
+        self.column(e).or_else(|| self.expression(e))
+    }
+
+    /// A key expression: every column it names resolves to one base column
+    /// of the same table reference (written under its own name).
+    fn expression(&self, e: &Expr) -> Option<Tiers> {
+        let mut cols = Vec::new();
+        if !predicates::key_columns(e, &mut cols) || cols.is_empty() {
+            return None;
+        }
+        let mut found: Option<ColTarget> = None;
+        for c in cols {
+            let tiers = self.column(c)?;
+            let [t] = tiers.first()?.as_slice() else {
+                return None;
+            };
+            if t.func.is_some() || t.expr.is_some() || t.column != col_name(c) {
+                return None;
+            }
+            match &found {
+                None => found = Some(t.clone()),
+                Some(f) if f.owner == t.owner => {}
+                Some(_) => return None,
+            }
+        }
+        let first = found?;
+        Some(vec![vec![ColTarget {
+            expr: Some(predicates::strip_qualifiers(&e.to_string())),
+            ..first
+        }]])
     }
 
     /// Analyse a query; returns its output columns (for derived tables).
@@ -528,7 +602,7 @@ impl Extractor<'_> {
                     .or(Some(&it.expr)),
                 e => Some(e),
             };
-            match expr.and_then(|e| self.column(e).map(|t| (col_name(e), t))) {
+            match expr.and_then(|e| self.key(e).map(|t| (col_name(e), t))) {
                 Some((name, tiers)) => resolved.push((name, tiers, desc, pos)),
                 None => return, // an expression: no plain index serves the order
             }
@@ -691,7 +765,7 @@ impl Extractor<'_> {
                     .into_iter()
                     .map(|t| {
                         t.into_iter()
-                            .filter(|c| c.func.is_none())
+                            .filter(|c| c.func.is_none() && c.expr.is_none())
                             .map(|c| ColTarget {
                                 func: Some(name.clone()),
                                 ..c
@@ -751,6 +825,21 @@ impl Extractor<'_> {
                 self.predicate(right);
             }
             Expr::BinaryOp {
+                op: BinaryOperator::Or,
+                ..
+            } if self.branch.is_none() => {
+                // Each branch's uses are tagged: a BitmapOr needs one index per branch.
+                let mut branches = Vec::new();
+                or_branches(e, &mut branches);
+                let group = self.or_groups;
+                self.or_groups += 1;
+                for (i, b) in branches.into_iter().enumerate() {
+                    self.branch = Some((group, i as u32));
+                    self.predicate(b);
+                }
+                self.branch = None;
+            }
+            Expr::BinaryOp {
                 left,
                 op: BinaryOperator::Eq,
                 right,
@@ -768,8 +857,8 @@ impl Extractor<'_> {
                 }
             }
             Expr::BinaryOp { left, op, right } if is_comparison(op) => {
-                let l = self.column(left);
-                let r = self.column(right);
+                let l = self.key(left);
+                let r = self.key(right);
                 match (l, r) {
                     (Some(l), Some(r)) => {
                         if *op == BinaryOperator::Eq {
@@ -779,11 +868,17 @@ impl Extractor<'_> {
                     }
                     (Some(l), None) => {
                         self.walk_subqueries(right);
-                        self.emit(col_name(left), l, comparison_kind(op));
+                        let c = (*op == BinaryOperator::Eq)
+                            .then(|| constant(left, right))
+                            .flatten();
+                        self.emit_const(col_name(left), l, comparison_kind(op), c);
                     }
                     (None, Some(r)) => {
                         self.walk_subqueries(left);
-                        self.emit(col_name(right), r, comparison_kind(op));
+                        let c = (*op == BinaryOperator::Eq)
+                            .then(|| constant(right, left))
+                            .flatten();
+                        self.emit_const(col_name(right), r, comparison_kind(op), c);
                     }
                     (None, None) => {
                         self.walk_subqueries(left);
@@ -791,6 +886,54 @@ impl Extractor<'_> {
                     }
                 }
             }
+            Expr::BinaryOp { left, op, right } if GinOp::of(op).is_some() => {
+                let g = GinOp::of(op).expect("checked");
+                // `q @@ tsv` is as valid as `tsv @@ q`.
+                let (k, other) = match self.key(left) {
+                    Some(t) => (Some((col_name(left), t)), right),
+                    None if g == GinOp::TextMatch => {
+                        (self.key(right).map(|t| (col_name(right), t)), left)
+                    }
+                    None => (None, right),
+                };
+                self.walk_subqueries(other);
+                if let Some((name, t)) = k {
+                    self.emit(name, t, UseKind::Gin(g));
+                }
+            }
+            Expr::BinaryOp {
+                left,
+                op:
+                    op @ (BinaryOperator::PGRegexMatch
+                    | BinaryOperator::PGRegexIMatch
+                    | BinaryOperator::PGLikeMatch
+                    | BinaryOperator::PGILikeMatch),
+                right,
+            } => {
+                let regex = matches!(
+                    op,
+                    BinaryOperator::PGRegexMatch | BinaryOperator::PGRegexIMatch
+                );
+                let ci = matches!(
+                    op,
+                    BinaryOperator::PGRegexIMatch | BinaryOperator::PGILikeMatch
+                );
+                self.pattern(left, right, ci, regex);
+            }
+            Expr::Like {
+                expr,
+                pattern,
+                negated: false,
+                any: false,
+                ..
+            } => self.pattern(expr, pattern, false, false),
+            Expr::ILike {
+                expr,
+                pattern,
+                negated: false,
+                any: false,
+                ..
+            } => self.pattern(expr, pattern, true, false),
             Expr::Between {
                 expr,
                 negated: false,
@@ -799,7 +942,7 @@ impl Extractor<'_> {
             } => {
                 self.walk_subqueries(low);
                 self.walk_subqueries(high);
-                if let Some(t) = self.column(expr) {
+                if let Some(t) = self.key(expr) {
                     self.emit(col_name(expr), t, UseKind::Range);
                 }
             }
@@ -816,7 +959,7 @@ impl Extractor<'_> {
                     InTarget::List(l) => l.iter().for_each(|x| self.walk_subqueries(x)),
                     _ => {}
                 }
-                if let Some(t) = self.column(expr) {
+                if let Some(t) = self.key(expr) {
                     self.emit(col_name(expr), t, UseKind::Eq);
                 }
             }
@@ -827,44 +970,32 @@ impl Extractor<'_> {
                 ..
             } => {
                 self.walk_subqueries(right);
-                if let Some(t) = self.column(left) {
+                if let Some(t) = self.key(left) {
                     self.emit(col_name(left), t, UseKind::Eq);
                 }
             }
             Expr::IsNull(x) => {
-                if let Some(t) = self.column(x) {
-                    self.emit(col_name(x), t, UseKind::Eq);
-                }
-            }
-            Expr::Like { expr, .. } | Expr::ILike { expr, .. } => {
-                let op = if matches!(e, Expr::Like { .. }) {
-                    "LIKE"
-                } else {
-                    "ILIKE"
-                };
-                let inner = match expr.as_ref() {
-                    Expr::Function(f) => match &f.args {
-                        FunctionArguments::List(l) if l.args.len() == 1 => match &l.args[0] {
-                            FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) => Some(x),
-                            _ => None,
-                        },
-                        _ => None,
-                    },
-                    x => Some(x),
-                };
-                if let Some(x) = inner
-                    && self.column(x).is_some()
-                {
-                    let hint = format!(
-                        "{op} on {expr}: a btree index cannot serve patterns with a parameter \
-                         (or any pattern under a non-C collation); consider pg_trgm with a GIN index"
-                    );
-                    if !self.hints.contains(&hint) {
-                        self.hints.push(hint);
-                    }
+                if let Some(t) = self.key(x) {
+                    let c = Constant {
+                        predicate: format!(
+                            "{} IS NULL",
+                            predicates::strip_qualifiers(&x.to_string())
+                        ),
+                        value: None,
+                    };
+                    self.emit_const(col_name(x), t, UseKind::Eq, Some(c));
                 }
             }
             other => self.walk_subqueries(other),
+        }
+    }
+
+    /// `expr LIKE/ILIKE/~/~* pattern`.
+    fn pattern(&mut self, expr: &Expr, pattern: &Expr, ci: bool, regex: bool) {
+        self.walk_subqueries(pattern);
+        if let Some(t) = self.key(expr) {
+            let shape = predicates::pattern_shape(pattern, ci, regex);
+            self.emit(col_name(expr), t, UseKind::Pattern(shape));
         }
     }
 
@@ -950,6 +1081,7 @@ fn entries_column(entries: &[Entry], col: &str) -> Tiers {
         owner: o.clone(),
         column: col.to_string(),
         func: None,
+        expr: None,
     };
     for e in entries {
         match &e.source {
@@ -984,6 +1116,7 @@ fn source_column(s: &Source, col: &str) -> Option<Tiers> {
             owner: o.clone(),
             column: col.to_string(),
             func: None,
+            expr: None,
         }]]),
         Source::Derived { cols, star } => cols.get(col).cloned().or_else(|| {
             (!star.is_empty()).then(|| {
@@ -993,6 +1126,7 @@ fn source_column(s: &Source, col: &str) -> Option<Tiers> {
                             owner: o.clone(),
                             column: col.to_string(),
                             func: None,
+                            expr: None,
                         })
                         .collect(),
                 ]
@@ -1009,6 +1143,41 @@ fn col_name(e: &Expr) -> String {
         Expr::CompoundIdentifier(p) => p.last().map(norm).unwrap_or_default(),
         _ => String::new(),
     }
+}
+
+/// The branches of a chain of ORs.
+fn or_branches<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
+    match e {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::Or,
+            right,
+        } => {
+            or_branches(left, out);
+            or_branches(right, out);
+        }
+        Expr::Nested(x)
+            if matches!(
+                x.as_ref(),
+                Expr::BinaryOp {
+                    op: BinaryOperator::Or,
+                    ..
+                }
+            ) =>
+        {
+            or_branches(x, out)
+        }
+        other => out.push(other),
+    }
+}
+
+/// `key = literal` as a constant predicate (for a partial index).
+fn constant(key: &Expr, other: &Expr) -> Option<Constant> {
+    let lit = predicates::literal(other)?;
+    Some(Constant {
+        predicate: format!("{} = {lit}", predicates::strip_qualifiers(&key.to_string())),
+        value: predicates::literal_value(other),
+    })
 }
 
 fn is_comparison(op: &BinaryOperator) -> bool {
@@ -1109,8 +1278,22 @@ mod tests {
                 pos: 1
             }
         ));
-        // ORDER BY an expression gives no order use at all.
-        let v = uses("SELECT * FROM t WHERE a = 1 ORDER BY b + 1, c");
+        // ORDER BY an expression: an expression key.
+        let x = extract("SELECT * FROM t WHERE a = 1 ORDER BY t.b + 1, c", &no_views).unwrap();
+        let o = x
+            .uses
+            .iter()
+            .find(|u| {
+                u.kind
+                    == UseKind::OrderBy {
+                        desc: false,
+                        pos: 0,
+                    }
+            })
+            .unwrap();
+        assert_eq!(o.owners[0][0].expr.as_deref(), Some("b + 1"));
+        // ORDER BY an aggregate is no key: no order use at all.
+        let v = uses("SELECT a, count(*) FROM t GROUP BY a ORDER BY count(*), a");
         assert!(!v.iter().any(|u| matches!(u.2, UseKind::OrderBy { .. })));
     }
 
@@ -1207,14 +1390,28 @@ mod tests {
             &no_views,
         )
         .unwrap();
-        assert_eq!(x.hints.len(), 1, "{:?}", x.hints);
-        assert!(
-            x.hints[0].starts_with("LIKE on lower(name)"),
-            "{:?}",
-            x.hints
+        let like = x
+            .uses
+            .iter()
+            .find(|u| u.owners[0][0].column == "name")
+            .unwrap();
+        assert_eq!(like.owners[0][0].func.as_deref(), Some("lower"));
+        assert!(matches!(like.kind, UseKind::Pattern(p) if !p.prefix && !p.literal));
+        // jsonb containment: a GIN use; a json expression: a key with a constant.
+        let x = extract(
+            "SELECT * FROM docs d WHERE d.body @> '{\"a\":1}' AND d.body->>'k' = 'x'",
+            &no_views,
+        )
+        .unwrap();
+        assert_eq!(x.uses[0].kind, UseKind::Gin(GinOp::Contains));
+        assert_eq!(x.uses[1].owners[0][0].expr.as_deref(), Some("body ->> 'k'"));
+        assert_eq!(
+            x.uses[1].constant.as_ref().unwrap().predicate,
+            "d.body ->> 'k' = 'x'".replace("d.", "")
         );
-        // json operators are not btree predicates.
-        let v = uses("SELECT * FROM docs WHERE body @> '{\"a\":1}' AND body->>'k' = 'x'");
-        assert!(v.is_empty(), "{v:?}");
+        // OR branches are tagged, one group, two branches.
+        let x = extract("SELECT * FROM t WHERE a = $1 OR b = $1", &no_views).unwrap();
+        let b: Vec<_> = x.uses.iter().map(|u| u.branch).collect();
+        assert_eq!(b, vec![Some((0, 0)), Some((0, 1))]);
     }
 }

@@ -1,19 +1,24 @@
 //! One statement, start to finish: extract its tables and column uses,
-//! check the tables exist, explain it, build candidates, and choose indexes
-//! with HypoPG (greedily, one per table) or the pg_stats heuristic — or say
-//! exactly why there is no proposal.
+//! check the tables exist, explain it, build candidates (keeping partial
+//! ones only for selective constants, probing expression keys with the
+//! server), and choose indexes with HypoPG (greedily, one per table) or the
+//! pg_stats heuristic; GIN candidates HypoPG cannot simulate are verified
+//! by a real build in a rolled-back transaction (`--verify-build`) or
+//! proposed unverified, with the reason — or say exactly why there is no
+//! proposal.
 
 use std::collections::{BTreeMap, HashMap};
 
 use tokio_postgres::Client;
 
 use super::Settings;
-use super::candidates::{self, Candidate};
+use super::candidates::{self, Access, Candidate};
 use super::catalog::{Catalog, is_system_schema};
 use super::heuristic;
 use super::merge::Choice;
 use super::model::{SkipReason, StatementResult};
 use super::names::RelName;
+use super::probe::{self, ProbeError};
 use super::source::WorkloadStatement;
 use super::sql;
 use super::whatif;
@@ -28,6 +33,7 @@ const MAX_PER_STATEMENT: usize = 3;
 /// Choose indexes for one statement with HypoPG, greedily: the best
 /// candidate first, then — with it in place — the best candidate on another
 /// table, while each step still saves `min` of the cost at that point.
+/// The chosen hypothetical indexes stay in place (returned) for the GIN step.
 #[allow(clippy::too_many_arguments)]
 async fn greedy(
     c: &Client,
@@ -38,7 +44,7 @@ async fn greedy(
     original: f64,
     min: f64,
     base: Choice,
-) -> Result<Vec<Choice>, Skip> {
+) -> (Result<Vec<Choice>, Skip>, Vec<whatif::Hypo>) {
     let mut chosen: Vec<Choice> = Vec::new();
     let mut hypos = Vec::new();
     let mut current = original;
@@ -121,10 +127,7 @@ async fn greedy(
             Err(_) => break,
         }
     }
-    for h in &hypos {
-        whatif::drop_hypo(c, h).await;
-    }
-    outcome.map(|()| chosen)
+    (outcome.map(|()| chosen), hypos)
 }
 
 /// The saving of going from `before` to `after`, as a fraction.
@@ -139,8 +142,248 @@ pub fn saving(before: f64, after: f64) -> f64 {
 /// Why a statement got no proposal, with details.
 pub type Skip = (SkipReason, String);
 
+/// A partial index is considered only when its constant selects at most
+/// this share of the table (from pg_stats).
+pub const PARTIAL_MAX_FRACTION: f64 = 0.10;
+
+/// What one analysis run remembers across statements.
+#[derive(Default)]
+pub struct Caches {
+    /// `pg_stats` per table.
+    pub stats: HashMap<RelName, HashMap<String, heuristic::ColumnStats>>,
+    /// Server probes of candidates with expression keys or predicates.
+    pub probes: HashMap<Candidate, Result<Candidate, ProbeError>>,
+}
+
+/// Partial candidates whose constant is not selective (or has no
+/// statistics) are dropped; returns the kept ones and notes on the others.
+fn selective_partials(
+    cands: Vec<Candidate>,
+    accesses: &BTreeMap<(RelName, u32), Access>,
+    cat: &Catalog,
+    caches: &Caches,
+) -> (Vec<Candidate>, Vec<String>) {
+    let mut notes = Vec::new();
+    let kept = cands
+        .into_iter()
+        .filter(|cand| {
+            let Some(pred) = &cand.predicate else {
+                return true;
+            };
+            let found = accesses
+                .iter()
+                .filter(|((t, _), _)| t == &cand.table)
+                .flat_map(|(_, a)| a.constants.iter())
+                .find(|(_, c)| &c.predicate == pred);
+            let Some((key, c)) = found else { return false };
+            let rows = cat
+                .relations
+                .get(&cand.table)
+                .map(|r| r.reltuples)
+                .unwrap_or(0.0);
+            let frac = (key.func.is_none() && key.expr.is_none())
+                .then(|| caches.stats.get(&cand.table)?.get(&key.column))
+                .flatten()
+                .map(|s| heuristic::constant_fraction(s, c.value.as_deref(), rows));
+            let ok = frac.is_some_and(|f| f <= PARTIAL_MAX_FRACTION);
+            if !ok {
+                let note = match frac {
+                    Some(f) => format!(
+                        "no partial index WHERE {pred}: it matches {:.0}% of the rows (more than {:.0}%)",
+                        f * 100.0,
+                        PARTIAL_MAX_FRACTION * 100.0
+                    ),
+                    None => format!("no partial index WHERE {pred}: no statistics for it"),
+                };
+                if !notes.contains(&note) {
+                    notes.push(note);
+                }
+            }
+            ok
+        })
+        .collect();
+    (kept, notes)
+}
+
+/// Probe candidates with expression keys or predicates (cached); those no
+/// index can be built on are dropped, with a rewrite hint when the cause is
+/// a non-immutable expression.
+async fn probed(
+    c: &Client,
+    cands: Vec<Candidate>,
+    caches: &mut Caches,
+    hints: &mut Vec<String>,
+    notes: &mut Vec<String>,
+) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    for cand in cands {
+        if !probe::needed(&cand) {
+            out.push(cand);
+            continue;
+        }
+        let r = match caches.probes.get(&cand) {
+            Some(r) => r.clone(),
+            None => {
+                let r = probe::canonical(c, &cand).await;
+                caches.probes.insert(cand.clone(), r.clone());
+                r
+            }
+        };
+        match r {
+            Ok(p) => {
+                if !out.contains(&p) {
+                    out.push(p);
+                }
+            }
+            Err(ProbeError::NotImmutable(m)) => {
+                for (k, _) in cand.columns.iter().filter(|(k, _)| k.expr.is_some()) {
+                    let h = probe::rewrite_hint(&k.base(), &k.column, &m);
+                    if !hints.contains(&h) {
+                        hints.push(h);
+                    }
+                }
+            }
+            Err(ProbeError::Invalid(m)) => {
+                let n = format!("{} cannot be built: {m}", cand.label());
+                if !notes.contains(&n) {
+                    notes.push(n);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The reason a GIN candidate stays unverified when it is not built.
+const NO_HYPO_GIN: &str = "HypoPG cannot simulate GIN indexes: unverified (--verify-build \
+     builds it in a rolled-back transaction to check it)";
+
+/// GIN candidates (which HypoPG cannot simulate), after the btree step:
+/// with `--verify-build`, build each in a rolled-back transaction (on top
+/// of the hypothetical indexes already chosen) and keep the best that saves
+/// `min`; otherwise propose the first one unverified on a table the btree
+/// step left without an index.
+#[allow(clippy::too_many_arguments)]
+async fn gin_step(
+    c: &Client,
+    cat: &Catalog,
+    settings: &Settings,
+    w: &WorkloadStatement,
+    params: usize,
+    gin: &[Candidate],
+    chosen: &[Choice],
+    mut current: f64,
+    original: f64,
+    base: &Choice,
+    notes: &mut Vec<String>,
+) -> Vec<Choice> {
+    let min = settings.min_savings_pct / 100.0;
+    let mut out = Vec::new();
+    let mut tables: Vec<&RelName> = Vec::new();
+    for g in gin {
+        if !tables.contains(&&g.table) {
+            tables.push(&g.table);
+        }
+    }
+    for table in tables {
+        let here: Vec<&Candidate> = gin.iter().filter(|g| &g.table == table).collect();
+        let has_btree = chosen.iter().any(|ch| &ch.candidate.table == table);
+        let size = cat.relations.get(table).map(|r| r.size_bytes).unwrap_or(0);
+        if settings.verify_build && size > settings.verify_build_max_bytes {
+            notes.push(format!(
+                "--verify-build refused on {table}: {} is above the {} limit \
+                 (--verify-build-max-size); GIN candidate unverified",
+                human_bytes(size),
+                human_bytes(settings.verify_build_max_bytes)
+            ));
+        } else if settings.verify_build {
+            let mut best: Option<(whatif::Trial, u128)> = None;
+            for cand in &here {
+                let missing: Vec<&str> = cand
+                    .extensions()
+                    .into_iter()
+                    .filter(|e| !cat.extensions.iter().any(|x| x == e))
+                    .collect();
+                match whatif::build_trial(c, cat, &w.query, params, cand, &missing).await {
+                    Ok((t, ms)) if t.used => {
+                        if best.as_ref().is_none_or(|b| t.cost_after < b.0.cost_after) {
+                            best = Some((t, ms));
+                        }
+                    }
+                    Ok(_) => notes.push(format!(
+                        "built {} in a rolled-back transaction: the planner did not use it",
+                        cand.label()
+                    )),
+                    Err(m) => notes.push(format!("--verify-build {}: {m}", cand.label())),
+                }
+            }
+            if let Some((t, ms)) = best {
+                let s = saving(current, t.cost_after);
+                if s >= min {
+                    out.push(Choice {
+                        candidate: t.candidate.clone(),
+                        cost_before: current,
+                        cost_after: Some(t.cost_after),
+                        saving: s,
+                        share: if original > 0.0 {
+                            ((current - t.cost_after) / original).clamp(0.0, 1.0)
+                        } else {
+                            0.0
+                        },
+                        round: chosen.len() + out.len(),
+                        note: Some(format!(
+                            "verified by a real build in a rolled-back transaction \
+                             ({ms} ms under a SHARE lock on {table})"
+                        )),
+                        ..base.clone()
+                    });
+                    current = t.cost_after;
+                } else {
+                    notes.push(format!(
+                        "{} (built and rolled back) saves {:.1}%, below {:.0}%",
+                        t.candidate.label(),
+                        s * 100.0,
+                        min * 100.0
+                    ));
+                }
+            }
+            continue;
+        }
+        if has_btree {
+            notes.push(format!(
+                "{} might also help (unverified: HypoPG cannot simulate GIN)",
+                here[0].label()
+            ));
+        } else {
+            out.push(Choice {
+                candidate: here[0].clone(),
+                cost_before: current,
+                cost_after: None,
+                saving: 0.0,
+                share: 0.0,
+                round: chosen.len() + out.len(),
+                note: Some(NO_HYPO_GIN.to_string()),
+                ..base.clone()
+            });
+        }
+    }
+    out
+}
+
+/// `12.3 MB`.
+pub fn human_bytes(b: i64) -> String {
+    let b = b as f64;
+    if b >= 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.1} GB", b / 1024.0 / 1024.0 / 1024.0)
+    } else if b >= 1024.0 * 1024.0 {
+        format!("{:.1} MB", b / 1024.0 / 1024.0)
+    } else {
+        format!("{:.0} kB", b / 1024.0)
+    }
+}
+
 /// One statement: the chosen indexes, or why there are none. Fills
-/// `r.tables` and `r.cost` on the way.
+/// `r.tables`, `r.cost` and `r.hints` on the way.
 pub async fn analyse_one(
     c: &Client,
     cat: &Catalog,
@@ -148,7 +391,7 @@ pub async fn analyse_one(
     hypo: bool,
     w: &WorkloadStatement,
     r: &mut StatementResult,
-    stats_cache: &mut HashMap<RelName, HashMap<String, heuristic::ColumnStats>>,
+    caches: &mut Caches,
 ) -> Result<Vec<Choice>, Skip> {
     let views = |n: &RelName| cat.view_def(n);
     let x = sql::extract(&w.query, &views).map_err(|e| match e {
@@ -196,27 +439,41 @@ pub async fn analyse_one(
     r.cost = Some(before.cost);
     let accesses = candidates::resolve_uses(&x.uses, cat);
     for (table, _) in accesses.keys() {
-        if !stats_cache.contains_key(table) {
+        if !caches.stats.contains_key(table) {
             let st = heuristic::load_stats(c, table).await.unwrap_or_default();
-            stats_cache.insert(table.clone(), st);
+            caches.stats.insert(table.clone(), st);
         }
     }
+    let stats = &caches.stats;
     let rank = |t: &RelName, col: &str| {
         let rows = cat.relations.get(t).map(|r| r.reltuples).unwrap_or(0.0);
-        stats_cache
+        stats
             .get(t)
             .and_then(|s| s.get(col))
             .map(|s| heuristic::distinct(s, rows))
             .unwrap_or(0.0)
     };
-    let (cands, covered) = candidates::for_statement(&accesses, cat, &rank);
+    let all = candidates::for_accesses(&accesses, &rank);
+    let (all, mut notes) = selective_partials(all, &accesses, cat, caches);
+    let all = probed(c, all, caches, &mut r.hints, &mut notes).await;
+    let (cands, covered) = candidates::drop_covered(all, cat);
+    let with_notes = |mut d: String, notes: &[String]| {
+        for n in notes {
+            if !d.is_empty() {
+                d.push_str("; ");
+            }
+            d.push_str(n);
+        }
+        d
+    };
     if cands.is_empty() {
         let detail = if covered.is_empty() {
-            "no equality, range, join or ORDER BY column a btree index could serve".to_string()
+            "no equality, range, join, ORDER BY, pattern or GIN-operator use an index could serve"
+                .to_string()
         } else {
             format!("already indexed: {}", covered.join("; "))
         };
-        return Err((SkipReason::NoCandidates, detail));
+        return Err((SkipReason::NoCandidates, with_notes(detail, &notes)));
     }
     if before.cost < settings.min_cost {
         return Err((
@@ -237,53 +494,147 @@ pub async fn analyse_one(
         saving: 0.0,
         share: 0.0,
         round: 0,
+        note: None,
     };
     let min = settings.min_savings_pct / 100.0;
-    if hypo {
-        greedy(c, cat, w, x.params, &cands, before.cost, min, base).await
+    let (btree, gin): (Vec<Candidate>, Vec<Candidate>) =
+        cands.into_iter().partition(Candidate::hypothetical);
+    let no_btree = || {
+        Err((
+            SkipReason::NoCandidates,
+            "no btree candidate; GIN candidates only".to_string(),
+        ))
+    };
+    let result = if hypo {
+        let (res, hypos) = if btree.is_empty() {
+            (no_btree(), Vec::new())
+        } else {
+            greedy(c, cat, w, x.params, &btree, before.cost, min, base.clone()).await
+        };
+        let chosen = res.as_ref().map(|v| v.as_slice()).unwrap_or(&[]);
+        let current = chosen
+            .last()
+            .and_then(|ch| ch.cost_after)
+            .unwrap_or(before.cost);
+        let extra = gin_step(
+            c,
+            cat,
+            settings,
+            w,
+            x.params,
+            &gin,
+            chosen,
+            current,
+            before.cost,
+            &base,
+            &mut notes,
+        )
+        .await;
+        for h in &hypos {
+            whatif::drop_hypo(c, h).await;
+        }
+        merge_results(res, extra)
     } else {
-        let mut best: Option<(f64, &Candidate)> = None;
-        let ranges: BTreeMap<&RelName, Vec<candidates::Key>> = accesses
-            .iter()
-            .map(|((t, _), a)| (t, a.range.clone()))
-            .collect();
-        for cand in &cands {
-            let reltuples = cat
-                .relations
-                .get(&cand.table)
-                .map(|r| r.reltuples)
-                .unwrap_or(0.0);
-            let range = ranges.get(&cand.table).cloned().unwrap_or_default();
-            if let Some(sel) =
-                heuristic::selectivity(cand, &range, &stats_cache[&cand.table], reltuples)
-                && let Some(s) = heuristic::saving(sel, reltuples)
-                && best.is_none_or(|(b, bc)| {
-                    s > b + COST_TIE || (s >= b - COST_TIE && cand.columns.len() < bc.columns.len())
-                })
-            {
-                best = Some((s, cand));
+        let res = if btree.is_empty() {
+            no_btree()
+        } else {
+            heuristic_choice(cat, settings, &accesses, &btree, caches, base.clone())
+        };
+        let chosen = res.as_ref().map(|v| v.as_slice()).unwrap_or(&[]);
+        let mut no_build = settings.clone();
+        no_build.verify_build = false;
+        let extra = gin_step(
+            c,
+            cat,
+            &no_build,
+            w,
+            x.params,
+            &gin,
+            chosen,
+            before.cost,
+            before.cost,
+            &base,
+            &mut notes,
+        )
+        .await;
+        merge_results(res, extra)
+    };
+    match result {
+        Ok(v) => {
+            if !notes.is_empty() {
+                r.detail = with_notes(std::mem::take(&mut r.detail), &notes);
             }
+            Ok(v)
         }
-        match best {
-            Some((s, cand)) if s >= min => Ok(vec![Choice {
-                candidate: cand.clone(),
-                saving: s,
-                share: s,
-                ..base
-            }]),
-            Some((s, cand)) => Err((
-                SkipReason::SavingBelowThreshold,
-                format!(
-                    "best {} estimated to save {:.0}% (unverified), below {:.0}%",
-                    cand.label(),
-                    s * 100.0,
-                    settings.min_savings_pct
-                ),
-            )),
-            None => Err((
-                SkipReason::SavingBelowThreshold,
-                "no candidate is selective enough by pg_stats (unverified)".into(),
-            )),
+        Err((reason, d)) => Err((reason, with_notes(d, &notes))),
+    }
+}
+
+/// The btree outcome plus the GIN choices: the GIN ones alone still make a
+/// proposal.
+fn merge_results(res: Result<Vec<Choice>, Skip>, extra: Vec<Choice>) -> Result<Vec<Choice>, Skip> {
+    match res {
+        Ok(mut v) => {
+            v.extend(extra);
+            Ok(v)
         }
+        Err(_) if !extra.is_empty() => Ok(extra),
+        Err(e) => Err(e),
+    }
+}
+
+/// Without HypoPG: the candidate with the best pg_stats estimate.
+fn heuristic_choice(
+    cat: &Catalog,
+    settings: &Settings,
+    accesses: &BTreeMap<(RelName, u32), Access>,
+    cands: &[Candidate],
+    caches: &Caches,
+    base: Choice,
+) -> Result<Vec<Choice>, Skip> {
+    let min = settings.min_savings_pct / 100.0;
+    let mut best: Option<(f64, &Candidate)> = None;
+    let ranges: BTreeMap<&RelName, Vec<candidates::Key>> = accesses
+        .iter()
+        .map(|((t, _), a)| (t, a.range.clone()))
+        .collect();
+    let empty = HashMap::new();
+    for cand in cands {
+        let reltuples = cat
+            .relations
+            .get(&cand.table)
+            .map(|r| r.reltuples)
+            .unwrap_or(0.0);
+        let range = ranges.get(&cand.table).cloned().unwrap_or_default();
+        let stats = caches.stats.get(&cand.table).unwrap_or(&empty);
+        if let Some(sel) = heuristic::selectivity(cand, &range, stats, reltuples)
+            && let Some(s) = heuristic::saving(sel, reltuples)
+            && best.is_none_or(|(b, bc)| {
+                s > b + COST_TIE || (s >= b - COST_TIE && cand.columns.len() < bc.columns.len())
+            })
+        {
+            best = Some((s, cand));
+        }
+    }
+    match best {
+        Some((s, cand)) if s >= min => Ok(vec![Choice {
+            candidate: cand.clone(),
+            saving: s,
+            share: s,
+            ..base
+        }]),
+        Some((s, cand)) => Err((
+            SkipReason::SavingBelowThreshold,
+            format!(
+                "best {} estimated to save {:.0}% (unverified), below {:.0}%",
+                cand.label(),
+                s * 100.0,
+                settings.min_savings_pct
+            ),
+        )),
+        None => Err((
+            SkipReason::SavingBelowThreshold,
+            "no candidate is selective enough by pg_stats (unverified)".into(),
+        )),
     }
 }

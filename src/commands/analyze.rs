@@ -81,6 +81,8 @@ pub async fn run(global: &GlobalArgs, args: &AnalyzeArgs) -> anyhow::Result<Exit
         min_savings_pct: args.min_savings,
         min_cost: args.min_cost,
         use_hypopg: true,
+        verify_build: args.verify_build,
+        verify_build_max_bytes: args.verify_build_max_size,
         health: HealthSettings {
             unused_min_bytes: args.unused_min_bytes,
             big_table_rows: args.big_table_rows,
@@ -104,6 +106,9 @@ pub async fn run(global: &GlobalArgs, args: &AnalyzeArgs) -> anyhow::Result<Exit
     if args.apply && !report.proposals.is_empty() {
         eprintln!("\nIndexes to create on {target}:");
         for p in &report.proposals {
+            for r in &p.requires {
+                eprintln!("  {r};");
+            }
             eprintln!(
                 "  {};{}",
                 p.ddl,

@@ -90,3 +90,16 @@ pub fn noteworthy(s: &StatementResult) -> bool {
     use crate::analyze::model::SkipReason::*;
     !matches!(s.reason, None | Some(Utility) | Some(CatalogOnly))
 }
+
+/// A proposal's extension requirements and verification note, as one
+/// sentence each (empty when there are none).
+pub fn proposal_notes(p: &crate::analyze::model::Proposal) -> String {
+    let mut o = String::new();
+    if !p.requires.is_empty() {
+        o.push_str(&format!(" Needs first: `{}`.", p.requires.join("; ")));
+    }
+    if let Some(n) = &p.verification_note {
+        o.push_str(&format!(" {n}."));
+    }
+    o
+}

@@ -3,7 +3,9 @@
 
 use std::fmt::Write;
 
-use super::analyze_fmt::{bytes, costs, ms, noteworthy, saved, short, summary, with_hints};
+use super::analyze_fmt::{
+    bytes, costs, ms, noteworthy, proposal_notes, saved, short, summary, with_hints,
+};
 use crate::analyze::model::AnalyzeReport;
 
 fn cell(s: &str) -> String {
@@ -29,6 +31,7 @@ pub fn render(r: &AnalyzeReport) -> String {
             p.ddl,
             if p.verified { "" } else { " *(unverified)*" }
         );
+        let _ = writeln!(o, "Kind: {}.{}\n", p.kind, proposal_notes(p));
         let _ = writeln!(
             o,
             "Estimated time saved: **{}** over {} statement(s).{}\n",
@@ -162,16 +165,26 @@ pub(crate) mod tests {
                         name: "pet_id".into(),
                         desc: false,
                         function: None,
+                        expression: None,
+                        opclass: None,
                     },
                     IndexColumn {
                         name: "recorded_at".into(),
                         desc: true,
                         function: None,
+                        expression: None,
+                        opclass: None,
                     },
                 ],
+                method: "btree".into(),
+                predicate: None,
+                include: Vec::new(),
+                kind: "btree".into(),
+                requires: Vec::new(),
                 ddl: "CREATE INDEX CONCURRENTLY ON public.medical_records (pet_id, recorded_at DESC)"
                     .into(),
                 verified: true,
+                verification_note: None,
                 est_time_saved_ms: 1234.5,
                 partitioned: false,
                 write_warning: None,

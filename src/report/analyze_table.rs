@@ -4,7 +4,9 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, ContentArrangement, Table};
 
-use super::analyze_fmt::{bytes, costs, ms, noteworthy, saved, short, summary, with_hints};
+use super::analyze_fmt::{
+    bytes, costs, ms, noteworthy, proposal_notes, saved, short, summary, with_hints,
+};
 use crate::analyze::model::AnalyzeReport;
 
 fn table(header: Vec<&str>) -> Table {
@@ -50,10 +52,15 @@ pub fn render(r: &AnalyzeReport) -> String {
             "saving",
         ]);
         for (i, p) in r.proposals.iter().enumerate() {
-            let mut ddl = p.ddl.clone();
+            let mut ddl = String::new();
+            for r in &p.requires {
+                ddl.push_str(&format!("{r};\n"));
+            }
+            ddl.push_str(&p.ddl);
             if !p.verified {
                 ddl.push_str("\n(unverified)");
             }
+            ddl.push_str(&format!("\n[{}]{}", p.kind, proposal_notes(p)));
             if let Some(w) = &p.write_warning {
                 ddl.push_str(&format!("\n⚠ {w}"));
             }

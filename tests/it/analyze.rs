@@ -27,6 +27,8 @@ fn settings(input: Input) -> Settings {
         min_savings_pct: analyze::DEFAULT_MIN_SAVINGS_PCT,
         min_cost: analyze::DEFAULT_MIN_COST,
         use_hypopg: true,
+        verify_build: false,
+        verify_build_max_bytes: analyze::DEFAULT_VERIFY_BUILD_MAX_BYTES,
         health: Default::default(),
     }
 }
@@ -223,9 +225,11 @@ enum Expect {
     Index(&'static str),
     /// Skipped for one of these reasons.
     Skip(&'static [SkipReason]),
+    /// The chosen index label starts with the first and lacks the second.
+    IndexWithout(&'static str, &'static str),
 }
 
-use Expect::{Index, Skip};
+use Expect::{Index, IndexWithout, Skip};
 use SkipReason::*;
 
 const CASE_SCHEMA: &str = r#"
@@ -242,6 +246,19 @@ INSERT INTO events SELECT i, 1 + i % 2000, timestamptz '2025-01-01' + i * interv
 CREATE TABLE docs (id bigint PRIMARY KEY, body json NOT NULL, meta jsonb NOT NULL);
 INSERT INTO docs SELECT i, json_build_object('k', i), jsonb_build_object('k', i % 100) FROM generate_series(1, 20000) i;
 CREATE VIEW open_invoices AS SELECT id, clinic_id, owner_id, total_cents FROM invoices WHERE status = 'open';
+CREATE INDEX docs_meta_gin ON docs USING gin (meta);
+CREATE TABLE jobs (id bigint PRIMARY KEY, status text NOT NULL, created_at timestamptz NOT NULL,
+  finished_at timestamptz, run_at timestamp NOT NULL, payload jsonb NOT NULL, tags text[] NOT NULL,
+  note text NOT NULL, title text COLLATE "und-x-icu" NOT NULL, code text COLLATE "C" NOT NULL);
+INSERT INTO jobs SELECT i,
+  CASE WHEN i % 100 = 0 THEN 'failed' WHEN i % 10 = 1 THEN 'running' ELSE 'done' END,
+  timestamptz '2026-01-01' + i * interval '1 minute',
+  CASE WHEN i % 50 <> 0 THEN timestamptz '2026-01-01' + i * interval '1 minute' END,
+  timestamp '2026-01-01' + i * interval '1 minute',
+  jsonb_build_object('ref', 'r' || i, 'kind', 'k' || i % 50, 'n', i),
+  ARRAY['t' || i % 500], 'note about ' || md5(i::text), 'title ' || md5(i::text), md5(i::text)
+  FROM generate_series(1, 50000) i;
+CREATE INDEX jobs_kind ON jobs ((payload ->> 'kind'));
 CREATE MATERIALIZED VIEW owner_revenue AS
   SELECT clinic_id, owner_id, sum(total_cents) AS total FROM invoices GROUP BY clinic_id, owner_id;
 ANALYZE;
@@ -394,14 +411,14 @@ const CASES: &[(&str, &str, Expect)] = &[
         Skip(&[TableNotPresent]),
     ),
     (
-        "jsonb containment: not btree",
+        "jsonb containment: an existing GIN (jsonb_ops) serves it",
         "SELECT * FROM docs WHERE meta @> $1",
         Skip(&[NoCandidates]),
     ),
     (
-        "json expression: not a column",
+        "json expression: an expression index",
         "SELECT * FROM docs WHERE body->>'k' = $1",
-        Skip(&[NoCandidates]),
+        Index("public.docs((body ->> 'k'::text))"),
     ),
     (
         "json column: no btree opclass",
@@ -424,9 +441,89 @@ const CASES: &[(&str, &str, Expect)] = &[
         Index("public.pets(lower(name)"),
     ),
     (
-        "LIKE pattern: advice instead",
+        "LIKE with a parameter pattern: trigram GIN",
         "SELECT * FROM pets WHERE lower(name) LIKE $1",
+        Index("public.pets USING gin (lower(name) gin_trgm_ops)"),
+    ),
+    (
+        "expression: jsonb ->> key",
+        "SELECT * FROM jobs j WHERE j.payload->>'ref' = $1",
+        Index("public.jobs((payload ->> 'ref'::text))"),
+    ),
+    (
+        "expression: date_trunc on timestamp",
+        "SELECT * FROM jobs WHERE date_trunc('day', run_at) = $1",
+        Index("public.jobs(date_trunc('day'::text, run_at))"),
+    ),
+    (
+        "expression in ORDER BY",
+        "SELECT id FROM jobs ORDER BY (payload->>'n')::int DESC LIMIT 10",
+        Index("public.jobs(((payload ->> 'n'::text)::integer))"),
+    ),
+    (
+        "non-immutable expression: timestamptz::date",
+        "SELECT * FROM jobs WHERE created_at::date = $1",
         Skip(&[NoCandidates]),
+    ),
+    (
+        "expression: an existing expression index serves it",
+        "SELECT * FROM jobs WHERE payload->>'kind' = $1",
+        Skip(&[NoCandidates]),
+    ),
+    (
+        "prefix LIKE under a non-C collation: text_pattern_ops",
+        "SELECT * FROM jobs WHERE title LIKE 'title abc%'",
+        Index("public.jobs(title text_pattern_ops)"),
+    ),
+    (
+        "prefix LIKE under the C collation: plain btree",
+        "SELECT * FROM jobs WHERE code LIKE 'abc%'",
+        Index("public.jobs(code)"),
+    ),
+    (
+        "infix ILIKE: trigram GIN",
+        "SELECT * FROM jobs WHERE note ILIKE '%' || $1 || '%'",
+        Index("public.jobs USING gin (note gin_trgm_ops)"),
+    ),
+    (
+        "regex: trigram GIN",
+        "SELECT * FROM jobs WHERE note ~ $1",
+        Index("public.jobs USING gin (note gin_trgm_ops)"),
+    ),
+    (
+        "jsonb @> only: jsonb_path_ops",
+        "SELECT * FROM jobs WHERE payload @> $1",
+        Index("public.jobs USING gin (payload jsonb_path_ops)"),
+    ),
+    (
+        "jsonb key exists: default jsonb_ops",
+        "SELECT * FROM jobs WHERE payload ? $1",
+        Index("public.jobs USING gin (payload)"),
+    ),
+    (
+        "array overlap: GIN",
+        "SELECT * FROM jobs WHERE tags && $1",
+        Index("public.jobs USING gin (tags)"),
+    ),
+    (
+        "full text: GIN on the tsvector expression",
+        "SELECT id FROM jobs WHERE to_tsvector('english', note) @@ plainto_tsquery('english', $1)",
+        Index("public.jobs USING gin (to_tsvector('english'::regconfig, note))"),
+    ),
+    (
+        "partial: a rare constant",
+        "SELECT * FROM jobs WHERE status = 'failed' ORDER BY created_at LIMIT 20",
+        Index("public.jobs(created_at) WHERE (status = 'failed'::text)"),
+    ),
+    (
+        "partial: IS NULL on a mostly filled column",
+        "SELECT * FROM jobs WHERE finished_at IS NULL ORDER BY created_at LIMIT 20",
+        Index("public.jobs(created_at) WHERE (finished_at IS NULL)"),
+    ),
+    (
+        "partial: a common constant gets none",
+        "SELECT * FROM jobs WHERE status = 'done' AND run_at >= $1 AND run_at < $2",
+        IndexWithout("public.jobs(", " WHERE "),
     ),
     ("utility", "SET work_mem = '64MB'", Skip(&[Utility])),
     ("no tables", "SELECT $1::int + 1", Skip(&[NoTables])),
@@ -460,6 +557,12 @@ async fn statement_cases_give_the_expected_index_or_reason() {
                     && r.index.as_deref().is_some_and(|i| i.starts_with(prefix))
             }
             Skip(reasons) => r.reason.is_some_and(|x| reasons.contains(&x)),
+            IndexWithout(prefix, not) => {
+                r.status == StatementStatus::Proposed
+                    && r.index
+                        .as_deref()
+                        .is_some_and(|i| i.starts_with(prefix) && !i.contains(not))
+            }
         };
         if !ok {
             failures.push(format!(
@@ -483,15 +586,76 @@ async fn statement_cases_give_the_expected_index_or_reason() {
     let left: i64 = c
         .query_one(
             "SELECT (SELECT count(*) FROM hypopg_list_indexes) + \
-             (SELECT count(*) FROM pg_prepared_statements WHERE name = 'dbload_whatif')",
+             (SELECT count(*) FROM pg_prepared_statements WHERE name = 'dbload_whatif') + \
+             (SELECT count(*) FROM pg_class WHERE relname IN ('dbload_probe', 'dbload_verify_build')) + \
+             (SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm')",
             &[],
         )
         .await
         .unwrap()
         .get(0);
     assert_eq!(left, 0);
-    let like = &report.statements[CASES.iter().position(|c| c.0.starts_with("LIKE")).unwrap()];
-    assert!(like.hints[0].contains("pg_trgm"), "{:?}", like.hints);
+    let at = |name: &str| &report.statements[CASES.iter().position(|c| c.0 == name).unwrap()];
+    // A non-immutable expression gets a rewrite hint, no index.
+    let date = at("non-immutable expression: timestamptz::date");
+    assert!(
+        date.hints
+            .iter()
+            .any(|h| h.contains("created_at >= $1::date")),
+        "{:?}",
+        date.hints
+    );
+    assert!(
+        at("expression: an existing expression index serves it")
+            .detail
+            .contains("jobs_kind")
+    );
+    assert!(
+        at("partial: a common constant gets none")
+            .detail
+            .contains("matches 89%")
+    );
+    // GIN proposals: unverified (HypoPG cannot build them), with the reason,
+    // and pg_trgm listed when the database lacks it.
+    let trgm = report
+        .proposals
+        .iter()
+        .find(|p| p.ddl.contains("(note gin_trgm_ops)"))
+        .expect("a trigram proposal");
+    assert!(!trgm.verified);
+    assert!(
+        trgm.verification_note
+            .as_deref()
+            .unwrap()
+            .contains("--verify-build")
+    );
+    assert_eq!(
+        trgm.requires,
+        vec!["CREATE EXTENSION IF NOT EXISTS pg_trgm"]
+    );
+    assert_eq!(
+        trgm.ddl,
+        "CREATE INDEX CONCURRENTLY ON public.jobs USING gin (note gin_trgm_ops)"
+    );
+    // Consolidation: `@>` alone wanted jsonb_path_ops, `?` needs jsonb_ops;
+    // one jsonb_ops index serves both statements.
+    let gin: Vec<_> = report
+        .proposals
+        .iter()
+        .filter(|p| p.method == "gin" && p.ddl.contains("(payload"))
+        .collect();
+    assert_eq!(gin.len(), 1, "{gin:?}");
+    assert!(gin[0].ddl.ends_with("USING gin (payload)") && gin[0].requires.is_empty());
+    assert_eq!(gin[0].statements.len(), 2);
+    let partial = report
+        .proposals
+        .iter()
+        .find(|p| p.predicate.is_some())
+        .unwrap();
+    assert!(
+        partial.verified && partial.kind.contains("partial"),
+        "{partial:?}"
+    );
     // A saving under --min-savings is reported as such.
     let mut strict = settings(Input::Sql {
         origin: "strict.sql".into(),
@@ -812,4 +976,109 @@ async fn from_results_analyses_the_statements_of_a_stress_run() {
         .assert()
         .code(2)
         .stderr(predicates::str::contains("--from-results"));
+}
+
+/// `--verify-build`: GIN candidates are built for real in a rolled-back
+/// transaction (pg_trgm created inside it when missing) and come out
+/// verified; nothing is left in the database. Above the size limit the
+/// build is refused and the proposal stays unverified, with the reason.
+#[tokio::test]
+async fn verify_build_checks_gin_candidates_and_leaves_nothing() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    c.batch_execute(
+        "CREATE TABLE notes (id bigint PRIMARY KEY, body text NOT NULL, attrs jsonb NOT NULL);
+         INSERT INTO notes SELECT i, 'note ' || md5(i::text), jsonb_build_object('k', i % 1000)
+           FROM generate_series(1, 30000) i;
+         ANALYZE notes;",
+    )
+    .await
+    .unwrap();
+    let sql = "SELECT id FROM notes WHERE body ILIKE '%' || $1 || '%';\n\
+               SELECT id FROM notes WHERE attrs @> $1;\n";
+    let out = dbload()
+        .args([
+            "-d",
+            &db.url(),
+            "analyze",
+            "--stdin",
+            "--verify-build",
+            "--format",
+            "json",
+        ])
+        .write_stdin(sql)
+        .assert()
+        .success();
+    let v = json_of(&out);
+    let props = v["proposals"].as_array().unwrap();
+    let ddls: Vec<&str> = props.iter().map(|p| p["ddl"].as_str().unwrap()).collect();
+    assert!(
+        ddls.contains(&"CREATE INDEX CONCURRENTLY ON public.notes USING gin (body gin_trgm_ops)"),
+        "{ddls:?}"
+    );
+    assert!(
+        ddls.contains(
+            &"CREATE INDEX CONCURRENTLY ON public.notes USING gin (attrs jsonb_path_ops)"
+        ),
+        "{ddls:?}"
+    );
+    for p in props {
+        assert_eq!(p["verified"], true, "{p}");
+        assert!(
+            p["verification_note"]
+                .as_str()
+                .unwrap()
+                .contains("rolled-back transaction"),
+            "{p}"
+        );
+        let h = &p["statements"][0];
+        assert!(h["cost_after"].as_f64().unwrap() < h["cost_before"].as_f64().unwrap());
+    }
+    let trgm = props
+        .iter()
+        .find(|p| p["ddl"].as_str().unwrap().contains("gin_trgm_ops"))
+        .unwrap();
+    assert_eq!(
+        trgm["requires"][0],
+        "CREATE EXTENSION IF NOT EXISTS pg_trgm"
+    );
+    // Nothing persists: no index beyond the primary key, no extension.
+    let row = c
+        .query_one(
+            "SELECT (SELECT count(*) FROM pg_indexes WHERE tablename = 'notes'), \
+                    (SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm')",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (1, 0));
+
+    // Above --verify-build-max-size: refused, unverified, with the reason.
+    let out = dbload()
+        .args([
+            "-d",
+            &db.url(),
+            "analyze",
+            "--stdin",
+            "--verify-build",
+            "--verify-build-max-size",
+            "64kB",
+            "--format",
+            "json",
+        ])
+        .write_stdin(sql)
+        .assert()
+        .success();
+    let v = json_of(&out);
+    for p in v["proposals"].as_array().unwrap() {
+        assert_eq!(p["verified"], false, "{p}");
+    }
+    let s = v["statements"][0]["detail"].as_str().unwrap();
+    assert!(s.contains("--verify-build refused on public.notes"), "{s}");
+    // A bad size names the flag.
+    dbload()
+        .args(["analyze", "--verify-build-max-size", "lots"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--verify-build-max-size"));
 }
