@@ -5,6 +5,7 @@
 //! prints. One bad statement never aborts the report: it gets a diagnostic.
 
 pub mod apply;
+pub mod bitmap_or;
 pub mod candidates;
 pub mod catalog;
 pub mod health;

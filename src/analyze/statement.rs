@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use tokio_postgres::Client;
 
 use super::Settings;
+use super::bitmap_or;
 use super::candidates::{self, Access, Candidate};
 use super::catalog::{Catalog, is_system_schema};
 use super::heuristic;
@@ -457,6 +458,7 @@ pub async fn analyse_one(
     let (all, mut notes) = selective_partials(all, &accesses, cat, caches);
     let all = probed(c, all, caches, &mut r.hints, &mut notes).await;
     let (cands, covered) = candidates::drop_covered(all, cat);
+    let or_groups = bitmap_or::groups(&accesses);
     let with_notes = |mut d: String, notes: &[String]| {
         for n in notes {
             if !d.is_empty() {
@@ -466,7 +468,7 @@ pub async fn analyse_one(
         }
         d
     };
-    if cands.is_empty() {
+    if cands.is_empty() && or_groups.is_empty() {
         let detail = if covered.is_empty() {
             "no equality, range, join, ORDER BY, pattern or GIN-operator use an index could serve"
                 .to_string()
@@ -486,7 +488,11 @@ pub async fn analyse_one(
     }
     let base = Choice {
         statement: 0,
-        candidate: cands[0].clone(),
+        candidate: cands
+            .first()
+            .or_else(|| or_groups.first().and_then(|g| g.branches.first()))
+            .expect("a candidate or an OR group")
+            .clone(),
         calls: w.calls,
         mean_ms: w.mean_ms,
         cost_before: before.cost,
@@ -506,16 +512,64 @@ pub async fn analyse_one(
         ))
     };
     let result = if hypo {
-        let (res, hypos) = if btree.is_empty() {
+        let (res, mut hypos) = if btree.is_empty() {
             (no_btree(), Vec::new())
         } else {
             greedy(c, cat, w, x.params, &btree, before.cost, min, base.clone()).await
         };
-        let chosen = res.as_ref().map(|v| v.as_slice()).unwrap_or(&[]);
-        let current = chosen
+        let mut chosen: Vec<Choice> = res.as_ref().cloned().unwrap_or_default();
+        let mut current = chosen
             .last()
             .and_then(|ch| ch.cost_after)
             .unwrap_or(before.cost);
+        let n_btree = chosen.len();
+        for g in &or_groups {
+            match bitmap_or::try_group(c, cat, &w.query, x.params, g).await {
+                Some(t) => {
+                    let s = saving(current, t.cost_after);
+                    if s >= min {
+                        let share = if before.cost > 0.0 {
+                            ((current - t.cost_after) / before.cost).clamp(0.0, 1.0)
+                                / t.new.len() as f64
+                        } else {
+                            0.0
+                        };
+                        for cand in &t.new {
+                            chosen.push(Choice {
+                                candidate: cand.clone(),
+                                cost_before: current,
+                                cost_after: Some(t.cost_after),
+                                saving: s,
+                                share,
+                                round: chosen.len(),
+                                ..base.clone()
+                            });
+                        }
+                        current = t.cost_after;
+                        hypos.extend(t.hypos);
+                    } else {
+                        notes.push(format!(
+                            "one index per OR branch ({}) saves {:.1}%, below {:.0}%",
+                            t.new
+                                .iter()
+                                .map(Candidate::label)
+                                .collect::<Vec<_>>()
+                                .join(" + "),
+                            s * 100.0,
+                            min * 100.0
+                        ));
+                        for h in &t.hypos {
+                            whatif::drop_hypo(c, h).await;
+                        }
+                    }
+                }
+                None => notes.push(format!(
+                    "OR on {}: no BitmapOr plan with one new index per branch",
+                    g.table
+                )),
+            }
+        }
+        let or_choices = chosen.split_off(n_btree);
         let extra = gin_step(
             c,
             cat,
@@ -523,13 +577,14 @@ pub async fn analyse_one(
             w,
             x.params,
             &gin,
-            chosen,
+            &[chosen.as_slice(), &or_choices].concat(),
             current,
             before.cost,
             &base,
             &mut notes,
         )
         .await;
+        let extra = [or_choices, extra].concat();
         for h in &hypos {
             whatif::drop_hypo(c, h).await;
         }

@@ -525,6 +525,16 @@ const CASES: &[(&str, &str, Expect)] = &[
         "SELECT * FROM jobs WHERE status = 'done' AND run_at >= $1 AND run_at < $2",
         IndexWithout("public.jobs(", " WHERE "),
     ),
+    (
+        "OR across columns: one index per branch (BitmapOr)",
+        "SELECT * FROM jobs WHERE code = $1 OR note = $2",
+        Index("public.jobs(code) + public.jobs(note)"),
+    ),
+    (
+        "OR: a branch an existing index serves gets none",
+        "SELECT * FROM jobs WHERE id = $1 OR title = $2",
+        IndexWithout("public.jobs(title)", "+"),
+    ),
     ("utility", "SET work_mem = '64MB'", Skip(&[Utility])),
     ("no tables", "SELECT $1::int + 1", Skip(&[NoTables])),
 ];
