@@ -110,6 +110,10 @@ pub struct Access {
     pub constants: Vec<(Key, Constant)>,
     /// Equality/range keys inside OR branches: ((group, branch), key).
     pub branches: Vec<((u32, u32), Key)>,
+    /// Plain columns the statement reads from this reference (SELECT only).
+    pub touched: Vec<String>,
+    /// `*` reads every column (no covering index).
+    pub star: bool,
 }
 
 /// The index access method of a candidate.
@@ -298,6 +302,18 @@ pub fn resolve_uses(uses: &[ColumnUse], cat: &Catalog) -> BTreeMap<(RelName, u32
     let mut order_items = 0;
     let mut group_items = 0;
     for u in uses {
+        if u.kind == UseKind::Star {
+            for t in u.owners.iter().flatten() {
+                if let Some(rel) = cat.resolve(&t.owner.rel) {
+                    let table = rel
+                        .partition_root
+                        .clone()
+                        .unwrap_or_else(|| rel.name.clone());
+                    per.entry((table, t.owner.inst)).or_default().star = true;
+                }
+            }
+            continue;
+        }
         let mut hit = None;
         for tier in &u.owners {
             let found: Vec<_> = tier
@@ -323,7 +339,10 @@ pub fn resolve_uses(uses: &[ColumnUse], cat: &Catalog) -> BTreeMap<(RelName, u32
         }
         let Some((t, rel, col)) = hit else { continue };
         let plain = t.func.is_none() && t.expr.is_none();
-        let needs_btree = !matches!(u.kind, UseKind::Pattern(_) | UseKind::Gin(_));
+        let needs_btree = !matches!(
+            u.kind,
+            UseKind::Pattern(_) | UseKind::Gin(_) | UseKind::Touch
+        );
         if (needs_btree && plain && !col.btree) || !matches!(rel.kind, 'r' | 'p' | 'm') {
             continue;
         }
@@ -382,6 +401,13 @@ pub fn resolve_uses(uses: &[ColumnUse], cat: &Catalog) -> BTreeMap<(RelName, u32
             }
             UseKind::OrderBy { desc, pos } => order.push((t.owner.clone(), table, k, desc, pos)),
             UseKind::GroupBy => group.push((t.owner.clone(), table, k)),
+            UseKind::Touch => {
+                let a = per.entry(key).or_default();
+                if plain && !a.touched.contains(&col.name) {
+                    a.touched.push(col.name.clone());
+                }
+            }
+            UseKind::Star => {}
         }
     }
     // ORDER BY uses come per query level; accept them when they all resolved
@@ -787,6 +813,7 @@ mod tests {
             view_def: None,
             extension_owned: false,
             size_bytes: 0,
+            all_visible: 0.0,
         };
         let mut cat = Catalog {
             search_path: vec!["public".into()],
@@ -822,6 +849,9 @@ mod tests {
         let x = crate::analyze::sql::extract(sql, &|_| None).unwrap();
         resolve_uses(&x.uses, &catalog())
             .into_iter()
+            .filter(|(_, a)| {
+                !(a.eq.is_empty() && a.range.is_empty() && a.order.is_empty() && a.group.is_empty())
+            })
             .map(|((t, _), a)| (t.to_string(), a))
             .collect()
     }

@@ -38,6 +38,9 @@ pub struct Relation {
     pub extension_owned: bool,
     /// Heap size in bytes (summed over partitions for a partitioned table).
     pub size_bytes: i64,
+    /// Share of the heap's pages marked all-visible (`relallvisible /
+    /// relpages`): index-only scans skip the heap only on those.
+    pub all_visible: f64,
 }
 
 impl Relation {
@@ -140,7 +143,8 @@ impl Catalog {
                            AND d.objid = c.oid AND d.deptype = 'e'), \
                    CASE WHEN c.relkind = 'p' THEN \
                      (SELECT COALESCE(sum(pg_table_size(t.relid)), 0)::int8 FROM pg_partition_tree(c.oid) t) \
-                   ELSE pg_table_size(c.oid) END \
+                   ELSE pg_table_size(c.oid) END, \
+                   c.relallvisible::float8 / greatest(c.relpages, 1) \
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
                  WHERE c.relkind IN ('r','p','v','m','f') \
                    AND n.nspname NOT IN ('information_schema') AND n.nspname NOT LIKE 'pg_toast%'",
@@ -169,6 +173,7 @@ impl Catalog {
                     view_def: r.get(5),
                     extension_owned: r.get(8),
                     size_bytes: r.get::<_, Option<i64>>(9).unwrap_or(0),
+                    all_visible: r.get::<_, f64>(10).min(1.0),
                 },
             );
         }

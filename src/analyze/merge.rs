@@ -3,7 +3,7 @@
 //! the same table is served by the wider index and folded into it. Ranked by
 //! estimated time saved (calls × mean time × saving fraction).
 
-use super::candidates::{Candidate, JSONB_PATH_OPS, Method};
+use super::candidates::{self, Candidate, JSONB_PATH_OPS, Method};
 
 /// One statement's chosen index.
 #[derive(Debug, Clone)]
@@ -53,6 +53,7 @@ impl Merged {
 /// Whether an index on `wide` serves a query that wanted `narrow`:
 /// same table, `narrow`'s columns a leading prefix of `wide`'s, and the
 /// directions of the non-equality part all equal or all reversed.
+/// A covering narrow one needs its INCLUDE columns in the wide one too.
 /// Same for GIN: the same keys, and a default jsonb_ops index serves a
 /// query that wanted jsonb_path_ops (`@>`). A partial index serves only
 /// statements with the same predicate.
@@ -61,6 +62,13 @@ pub fn serves(wide: &Candidate, narrow: &Candidate) -> bool {
         || wide.method != narrow.method
         || wide.predicate != narrow.predicate
         || wide.columns.len() < narrow.columns.len()
+        || !narrow.include.iter().all(|c| {
+            wide.include.contains(c)
+                || wide
+                    .columns
+                    .iter()
+                    .any(|(k, _)| k == &candidates::Key::col(c))
+        })
     {
         return false;
     }

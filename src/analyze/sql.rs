@@ -21,7 +21,7 @@ use sqlparser::ast::{
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
-use sqlparser::tokenizer::{Token, Tokenizer};
+use sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
 
 use super::names::RelName;
 use super::predicates::{self, GinOp, PatternShape};
@@ -43,6 +43,11 @@ pub enum UseKind {
     Pattern(PatternShape),
     /// An operator GIN serves (`@>`, `?`, `?|`, `?&`, `&&`, `@@`).
     Gin(GinOp),
+    /// Any other reference in a SELECT (output, filter, order): what an
+    /// index would have to hold for an index-only scan.
+    Touch,
+    /// `*` over this owner: every column is read (`column` is `*`).
+    Star,
 }
 
 /// A constant predicate on a column (`status = 'failed'`, `deleted_at IS
@@ -401,6 +406,66 @@ impl Extractor<'_> {
         }
     }
 
+    /// Record every column an expression names (as [`UseKind::Touch`]):
+    /// dotted names in its text that are not functions or type names and
+    /// resolve in scope. Over-approximates (a subquery's columns may land
+    /// on an outer table of the same column name), which only ever makes a
+    /// covering index less likely.
+    fn touch(&mut self, e: &Expr) {
+        let dialect = PostgreSqlDialect {};
+        let Ok(tokens) = Tokenizer::new(&dialect, &e.to_string()).tokenize() else {
+            return;
+        };
+        let toks: Vec<&Token> = tokens
+            .iter()
+            .filter(|t| {
+                !matches!(
+                    t,
+                    Token::Whitespace(Whitespace::Space | Whitespace::Newline | Whitespace::Tab)
+                )
+            })
+            .collect();
+        let mut i = 0;
+        while i < toks.len() {
+            let Token::Word(_) = toks[i] else {
+                i += 1;
+                continue;
+            };
+            let after_cast = i > 0 && matches!(toks[i - 1], Token::DoubleColon);
+            let mut chain = Vec::new();
+            while let Some(Token::Word(w)) = toks.get(i) {
+                let mut id = Ident::new(w.value.clone());
+                id.quote_style = w.quote_style;
+                chain.push(id);
+                if matches!(toks.get(i + 1), Some(Token::Period)) {
+                    i += 2;
+                } else {
+                    i += 1;
+                    break;
+                }
+            }
+            if after_cast || matches!(toks.get(i), Some(Token::LParen)) || chain.is_empty() {
+                continue;
+            }
+            let ex = if chain.len() == 1 {
+                Expr::Identifier(chain.remove(0))
+            } else {
+                Expr::CompoundIdentifier(chain)
+            };
+            if let Some(tiers) = self.column(&ex)
+                && let Some([t]) = tiers.first().map(Vec::as_slice)
+            {
+                self.uses.push(ColumnUse {
+                    column: t.column.clone(),
+                    owners: vec![vec![t.clone()]],
+                    kind: UseKind::Touch,
+                    constant: None,
+                    branch: None,
+                });
+            }
+        }
+    }
+
     /// A column, `lower()`/`upper()` of one, or another key expression over
     /// the columns of a single table reference.
     fn key(&self, e: &Expr) -> Option<Tiers> {
@@ -519,8 +584,48 @@ impl Extractor<'_> {
         }
         if let Some(w) = &sel.selection {
             self.predicate(w);
+            self.touch(w);
+        }
+        if let Some(h) = &sel.having {
+            self.touch(h);
+        }
+        for item in &sel.projection {
+            match item {
+                SelectItem::UnnamedExpr(e)
+                | SelectItem::ExprWithAlias { expr: e, .. }
+                | SelectItem::ExprWithAliases { expr: e, .. } => self.touch(e),
+                SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
+                    let owners: Vec<ColTarget> = self
+                        .scopes
+                        .last()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|e| match &e.source {
+                            Source::Base(o) => Some(ColTarget {
+                                owner: o.clone(),
+                                column: "*".into(),
+                                func: None,
+                                expr: None,
+                            }),
+                            _ => None,
+                        })
+                        .collect();
+                    if !owners.is_empty() {
+                        self.uses.push(ColumnUse {
+                            column: "*".into(),
+                            owners: vec![owners],
+                            kind: UseKind::Star,
+                            constant: None,
+                            branch: None,
+                        });
+                    }
+                }
+            }
         }
         if let GroupByExpr::Expressions(exprs, _) = &sel.group_by {
+            for e in exprs {
+                self.touch(e);
+            }
             let cols: Vec<_> = exprs
                 .iter()
                 .filter_map(|e| self.column(e).map(|t| (col_name(e), t)))
@@ -575,6 +680,9 @@ impl Extractor<'_> {
 
     fn order_by(&mut self, items: &[OrderByExpr], projection: &[SelectItem]) {
         let mut resolved = Vec::new();
+        for it in items {
+            self.touch(&it.expr);
+        }
         for (pos, it) in items.iter().enumerate() {
             let desc = matches!(it.options.sort, Some(OrderBySort::Desc));
             // ORDER BY 2, or ORDER BY an output alias.
@@ -644,7 +752,10 @@ impl Extractor<'_> {
                 _ => None,
             };
             match constraint {
-                Some(JoinConstraint::On(e)) => self.predicate(e),
+                Some(JoinConstraint::On(e)) => {
+                    self.predicate(e);
+                    self.touch(e);
+                }
                 Some(JoinConstraint::Using(cols)) => {
                     let scope = self.scopes.last().cloned().unwrap_or_default();
                     for c in cols {
@@ -1212,6 +1323,7 @@ mod tests {
         let x = extract(sql, &no_views).unwrap();
         x.uses
             .iter()
+            .filter(|u| !matches!(u.kind, UseKind::Touch | UseKind::Star))
             .map(|u| {
                 let o = &u.owners[0];
                 let names: Vec<_> = o.iter().map(|o| o.owner.rel.to_string()).collect();
@@ -1364,11 +1476,56 @@ mod tests {
             &no_views,
         )
         .unwrap();
+        let x = Extracted {
+            uses: x
+                .uses
+                .into_iter()
+                .filter(|u| !matches!(u.kind, UseKind::Touch | UseKind::Star))
+                .collect(),
+            ..x
+        };
         assert_eq!(x.uses.len(), 1, "{:?}", x.uses);
         assert_eq!(x.uses[0].owners[0][0].func.as_deref(), Some("lower"));
         assert_eq!(x.uses[0].kind, UseKind::Eq);
         let v = uses("SELECT clinic_id, count(*) FROM invoices GROUP BY clinic_id");
         assert!(has(&v, "clinic_id", "invoices", UseKind::GroupBy));
+    }
+
+    #[test]
+    fn touched_columns_and_star() {
+        let x = extract(
+            "SELECT p.id, lower(p.name) AS n, o.full_name::text FROM pets p \
+             JOIN users o ON o.id = p.owner_id WHERE p.clinic_id = $1 ORDER BY p.created_at",
+            &no_views,
+        )
+        .unwrap();
+        let mut touched: Vec<String> = x
+            .uses
+            .iter()
+            .filter(|u| u.kind == UseKind::Touch)
+            .map(|u| {
+                format!(
+                    "{}.{}",
+                    u.owners[0][0].owner.rel.name, u.owners[0][0].column
+                )
+            })
+            .collect();
+        touched.sort();
+        touched.dedup();
+        assert_eq!(
+            touched,
+            vec![
+                "pets.clinic_id",
+                "pets.created_at",
+                "pets.id",
+                "pets.name",
+                "pets.owner_id",
+                "users.full_name",
+                "users.id"
+            ]
+        );
+        let x = extract("SELECT * FROM pets WHERE id = 1", &no_views).unwrap();
+        assert!(x.uses.iter().any(|u| u.kind == UseKind::Star));
     }
 
     #[test]
@@ -1411,7 +1568,12 @@ mod tests {
         );
         // OR branches are tagged, one group, two branches.
         let x = extract("SELECT * FROM t WHERE a = $1 OR b = $1", &no_views).unwrap();
-        let b: Vec<_> = x.uses.iter().map(|u| u.branch).collect();
+        let b: Vec<_> = x
+            .uses
+            .iter()
+            .filter(|u| u.kind == UseKind::Eq)
+            .map(|u| u.branch)
+            .collect();
         assert_eq!(b, vec![Some((0, 0)), Some((0, 1))]);
     }
 }
