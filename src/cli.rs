@@ -539,6 +539,19 @@ pub struct AnalyzeArgs {
     #[arg(long, default_value = "100MB", value_name = "SIZE",
           value_parser = crate::analyze::size::parse_size)]
     pub verify_build_max_size: i64,
+    /// Keep at most N proposals: the best by net saving (reads saved minus
+    /// the measured write cost).
+    #[arg(long, value_name = "N")]
+    pub max_indexes: Option<usize>,
+    /// Keep proposals totalling at most SIZE (HypoPG's size estimates):
+    /// greedy by net saving per byte, checked against the best single index.
+    #[arg(long, value_name = "SIZE", value_parser = crate::analyze::size::parse_size)]
+    pub max_size: Option<i64>,
+    /// Measure each table's write rate as the change of pg_stat_user_tables
+    /// over DURATION (the application keeps running), instead of from the
+    /// workload's own INSERT/UPDATE/DELETE statements.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub write_sample: Option<std::time::Duration>,
 }
 
 #[cfg(test)]

@@ -23,6 +23,8 @@ pub struct Choice {
     pub round: usize,
     /// How it was verified when not by HypoPG, or why it is unverified.
     pub note: Option<String>,
+    /// The index's size when it was really built (`--verify-build`).
+    pub size_bytes: Option<i64>,
 }
 
 /// Merged proposals: the index and the choices it serves.
@@ -168,6 +170,7 @@ mod tests {
             share: 0.99,
             round: 0,
             note: None,
+            size_bytes: None,
         }
     }
 

@@ -8,6 +8,7 @@ pub mod apply;
 pub mod bitmap_or;
 pub mod candidates;
 pub mod catalog;
+pub mod choose;
 pub mod health;
 pub mod heuristic;
 pub mod lex;
@@ -44,6 +45,8 @@ pub enum Input {
     Recorded {
         origin: String,
         statements: Vec<source::WorkloadStatement>,
+        /// The seconds the recording covers (the run's measured time).
+        window_secs: f64,
     },
 }
 
@@ -61,6 +64,12 @@ pub struct Settings {
     pub verify_build: bool,
     /// `--verify-build` refuses tables larger than this (heap bytes).
     pub verify_build_max_bytes: i64,
+    /// Measure write rates from `pg_stat_user_tables` over this many seconds.
+    pub write_sample_secs: Option<f64>,
+    /// Budget: at most this many proposals.
+    pub max_indexes: Option<usize>,
+    /// Budget: proposals totalling at most this many bytes.
+    pub max_size_bytes: Option<i64>,
     pub health: health::HealthSettings,
 }
 
@@ -92,7 +101,9 @@ pub async fn run(c: &Client, settings: &Settings) -> Result<AnalyzeReport, Analy
             "pg_stat_statements".to_string(),
         ),
         Input::Sql { origin, text } => (source::split_sql(text, origin), origin.clone()),
-        Input::Recorded { origin, statements } => (statements.clone(), origin.clone()),
+        Input::Recorded {
+            origin, statements, ..
+        } => (statements.clone(), origin.clone()),
     };
     let cat = Catalog::load(c).await?;
     let hypo = settings.use_hypopg && cat.hypopg;
@@ -224,6 +235,7 @@ pub async fn run(c: &Client, settings: &Settings) -> Result<AnalyzeReport, Analy
                 }
             }
             let verified = m.choices.iter().all(|ch| ch.cost_after.is_some());
+            let built_size = m.choices.iter().find_map(|ch| ch.size_bytes);
             let note = m.choices.iter().find_map(|ch| ch.note.clone());
             Proposal {
                 table: m.candidate.table.to_string(),
@@ -243,6 +255,8 @@ pub async fn run(c: &Client, settings: &Settings) -> Result<AnalyzeReport, Analy
                 ddl: m.candidate.ddl(partitioned),
                 verified,
                 verification_note: note,
+                size_bytes: built_size,
+                write_cost: None,
                 est_time_saved_ms: m.time_saved_ms(),
                 partitioned,
                 write_warning: health::write_warning(&cat, &m.candidate.table),
@@ -262,6 +276,46 @@ pub async fn run(c: &Client, settings: &Settings) -> Result<AnalyzeReport, Analy
             }
         })
         .collect();
+
+    let mut proposals = proposals;
+    if hypo {
+        for (p, m) in proposals.iter_mut().zip(&merged) {
+            if p.size_bytes.is_none() && m.candidate.hypothetical() {
+                p.size_bytes = whatif::hypo_size(c, &m.candidate).await;
+            }
+        }
+    }
+    // The window the statements' calls cover, and the write rates.
+    let read_secs = match &settings.input {
+        Input::Recorded { window_secs, .. } => Some(*window_secs),
+        Input::Pgss(_) => source::pgss_window_secs(c).await,
+        Input::Sql { .. } => None,
+    };
+    let writes = match (settings.write_sample_secs, read_secs) {
+        (Some(secs), _) => choose::sample(c, secs).await.ok(),
+        (None, Some(secs)) => Some(choose::from_statements(
+            &workload,
+            &cat,
+            secs,
+            if matches!(settings.input, Input::Pgss(_)) {
+                "pg_stat_statements' INSERT/UPDATE/DELETE rows since its reset"
+            } else {
+                "the run's own INSERT/UPDATE/DELETE statements (rows over its measured time)"
+            },
+        )),
+        (None, None) => None,
+    };
+    let mut declined = Vec::new();
+    if let Some(w) = &writes {
+        let entry = choose::entry_cost(c).await;
+        declined = choose::weigh(&mut proposals, w, read_secs, &cat, entry);
+    }
+    let selection = choose::budget(
+        &mut proposals,
+        settings.max_indexes,
+        settings.max_size_bytes,
+        &mut declined,
+    );
 
     let health = health::check(
         c,
@@ -284,6 +338,8 @@ pub async fn run(c: &Client, settings: &Settings) -> Result<AnalyzeReport, Analy
         },
         min_savings_pct: settings.min_savings_pct,
         proposals,
+        declined,
+        selection,
         statements: results,
         health,
         warnings,

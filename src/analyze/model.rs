@@ -28,6 +28,13 @@ pub struct AnalyzeReport {
     pub proposals: Vec<Proposal>,
     /// Every statement read, with what happened to it.
     pub statements: Vec<StatementResult>,
+    /// Proposals left out: their measured write cost outweighs their
+    /// saving, or they fall outside `--max-indexes` / `--max-size`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub declined: Vec<Declined>,
+    /// How the budget chose the proposals, when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<String>,
     /// Index and table health findings.
     pub health: Health,
     /// Warnings about the run itself (e.g. HypoPG missing).
@@ -98,6 +105,14 @@ pub struct Proposal {
     /// How it was checked, or why it could not be.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification_note: Option<String>,
+    /// Estimated size (HypoPG's estimate, or the size of the real build
+    /// with `--verify-build`); absent for an unverified GIN index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<i64>,
+    /// What it costs in writes at the observed write rate (when the
+    /// workload's window is known).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_cost: Option<WriteCost>,
     /// Estimated execution time saved over the recorded workload (ms):
     /// calls × mean time × saving fraction, summed over statements.
     pub est_time_saved_ms: f64,
@@ -107,6 +122,33 @@ pub struct Proposal {
     pub write_warning: Option<String>,
     /// Statements this index helps.
     pub statements: Vec<Helped>,
+}
+
+/// The write side of an index, from measured write rates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WriteCost {
+    /// Rows written to the table per second (inserts + updates + deletes).
+    pub writes_per_sec: f64,
+    /// Entries the index would add per second (inserts and non-HOT
+    /// updates): about as many extra leaf-page writes at most.
+    pub index_writes_per_sec: f64,
+    /// The table's observed share of HOT updates.
+    pub hot_update_share: Option<f64>,
+    /// Planner cost units per second the index entries cost
+    /// (`index_writes_per_sec × (random_page_cost + seq_page_cost)`).
+    pub write_cost_per_sec: f64,
+    /// Planner cost units per second the index saves the reads (absent
+    /// when the statements have no known window: SQL files).
+    pub saved_cost_per_sec: Option<f64>,
+    /// Where the write figures come from.
+    pub source: String,
+}
+
+/// A proposal left out, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Declined {
+    pub ddl: String,
+    pub reason: String,
 }
 
 fn btree() -> String {

@@ -1,6 +1,6 @@
 //! Byte sizes as users write them on the command line: `100MB`, `1.5GB`,
 //! `512kB`, `2GiB`, `1048576` (binary multiples, as PostgreSQL's own
-//! `pg_size_pretty` and memory settings use).
+//! `pg_size_pretty` and memory settings use), and back for messages.
 
 /// Parse a size; the error says what is accepted.
 pub fn parse_size(s: &str) -> Result<i64, String> {
@@ -25,6 +25,18 @@ pub fn parse_size(s: &str) -> Result<i64, String> {
         return Err(format!("'{s}' is too large"));
     }
     Ok(v as i64)
+}
+
+/// A size for people: `512 kB`, `12.3 MiB`, `1.5 GiB`.
+pub fn format_size(b: i64) -> String {
+    let b = b as f64;
+    if b >= 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.1} GiB", b / (1024.0 * 1024.0 * 1024.0))
+    } else if b >= 1024.0 * 1024.0 {
+        format!("{:.1} MiB", b / (1024.0 * 1024.0))
+    } else {
+        format!("{:.0} kB", b / 1024.0)
+    }
 }
 
 #[cfg(test)]

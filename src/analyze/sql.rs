@@ -14,10 +14,10 @@
 use std::collections::HashMap;
 
 use sqlparser::ast::{
-    BinaryOperator, CteAsMaterialized, Expr, FromTable, FunctionArg, FunctionArgExpr,
-    FunctionArguments, GroupByExpr, Ident, InTarget, JoinConstraint, JoinOperator, ObjectName,
-    ObjectNamePart, OrderByExpr, OrderByKind, OrderBySort, Query, Select, SelectItem, SetExpr,
-    Statement, TableFactor, TableObject, TableWithJoins, UpdateTableFromKind, Value,
+    AssignmentTarget, BinaryOperator, CteAsMaterialized, Expr, FromTable, FunctionArg,
+    FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, InTarget, JoinConstraint, JoinOperator,
+    ObjectName, ObjectNamePart, OrderByExpr, OrderByKind, OrderBySort, Query, Select, SelectItem,
+    SetExpr, Statement, TableFactor, TableObject, TableWithJoins, UpdateTableFromKind, Value,
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
@@ -115,8 +115,11 @@ pub struct Extracted {
     pub uses: Vec<ColumnUse>,
     /// The highest `$n` parameter number (0 when none).
     pub params: usize,
-    /// Predicates no btree index serves, as advice (pattern matching).
+    /// Advice about predicates no index serves (rewrite hints).
     pub hints: Vec<String>,
+    /// For an UPDATE: the columns it sets (an index on one of them makes
+    /// the update non-HOT).
+    pub set_columns: Vec<String>,
 }
 
 /// Why a statement could not be extracted.
@@ -214,6 +217,7 @@ pub fn extract(sql: &str, views: ViewLookup<'_>) -> Result<Extracted, ExtractErr
     }
     let stmt = stmts.remove(0);
     let params = max_param(sql);
+    let mut set_columns = Vec::new();
     let mut x = Extractor {
         views,
         next_inst: 0,
@@ -254,6 +258,17 @@ pub fn extract(sql: &str, views: ViewLookup<'_>) -> Result<Extracted, ExtractErr
             }
             for a in &u.assignments {
                 x.walk_subqueries(&a.value);
+                let names = match &a.target {
+                    AssignmentTarget::ColumnName(n) => vec![n],
+                    AssignmentTarget::Tuple(v) => v.iter().collect(),
+                };
+                for n in names {
+                    if let Some(c) = idents(n).pop()
+                        && !set_columns.contains(&c)
+                    {
+                        set_columns.push(c);
+                    }
+                }
             }
             if let Some(w) = &u.selection {
                 x.predicate(w);
@@ -287,6 +302,7 @@ pub fn extract(sql: &str, views: ViewLookup<'_>) -> Result<Extracted, ExtractErr
         uses: x.uses,
         params,
         hints: x.hints,
+        set_columns,
     })
 }
 

@@ -294,11 +294,11 @@ async fn gin_step(
             notes.push(format!(
                 "--verify-build refused on {table}: {} is above the {} limit \
                  (--verify-build-max-size); GIN candidate unverified",
-                human_bytes(size),
-                human_bytes(settings.verify_build_max_bytes)
+                super::size::format_size(size),
+                super::size::format_size(settings.verify_build_max_bytes)
             ));
         } else if settings.verify_build {
-            let mut best: Option<(whatif::Trial, u128)> = None;
+            let mut best: Option<(whatif::Trial, u128, Option<i64>)> = None;
             for cand in &here {
                 let missing: Vec<&str> = cand
                     .extensions()
@@ -306,9 +306,9 @@ async fn gin_step(
                     .filter(|e| !cat.extensions.iter().any(|x| x == e))
                     .collect();
                 match whatif::build_trial(c, cat, &w.query, params, cand, &missing).await {
-                    Ok((t, ms)) if t.used => {
+                    Ok((t, ms, size)) if t.used => {
                         if best.as_ref().is_none_or(|b| t.cost_after < b.0.cost_after) {
-                            best = Some((t, ms));
+                            best = Some((t, ms, size));
                         }
                     }
                     Ok(_) => notes.push(format!(
@@ -318,7 +318,7 @@ async fn gin_step(
                     Err(m) => notes.push(format!("--verify-build {}: {m}", cand.label())),
                 }
             }
-            if let Some((t, ms)) = best {
+            if let Some((t, ms, size)) = best {
                 let s = saving(current, t.cost_after);
                 if s >= min {
                     out.push(Choice {
@@ -336,6 +336,7 @@ async fn gin_step(
                             "verified by a real build in a rolled-back transaction \
                              ({ms} ms under a SHARE lock on {table})"
                         )),
+                        size_bytes: size,
                         ..base.clone()
                     });
                     current = t.cost_after;
@@ -467,18 +468,6 @@ async fn cover(
     }
 }
 
-/// `12.3 MB`.
-pub fn human_bytes(b: i64) -> String {
-    let b = b as f64;
-    if b >= 1024.0 * 1024.0 * 1024.0 {
-        format!("{:.1} GB", b / 1024.0 / 1024.0 / 1024.0)
-    } else if b >= 1024.0 * 1024.0 {
-        format!("{:.1} MB", b / 1024.0 / 1024.0)
-    } else {
-        format!("{:.0} kB", b / 1024.0)
-    }
-}
-
 /// One statement: the chosen indexes, or why there are none. Fills
 /// `r.tables`, `r.cost` and `r.hints` on the way.
 pub async fn analyse_one(
@@ -597,6 +586,7 @@ pub async fn analyse_one(
         share: 0.0,
         round: 0,
         note: None,
+        size_bytes: None,
     };
     let min = settings.min_savings_pct / 100.0;
     let (btree, gin): (Vec<Candidate>, Vec<Candidate>) =

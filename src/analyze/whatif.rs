@@ -150,6 +150,18 @@ pub async fn create_hypo(c: &Client, cand: &Candidate, table: &RelName) -> Resul
     })
 }
 
+/// HypoPG's size estimate of `cand` (created, measured, dropped).
+pub async fn hypo_size(c: &Client, cand: &Candidate) -> Option<i64> {
+    let h = create_hypo(c, cand, &cand.table).await.ok()?;
+    let size = c
+        .query_one("SELECT hypopg_relation_size($1)::int8", &[&h.oid])
+        .await
+        .ok()
+        .map(|r| r.get::<_, i64>(0));
+    drop_hypo(c, &h).await;
+    size
+}
+
 /// Drop one hypothetical index.
 pub async fn drop_hypo(c: &Client, h: &Hypo) {
     let _ = c.execute("SELECT hypopg_drop_index($1)", &[&h.oid]).await;
@@ -197,7 +209,7 @@ pub async fn try_candidates(
 /// the same transaction (rolled back too), and explaining `sql` with it.
 /// `CREATE INDEX` (not concurrently) holds a SHARE lock on the table until
 /// the rollback: reads go on, writes wait (bounded by [`BUILD_TIMEOUT`]).
-/// Returns the trial and the build time in milliseconds.
+/// Returns the trial, the build time in milliseconds and the index size.
 pub async fn build_trial(
     c: &Client,
     cat: &Catalog,
@@ -205,7 +217,7 @@ pub async fn build_trial(
     params: usize,
     cand: &Candidate,
     extensions: &[&str],
-) -> Result<(Trial, u128), String> {
+) -> Result<(Trial, u128, Option<i64>), String> {
     let started = std::time::Instant::now();
     let r = async {
         c.batch_execute(&format!(
@@ -226,16 +238,26 @@ pub async fn build_trial(
         );
         c.batch_execute(&ddl).await.map_err(server_message)?;
         let built = started.elapsed().as_millis();
+        let size = c
+            .query_one(
+                &format!(
+                    "SELECT pg_relation_size(oid) FROM pg_class WHERE relname = '{BUILD_NAME}'"
+                ),
+                &[],
+            )
+            .await
+            .ok()
+            .map(|r| r.get::<_, i64>(0));
         explain_in_tx(c, sql, params, cat.server_version)
             .await
-            .map(|p| (p, built))
+            .map(|p| (p, built, size))
     }
     .await;
     let _ = c.batch_execute("ROLLBACK").await;
     if cat.server_version < 160000 {
         let _ = c.batch_execute(&format!("DEALLOCATE {STMT}")).await;
     }
-    let (plan, built) = r?;
+    let (plan, built, size) = r?;
     Ok((
         Trial {
             candidate: cand.clone(),
@@ -243,5 +265,6 @@ pub async fn build_trial(
             used: plan.json.contains(BUILD_NAME),
         },
         built,
+        size,
     ))
 }

@@ -51,6 +51,7 @@ pub async fn run(global: &GlobalArgs, args: &AnalyzeArgs) -> anyhow::Result<Exit
         }
         Input::Recorded {
             statements: crate::analyze::source::from_stress_results(&results, &origin),
+            window_secs: results.measured_secs,
             origin,
         }
     } else if let Some(path) = &args.from_file {
@@ -83,6 +84,9 @@ pub async fn run(global: &GlobalArgs, args: &AnalyzeArgs) -> anyhow::Result<Exit
         use_hypopg: true,
         verify_build: args.verify_build,
         verify_build_max_bytes: args.verify_build_max_size,
+        write_sample_secs: args.write_sample.map(|d| d.as_secs_f64()),
+        max_indexes: args.max_indexes,
+        max_size_bytes: args.max_size,
         health: HealthSettings {
             unused_min_bytes: args.unused_min_bytes,
             big_table_rows: args.big_table_rows,

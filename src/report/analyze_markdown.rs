@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::analyze_fmt::{
-    bytes, costs, ms, noteworthy, proposal_notes, saved, short, summary, with_hints,
+    bytes, cost_line, costs, ms, noteworthy, proposal_notes, saved, short, summary, with_hints,
 };
 use crate::analyze::model::AnalyzeReport;
 
@@ -32,6 +32,10 @@ pub fn render(r: &AnalyzeReport) -> String {
             if p.verified { "" } else { " *(unverified)*" }
         );
         let _ = writeln!(o, "Kind: {}.{}\n", p.kind, proposal_notes(p));
+        let cl = cost_line(p);
+        if !cl.is_empty() {
+            let _ = writeln!(o, "Cost: {cl}.\n");
+        }
         let _ = writeln!(
             o,
             "Estimated time saved: **{}** over {} statement(s).{}\n",
@@ -57,6 +61,16 @@ pub fn render(r: &AnalyzeReport) -> String {
                 costs(h.cost_before, h.cost_after),
                 h.saving_pct
             );
+        }
+        let _ = writeln!(o);
+    }
+    if let Some(sel) = &r.selection {
+        let _ = writeln!(o, "Budget: {sel}.\n");
+    }
+    if !r.declined.is_empty() {
+        let _ = writeln!(o, "## Declined\n");
+        for d in &r.declined {
+            let _ = writeln!(o, "- `{}`: {}", d.ddl, cell(&d.reason));
         }
         let _ = writeln!(o);
     }
@@ -185,6 +199,8 @@ pub(crate) mod tests {
                     .into(),
                 verified: true,
                 verification_note: None,
+                size_bytes: Some(1_081_344),
+                write_cost: None,
                 est_time_saved_ms: 1234.5,
                 partitioned: false,
                 write_warning: None,
@@ -198,6 +214,11 @@ pub(crate) mod tests {
                     saving_pct: 99.2,
                 }],
             }],
+            declined: vec![crate::analyze::model::Declined {
+                ddl: "CREATE INDEX CONCURRENTLY ON public.audit_log (actor_id)".into(),
+                reason: "write cost: about 120.0 extra index page writes/s".into(),
+            }],
+            selection: Some("1 of 2 proposals kept under --max-indexes 1: the best by net saving".into()),
             statements: vec![
                 StatementResult {
                     id: 0,

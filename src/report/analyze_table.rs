@@ -5,7 +5,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, ContentArrangement, Table};
 
 use super::analyze_fmt::{
-    bytes, costs, ms, noteworthy, proposal_notes, saved, short, summary, with_hints,
+    bytes, cost_line, costs, ms, noteworthy, proposal_notes, saved, short, summary, with_hints,
 };
 use crate::analyze::model::AnalyzeReport;
 
@@ -61,6 +61,10 @@ pub fn render(r: &AnalyzeReport) -> String {
                 ddl.push_str("\n(unverified)");
             }
             ddl.push_str(&format!("\n[{}]{}", p.kind, proposal_notes(p)));
+            let cl = cost_line(p);
+            if !cl.is_empty() {
+                ddl.push_str(&format!("\n{cl}"));
+            }
             if let Some(w) = &p.write_warning {
                 ddl.push_str(&format!("\n⚠ {w}"));
             }
@@ -93,6 +97,15 @@ pub fn render(r: &AnalyzeReport) -> String {
 
     let diag: Vec<_> = r.statements.iter().filter(|s| noteworthy(s)).collect();
     let quiet = r.statements.iter().filter(|s| s.reason.is_some()).count() - diag.len();
+    if let Some(sel) = &r.selection {
+        o.push_str(&format!("budget: {sel}\n"));
+    }
+    if !r.declined.is_empty() {
+        o.push_str("\nDeclined\n");
+        for d in &r.declined {
+            o.push_str(&format!("  {} — {}\n", d.ddl, d.reason));
+        }
+    }
     o.push_str("\nStatements without a proposal\n");
     if !diag.is_empty() {
         let mut t = table(vec!["where", "reason", "detail", "statement"]);

@@ -29,6 +29,9 @@ fn settings(input: Input) -> Settings {
         use_hypopg: true,
         verify_build: false,
         verify_build_max_bytes: analyze::DEFAULT_VERIFY_BUILD_MAX_BYTES,
+        write_sample_secs: None,
+        max_indexes: None,
+        max_size_bytes: None,
         health: Default::default(),
     }
 }
@@ -69,6 +72,14 @@ async fn proposes_verified_indexes_from_pg_stat_statements() {
     c.batch_execute("CREATE INDEX pets_owner_dup ON pets (owner_id)")
         .await
         .unwrap();
+    // The data load is not the workload: forget this database's statements
+    // so far (its bulk INSERTs would otherwise count as the write rate).
+    c.batch_execute(
+        "SELECT pg_stat_statements_reset(0, \
+         (SELECT oid FROM pg_database WHERE datname = current_database()), 0)",
+    )
+    .await
+    .unwrap();
     // The workload, with parameters so pg_stat_statements normalises it.
     let records = c
         .prepare(
@@ -1113,4 +1124,194 @@ async fn verify_build_checks_gin_candidates_and_leaves_nothing() {
         .assert()
         .code(2)
         .stderr(predicates::str::contains("--verify-build-max-size"));
+}
+
+/// A stress results file whose recorded statements are `stmts`
+/// (query, calls, rows) over the fixture's 2 measured seconds.
+fn results_with(dir: &std::path::Path, stmts: &[(&str, i64, i64)]) -> std::path::PathBuf {
+    let mut v: Value =
+        serde_json::from_str(&std::fs::read_to_string("fixtures/stress_results.json").unwrap())
+            .unwrap();
+    assert_eq!(v["measured_secs"], 2.0);
+    v["server_statements"] = stmts
+        .iter()
+        .map(|(q, calls, rows)| {
+            serde_json::json!({"query": q, "calls": calls, "total_ms": *calls as f64,
+                               "mean_ms": 1.0, "rows": rows})
+        })
+        .collect();
+    let p = dir.join("run.json");
+    std::fs::write(&p, v.to_string()).unwrap();
+    p
+}
+
+/// Choosing for the workload: two statements served by one composite
+/// index; an index on a write-heavy table declined for its measured write
+/// cost (the run's own INSERTs); `--max-indexes` keeps the best by net
+/// saving and `--max-size` counts HypoPG's size estimates.
+#[tokio::test]
+async fn chooses_for_the_workload_with_write_cost_and_budget() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    c.batch_execute(
+        "CREATE TABLE hot (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, k int NOT NULL, v text);
+         INSERT INTO hot (k, v) SELECT i % 5000, 'x' FROM generate_series(1, 50000) i;
+         CREATE TABLE cold (id bigint PRIMARY KEY, k int NOT NULL, v int NOT NULL);
+         INSERT INTO cold SELECT i, i % 5000, i FROM generate_series(1, 50000) i;
+         CREATE TABLE warm (id bigint PRIMARY KEY, k int NOT NULL);
+         INSERT INTO warm SELECT i, i % 5000 FROM generate_series(1, 50000) i;
+         ANALYZE;",
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run = results_with(
+        dir.path(),
+        &[
+            ("SELECT * FROM hot WHERE k = $1", 20, 200),
+            ("INSERT INTO hot (k, v) VALUES ($1, $2)", 20_000, 20_000),
+            ("SELECT * FROM cold WHERE k = $1", 400, 4000),
+            ("SELECT * FROM cold WHERE k = $1 AND v >= $2", 400, 1000),
+            ("SELECT * FROM warm WHERE k = $1", 4, 40),
+        ],
+    );
+    let analyze = |extra: &[&str]| {
+        let out = dbload()
+            .args([
+                "-d",
+                &db.url(),
+                "analyze",
+                "--format",
+                "json",
+                "--from-results",
+            ])
+            .arg(&run)
+            .args(extra)
+            .assert()
+            .success();
+        json_of(&out)
+    };
+    let v = analyze(&[]);
+    let labels = proposal_labels(&v);
+    assert_eq!(
+        labels,
+        vec!["public.cold(k, v)", "public.warm(k)"],
+        "{}",
+        v["declined"]
+    );
+    // Consolidation: one composite for both cold statements.
+    assert_eq!(v["proposals"][0]["statements"].as_array().unwrap().len(), 2);
+    // The write-heavy table's index is declined, with the measured figures.
+    let declined = v["declined"].as_array().unwrap();
+    assert_eq!(declined.len(), 1, "{declined:?}");
+    assert_eq!(
+        declined[0]["ddl"],
+        "CREATE INDEX CONCURRENTLY ON public.hot (k)"
+    );
+    let why = declined[0]["reason"].as_str().unwrap();
+    assert!(
+        why.contains("10000.0 extra index page writes/s at the observed 10000.0 rows written/s"),
+        "{why}"
+    );
+    // Every kept proposal carries its size and write side.
+    for p in v["proposals"].as_array().unwrap() {
+        assert!(p["size_bytes"].as_i64().unwrap() > 8192, "{p}");
+        let w = &p["write_cost"];
+        assert_eq!(w["index_writes_per_sec"], 0.0, "{p}");
+        assert!(w["saved_cost_per_sec"].as_f64().unwrap() > 0.0);
+    }
+    // Budget by count: the best by net saving.
+    let v = analyze(&["--max-indexes", "1"]);
+    assert_eq!(proposal_labels(&v), vec!["public.cold(k, v)"]);
+    assert!(
+        v["declined"].as_array().unwrap().iter().any(|d| d["ddl"]
+            .as_str()
+            .unwrap()
+            .contains("warm")
+            && d["reason"].as_str().unwrap().contains("--max-indexes 1")),
+        "{}",
+        v["declined"]
+    );
+    assert!(
+        v["selection"].as_str().unwrap().starts_with("1 of 3"),
+        "{}",
+        v["selection"]
+    );
+    // Budget by size: nothing fits in 8 kB.
+    let v = analyze(&["--max-size", "8kB"]);
+    assert!(v["proposals"].as_array().unwrap().is_empty(), "{v}");
+    // In the terminal report too.
+    dbload()
+        .args(["-d", &db.url(), "analyze", "--from-results"])
+        .arg(&run)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("Declined"))
+        .stdout(predicates::str::contains("extra index page writes/s"));
+}
+
+/// `--write-sample`: write rates measured as pg_stat_user_tables deltas
+/// while the application writes.
+#[tokio::test]
+async fn write_sample_measures_pg_stat_user_tables_deltas() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    c.batch_execute(
+        "CREATE TABLE feed (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, k int NOT NULL);
+         INSERT INTO feed (k) SELECT i % 5000 FROM generate_series(1, 50000) i;
+         ANALYZE feed;",
+    )
+    .await
+    .unwrap();
+    let writer = db.client().await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s2 = stop.clone();
+    let w = tokio::spawn(async move {
+        while !s2.load(std::sync::atomic::Ordering::Relaxed) {
+            writer
+                .batch_execute("INSERT INTO feed (k) SELECT i FROM generate_series(1, 200) i")
+                .await
+                .unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    });
+    let url = db.url();
+    let out = tokio::task::spawn_blocking(move || {
+        dbload()
+            .args([
+                "-d",
+                &url,
+                "analyze",
+                "--stdin",
+                "--write-sample",
+                "3s",
+                "--format",
+                "json",
+            ])
+            .write_stdin("SELECT * FROM feed WHERE k = $1;\n")
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone()
+    })
+    .await
+    .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    w.await.unwrap();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    let p = &v["proposals"][0];
+    assert_eq!(
+        p["ddl"], "CREATE INDEX CONCURRENTLY ON public.feed (k)",
+        "{v}"
+    );
+    let wc = &p["write_cost"];
+    assert!(
+        wc["source"].as_str().unwrap().contains("--write-sample"),
+        "{wc}"
+    );
+    assert!(wc["writes_per_sec"].as_f64().unwrap() > 100.0, "{wc}");
+    assert_eq!(wc["writes_per_sec"], wc["index_writes_per_sec"], "{wc}");
+    // A SQL file has no read rate: the write side is reported, nothing declined.
+    assert!(wc["saved_cost_per_sec"].is_null(), "{wc}");
 }
