@@ -552,6 +552,16 @@ pub struct AnalyzeArgs {
     /// workload's own INSERT/UPDATE/DELETE statements.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub write_sample: Option<std::time::Duration>,
+    /// With --from-results: prove the proposals under the run's load — copy
+    /// the database (CREATE DATABASE … TEMPLATE; nobody else may be
+    /// connected to it), replay the run there before and after creating the
+    /// indexes, and compare. The database itself is never changed.
+    #[arg(long, requires = "from_results", conflicts_with = "apply")]
+    pub prove: bool,
+    /// With --prove: replay in this database instead of a copy (a copy you
+    /// made; dbload creates the indexes in it and leaves it).
+    #[arg(long, value_name = "NAME", requires = "prove")]
+    pub prove_db: Option<String>,
 }
 
 #[cfg(test)]

@@ -32,10 +32,17 @@ pub async fn run(global: &GlobalArgs, args: &AnalyzeArgs) -> anyhow::Result<Exit
             anyhow::bail!("{flag} must be a finite number, 0 or more (got {v})");
         }
     }
+    if args.write_sample.is_some_and(|d| d.is_zero()) {
+        anyhow::bail!("--write-sample must be longer than 0");
+    }
+    let mut results_json: Option<serde_json::Value> = None;
     let input = if let Some(path) = &args.from_results {
         let origin = path.display().to_string();
         let text =
             std::fs::read_to_string(path).with_context(|| format!("--from-results {origin}"))?;
+        if args.prove {
+            results_json = serde_json::from_str(&text).ok();
+        }
         let results: crate::stress::StressResults =
             serde_json::from_str(&text).with_context(|| {
                 format!("--from-results {origin}: not a dbload stress results file")
@@ -99,6 +106,29 @@ pub async fn run(global: &GlobalArgs, args: &AnalyzeArgs) -> anyhow::Result<Exit
     let report = analyze(&client, &settings)
         .await
         .with_context(|| format!("analyzing {target}"))?;
+    if args.prove {
+        // The copy needs the database to itself: close this session first.
+        drop(client);
+        let results = results_json.context("--prove: the results file is not JSON")?;
+        let proof = super::prove::prove(&target, &report, &results, args.prove_db.as_deref())
+            .await
+            .context("--prove")?;
+        let text = match args.format {
+            AnalyzeFormat::Json => {
+                let mut v = serde_json::to_value(&report)?;
+                v["prove"] = serde_json::to_value(&proof)?;
+                format!("{}\n", serde_json::to_string_pretty(&v)?)
+            }
+            AnalyzeFormat::Table => {
+                analyze_table::render(&report) + &super::prove::render(&proof, false)
+            }
+            AnalyzeFormat::Markdown => {
+                analyze_markdown::render(&report) + &super::prove::render(&proof, true)
+            }
+        };
+        print!("{text}");
+        return Ok(ExitCode::SUCCESS);
+    }
     let text = match args.format {
         AnalyzeFormat::Table => analyze_table::render(&report),
         AnalyzeFormat::Json => analyze_json::render(&report),

@@ -6,6 +6,7 @@ mod capacity;
 mod demo;
 mod local;
 mod migrate;
+mod prove;
 mod regress;
 mod report;
 mod seed;

@@ -1315,3 +1315,121 @@ async fn write_sample_measures_pg_stat_user_tables_deltas() {
     // A SQL file has no read rate: the write side is reported, nothing declined.
     assert!(wc["saved_cost_per_sec"].is_null(), "{wc}");
 }
+
+async fn public_indexes(c: &tokio_postgres::Client) -> i64 {
+    c.query_one(
+        "SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'",
+        &[],
+    )
+    .await
+    .unwrap()
+    .get(0)
+}
+
+/// `--prove` end to end on the seeded vet dataset: the run is replayed in a
+/// copy before and after creating the proposals; the copy is dropped and
+/// the user's database keeps its indexes as they were. With another
+/// session connected, the copy is refused with a clear message.
+#[tokio::test]
+async fn prove_replays_the_run_in_a_copy_before_and_after() {
+    let db = TestDb::new().await;
+    let url = db.url();
+    dbload()
+        .args(["-d", &url, "seed", "--scale", "0.01"])
+        .assert()
+        .success();
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run.json");
+    dbload()
+        .args([
+            "-d",
+            &url,
+            "stress",
+            "--qps",
+            "100",
+            "--duration",
+            "3s",
+            "--warmup",
+            "0s",
+        ])
+        .arg("--out")
+        .arg(&run)
+        .assert()
+        .success();
+    let before_count = public_indexes(&db.client().await).await;
+    let u2 = url.clone();
+    let r2 = run.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        dbload()
+            .args([
+                "-d",
+                &u2,
+                "analyze",
+                "--format",
+                "json",
+                "--prove",
+                "--from-results",
+            ])
+            .arg(&r2)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone()
+    })
+    .await
+    .unwrap();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    let p = &v["prove"];
+    assert_eq!(p["copied"], true, "{p}");
+    let ddls: Vec<&str> = v["proposals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["ddl"].as_str().unwrap())
+        .collect();
+    assert!(!ddls.is_empty(), "{v}");
+    let created: Vec<&str> = p["created"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    assert_eq!(created, ddls);
+    let rows = p["scenarios"].as_array().unwrap();
+    assert_eq!(rows[0]["scenario"], "all");
+    assert!(rows.len() > 5, "{p}");
+    for r in rows {
+        // The same seed and rate: the same calls before and after.
+        assert_eq!(r["calls"][0], r["calls"][1], "{r}");
+        assert!(r["p50_ms"][0].as_f64().unwrap() >= 0.0);
+    }
+    assert!(rows[0]["p50_ms"][1].as_f64().unwrap() > 0.0);
+    assert!(
+        p["server"][0]["server_ms_per_sec"].as_f64().unwrap() > 0.0,
+        "{p}"
+    );
+    assert!(p["verdict"].as_str().unwrap().contains("regression"), "{p}");
+    // The copy is gone; the user's database is unchanged.
+    let c = db.client().await;
+    let copy = p["database"].as_str().unwrap();
+    let left: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_database WHERE datname = $1",
+            &[&copy],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
+    assert_eq!(public_indexes(&c).await, before_count);
+    // Another session on the database: no copy, a clear error.
+    let out = dbload()
+        .args(["-d", &url, "analyze", "--prove", "--from-results"])
+        .arg(&run)
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("other session(s) are connected"), "{err}");
+    assert!(err.contains("--prove-db"), "{err}");
+}
