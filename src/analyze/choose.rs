@@ -350,41 +350,11 @@ pub fn budget(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyze::model::{Helped, IndexColumn};
 
     fn prop(name: &str, calls: u64, cost: f64, size: i64) -> Proposal {
         Proposal {
-            table: "public.t".into(),
-            table_ref: RelName::new(Some("public"), "t"),
-            columns: vec![IndexColumn {
-                name: name.into(),
-                desc: false,
-                function: None,
-                expression: None,
-                opclass: None,
-            }],
-            method: "btree".into(),
-            predicate: None,
-            include: Vec::new(),
-            kind: "btree".into(),
-            requires: Vec::new(),
-            ddl: format!("CREATE INDEX ON t ({name})"),
-            verified: true,
-            verification_note: None,
-            est_time_saved_ms: 0.0,
             size_bytes: Some(size),
-            write_cost: None,
-            partitioned: false,
-            write_warning: None,
-            statements: vec![Helped {
-                statement: 0,
-                query: String::new(),
-                calls,
-                mean_ms: 0.0,
-                cost_before: cost,
-                cost_after: Some(0.0),
-                saving_pct: 100.0,
-            }],
+            ..crate::analyze::model::test_proposal("t", &[(name, false)], calls, cost)
         }
     }
 

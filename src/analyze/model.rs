@@ -321,3 +321,59 @@ pub struct SlowStatement {
     pub mean_ms: f64,
     pub total_ms: f64,
 }
+
+/// A verified btree proposal on `table` for tests: `cols` with DESC flags,
+/// helping one statement.
+#[cfg(test)]
+pub(crate) fn test_proposal(table: &str, cols: &[(&str, bool)], calls: u64, cost: f64) -> Proposal {
+    let columns: Vec<IndexColumn> = cols
+        .iter()
+        .map(|(n, d)| IndexColumn {
+            name: n.to_string(),
+            desc: *d,
+            function: None,
+            expression: None,
+            opclass: None,
+        })
+        .collect();
+    let list: Vec<String> = cols
+        .iter()
+        .map(|(n, d)| {
+            if *d {
+                format!("{n} DESC")
+            } else {
+                n.to_string()
+            }
+        })
+        .collect();
+    Proposal {
+        table: format!("public.{table}"),
+        table_ref: RelName::new(Some("public"), table),
+        columns,
+        method: "btree".into(),
+        predicate: None,
+        include: Vec::new(),
+        kind: "btree".into(),
+        requires: Vec::new(),
+        ddl: format!(
+            "CREATE INDEX CONCURRENTLY ON public.{table} ({})",
+            list.join(", ")
+        ),
+        verified: true,
+        verification_note: None,
+        size_bytes: Some(8192),
+        write_cost: None,
+        est_time_saved_ms: 0.0,
+        partitioned: false,
+        write_warning: None,
+        statements: vec![Helped {
+            statement: 0,
+            query: String::new(),
+            calls,
+            mean_ms: 0.0,
+            cost_before: cost,
+            cost_after: Some(0.0),
+            saving_pct: 100.0,
+        }],
+    }
+}

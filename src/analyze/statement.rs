@@ -113,11 +113,7 @@ async fn greedy(
             cost_before: current,
             cost_after: Some(best.cost_after),
             saving: s,
-            share: if original > 0.0 {
-                ((current - best.cost_after) / original).clamp(0.0, 1.0)
-            } else {
-                0.0
-            },
+            share: share(current, best.cost_after, original),
             round,
             ..base.clone()
         });
@@ -137,6 +133,16 @@ pub fn saving(before: f64, after: f64) -> f64 {
         0.0
     } else {
         (1.0 - after / before).clamp(0.0, 1.0)
+    }
+}
+
+/// The share of the statement's `original` cost that going from `before`
+/// to `after` removes (0..1).
+pub fn share(before: f64, after: f64, original: f64) -> f64 {
+    if original > 0.0 {
+        ((before - after) / original).clamp(0.0, 1.0)
+    } else {
+        0.0
     }
 }
 
@@ -326,11 +332,7 @@ async fn gin_step(
                         cost_before: current,
                         cost_after: Some(t.cost_after),
                         saving: s,
-                        share: if original > 0.0 {
-                            ((current - t.cost_after) / original).clamp(0.0, 1.0)
-                        } else {
-                            0.0
-                        },
+                        share: share(current, t.cost_after, original),
                         round: chosen.len() + out.len(),
                         note: Some(format!(
                             "verified by a real build in a rolled-back transaction \
@@ -454,9 +456,7 @@ async fn cover(
             ch.candidate = covering;
             ch.cost_after = Some(t.cost_after);
             ch.saving = saving(ch.cost_before, t.cost_after);
-            if original > 0.0 {
-                ch.share = ((ch.cost_before - t.cost_after) / original).clamp(0.0, 1.0);
-            }
+            ch.share = share(ch.cost_before, t.cost_after, original);
         }
         Some(t) => notes.push(format!(
             "{} would cost {:.1} against {:.1} without INCLUDE: not worth it",
@@ -618,19 +618,14 @@ pub async fn analyse_one(
                 Some(t) => {
                     let s = saving(current, t.cost_after);
                     if s >= min {
-                        let share = if before.cost > 0.0 {
-                            ((current - t.cost_after) / before.cost).clamp(0.0, 1.0)
-                                / t.new.len() as f64
-                        } else {
-                            0.0
-                        };
+                        let each = share(current, t.cost_after, before.cost) / t.new.len() as f64;
                         for cand in &t.new {
                             chosen.push(Choice {
                                 candidate: cand.clone(),
                                 cost_before: current,
                                 cost_after: Some(t.cost_after),
                                 saving: s,
-                                share,
+                                share: each,
                                 round: chosen.len(),
                                 ..base.clone()
                             });

@@ -161,7 +161,6 @@ pub fn render(r: &AnalyzeReport) -> String {
 pub(crate) mod tests {
     use super::*;
     use crate::analyze::model::*;
-    use crate::analyze::names::RelName;
 
     pub(crate) fn sample() -> AnalyzeReport {
         AnalyzeReport {
@@ -172,38 +171,8 @@ pub(crate) mod tests {
             verification: Verification::Hypopg,
             min_savings_pct: 20.0,
             proposals: vec![Proposal {
-                table: "public.medical_records".into(),
-                table_ref: RelName::new(Some("public"), "medical_records"),
-                columns: vec![
-                    IndexColumn {
-                        name: "pet_id".into(),
-                        desc: false,
-                        function: None,
-                        expression: None,
-                        opclass: None,
-                    },
-                    IndexColumn {
-                        name: "recorded_at".into(),
-                        desc: true,
-                        function: None,
-                        expression: None,
-                        opclass: None,
-                    },
-                ],
-                method: "btree".into(),
-                predicate: None,
-                include: Vec::new(),
-                kind: "btree".into(),
-                requires: Vec::new(),
-                ddl: "CREATE INDEX CONCURRENTLY ON public.medical_records (pet_id, recorded_at DESC)"
-                    .into(),
-                verified: true,
-                verification_note: None,
                 size_bytes: Some(1_081_344),
-                write_cost: None,
                 est_time_saved_ms: 1234.5,
-                partitioned: false,
-                write_warning: None,
                 statements: vec![Helped {
                     statement: 0,
                     query: "SELECT * FROM medical_records WHERE pet_id = $1 ORDER BY recorded_at DESC | x".into(),
@@ -213,6 +182,12 @@ pub(crate) mod tests {
                     cost_after: Some(12.3),
                     saving_pct: 99.2,
                 }],
+                ..crate::analyze::model::test_proposal(
+                    "medical_records",
+                    &[("pet_id", false), ("recorded_at", true)],
+                    100,
+                    1500.0,
+                )
             }],
             declined: vec![crate::analyze::model::Declined {
                 ddl: "CREATE INDEX CONCURRENTLY ON public.audit_log (actor_id)".into(),
