@@ -44,7 +44,8 @@ WHERE a.clinic_id = :clinic
 ORDER BY a.starts_at;
 
 -- @scenario dashboard_summary weight=15
--- The dashboard's counters: this fortnight's appointments, open invoices, new pets.
+-- The dashboard's counters: this fortnight's appointments, open invoices,
+-- new pets, diabetic patients.
 -- @param clinic = clinic()
 -- @param now = now()
 -- @name appointment_counts
@@ -61,6 +62,10 @@ WHERE clinic_id = :clinic AND status = 'open';
 -- @name new_pets
 SELECT count(*) FROM pets
 WHERE clinic_id = :clinic AND created_at >= :'now'::timestamptz - interval '30 days';
+-- @name diabetic_patients
+-- The recall counter: living pets with a chronic condition (a jsonb filter).
+SELECT count(*) FROM pets
+WHERE clinic_id = :clinic AND deceased_at IS NULL AND traits @> '{"chronic": "diabetes"}';
 
 -- @scenario availability weight=12
 -- A vet's booked slots on a day in the next two weeks.

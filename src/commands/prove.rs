@@ -62,7 +62,9 @@ pub struct Proof {
     pub created: Vec<String>,
     pub before: PathBuf,
     pub after: PathBuf,
-    /// `dbload report after --baseline before`: its headline and exit code.
+    /// `dbload report after --baseline before`: its headline and the exit
+    /// code `dbload regress` would give for it (0 pass, 1 regression, 3
+    /// invalid run).
     pub verdict: String,
     pub verdict_exit: i32,
     pub comparison: PathBuf,
@@ -315,12 +317,18 @@ pub async fn prove(
             .output()
             .context("running dbload report")?;
         let md = std::fs::read_to_string(&comparison).unwrap_or_default();
-        // The headline is the first bold line: `**PASS: …** (exit 0)`.
-        let verdict = md
-            .lines()
-            .find_map(|l| l.strip_prefix("**")?.split("**").next())
+        // The headline is the first bold line: `**PASS: …** (exit 0)`, the
+        // exit code being the one `dbload regress` would give.
+        let headline = md.lines().find(|l| l.starts_with("**")).unwrap_or_default();
+        let verdict = headline
+            .strip_prefix("**")
+            .and_then(|l| l.split("**").next())
             .map(str::to_string)
             .unwrap_or_else(|| String::from_utf8_lossy(&cmp.stderr).trim().to_string());
+        let verdict_exit = headline
+            .rsplit_once("(exit ")
+            .and_then(|(_, r)| r.trim_end_matches(')').parse().ok())
+            .unwrap_or_else(|| cmp.status.code().unwrap_or(-1));
         Ok(Proof {
             database: db.clone(),
             copied,
@@ -328,7 +336,7 @@ pub async fn prove(
             before: before_path.clone(),
             after: after_path.clone(),
             verdict,
-            verdict_exit: cmp.status.code().unwrap_or(-1),
+            verdict_exit,
             comparison,
             scenarios: rows(&before, &after),
             server: [before_server, after_server],

@@ -1409,7 +1409,16 @@ async fn prove_replays_the_run_in_a_copy_before_and_after() {
         p["server"][0]["server_ms_per_sec"].as_f64().unwrap() > 0.0,
         "{p}"
     );
-    assert!(p["verdict"].as_str().unwrap().contains("regression"), "{p}");
+    // The regression comparison's headline (PASS / FAIL / INVALID when a
+    // busy machine could not hold the rate in one replay).
+    let verdict = p["verdict"].as_str().unwrap();
+    assert!(
+        ["PASS", "FAIL", "INVALID"]
+            .iter()
+            .any(|h| verdict.starts_with(h)),
+        "{p}"
+    );
+    assert!(std::path::Path::new(p["comparison"].as_str().unwrap()).exists());
     // The copy is gone; the user's database is unchanged.
     let c = db.client().await;
     let copy = p["database"].as_str().unwrap();
