@@ -55,8 +55,8 @@ impl Merged {
 /// Whether an index on `wide` serves a query that wanted `narrow`:
 /// same table, `narrow`'s columns a leading prefix of `wide`'s, and the
 /// directions of the non-equality part all equal or all reversed.
-/// A covering narrow one needs its INCLUDE columns in the wide one too.
-/// Same for GIN: the same keys, and a default jsonb_ops index serves a
+/// (INCLUDE columns do not matter here: [`merge`] adds a covering narrow
+/// one's to the wide one.) Same for GIN: the same keys, and a default jsonb_ops index serves a
 /// query that wanted jsonb_path_ops (`@>`). A partial index serves only
 /// statements with the same predicate.
 pub fn serves(wide: &Candidate, narrow: &Candidate) -> bool {
@@ -64,13 +64,6 @@ pub fn serves(wide: &Candidate, narrow: &Candidate) -> bool {
         || wide.method != narrow.method
         || wide.predicate != narrow.predicate
         || wide.columns.len() < narrow.columns.len()
-        || !narrow.include.iter().all(|c| {
-            wide.include.contains(c)
-                || wide
-                    .columns
-                    .iter()
-                    .any(|(k, _)| k == &candidates::Key::col(c))
-        })
     {
         return false;
     }
@@ -123,7 +116,8 @@ pub fn by_time_saved(a: &Merged, b: &Merged) -> std::cmp::Ordering {
         .then_with(|| b.cost_saved().total_cmp(&a.cost_saved()))
 }
 
-/// Merge choices into proposals, best first.
+/// Merge choices into proposals, best first: each narrow group folds into
+/// the widest group that serves it (one composite for several statements).
 pub fn merge(choices: Vec<Choice>) -> Vec<Merged> {
     let mut groups = group(choices);
     // Widest first, so a narrow group folds into the widest that serves it.
@@ -137,7 +131,22 @@ pub fn merge(choices: Vec<Choice>) -> Vec<Merged> {
     let mut out: Vec<Merged> = Vec::new();
     for g in groups {
         match out.iter_mut().find(|w| serves(&w.candidate, &g.candidate)) {
-            Some(w) => w.choices.extend(g.choices),
+            Some(w) => {
+                // One index for both: the wide one keeps the narrow one's
+                // INCLUDE columns (the re-check with the planner decides
+                // whether each statement is still served well enough).
+                for c in &g.candidate.include {
+                    let key = w
+                        .candidate
+                        .columns
+                        .iter()
+                        .any(|(k, _)| k == &candidates::Key::col(c));
+                    if !key && !w.candidate.include.contains(c) {
+                        w.candidate.include.push(c.clone());
+                    }
+                }
+                w.choices.extend(g.choices)
+            }
             None => out.push(g),
         }
     }
@@ -191,6 +200,22 @@ mod tests {
         assert_eq!(merged[1].candidate, ab);
         assert_eq!(merged[1].choices.len(), 2);
         assert_eq!(merged[2].candidate, unrelated);
+    }
+
+    #[test]
+    fn a_covering_narrow_index_folds_into_the_composite_with_its_include() {
+        let wide = cand("pets", &[("clinic_id", false), ("created_at", false)], 1);
+        let narrow = Candidate {
+            include: vec!["traits".into(), "created_at".into()],
+            ..cand("pets", &[("clinic_id", false)], 1)
+        };
+        let merged = merge(vec![choice(0, wide, 10, 1.0), choice(1, narrow, 10, 1.0)]);
+        assert_eq!(merged.len(), 1);
+        assert_eq!(
+            merged[0].candidate.label(),
+            "public.pets(clinic_id, created_at) INCLUDE (traits)"
+        );
+        assert_eq!(merged[0].choices.len(), 2);
     }
 
     #[test]
