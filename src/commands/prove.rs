@@ -13,8 +13,8 @@
 //!
 //! The stress engine is driven as a subprocess, through its CLI and its
 //! results files, so this glue does not depend on the engine's Rust API.
-//! WAL bytes and buffer writes are cluster-wide counters sampled around
-//! each replay (other databases' activity on the same server counts too).
+//! WAL bytes and buffers dirtied/written are the copy's own statements'
+//! (pg_stat_statements of that database, sampled around each replay).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -44,10 +44,12 @@ pub struct ScenarioRow {
 pub struct ServerSide {
     /// Σ execution time of the run's statements (pg_stat_statements), ms/s.
     pub server_ms_per_sec: f64,
-    /// WAL written, bytes/s (cluster-wide).
+    /// WAL the statements wrote, bytes/s (pg_stat_statements).
     pub wal_bytes_per_sec: f64,
-    /// Buffers written by checkpointer, bgwriter and backends, per second
-    /// (cluster-wide).
+    /// Shared buffers the statements dirtied, per second.
+    pub buffers_dirtied_per_sec: f64,
+    /// Shared buffers the statements' backends wrote out, per second
+    /// (checkpointer and bgwriter writes are not theirs).
     pub buffer_writes_per_sec: f64,
 }
 
@@ -138,16 +140,22 @@ fn sha256_hex(b: &[u8]) -> String {
     hex::encode(Sha256::digest(b))
 }
 
-/// Cluster-wide WAL position and buffers written so far.
-async fn counters(c: &tokio_postgres::Client) -> anyhow::Result<(String, i64)> {
+/// WAL bytes, buffers dirtied and buffers written so far by this
+/// database's statements (pg_stat_statements, PostgreSQL 13+); only the
+/// replay runs in the copy, so these are its own figures.
+async fn counters(c: &tokio_postgres::Client) -> anyhow::Result<[f64; 3]> {
     let r = c
         .query_one(
-            "SELECT pg_current_wal_lsn()::text, \
-               (buffers_checkpoint + buffers_clean + buffers_backend)::int8 FROM pg_stat_bgwriter",
+            "SELECT COALESCE(sum(wal_bytes), 0)::float8, \
+               COALESCE(sum(shared_blks_dirtied), 0)::float8, \
+               COALESCE(sum(shared_blks_written), 0)::float8 \
+             FROM pg_stat_statements \
+             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())",
             &[],
         )
-        .await?;
-    Ok((r.get(0), r.get(1)))
+        .await
+        .context("reading pg_stat_statements in the copy (the extension must exist there)")?;
+    Ok([r.get(0), r.get(1), r.get(2)])
 }
 
 /// Run one replay into `out`; its server side from counters around it.
@@ -157,7 +165,7 @@ async fn replay(
     out: &Path,
 ) -> anyhow::Result<(Value, ServerSide)> {
     let c = connect(target).await?;
-    let (lsn0, buf0) = counters(&c).await?;
+    let before = counters(&c).await?;
     let exe = std::env::current_exe().context("locating the dbload binary")?;
     let started = std::time::Instant::now();
     let status = tokio::task::spawn_blocking({
@@ -180,14 +188,8 @@ async fn replay(
             String::from_utf8_lossy(&status.stderr).trim()
         );
     }
-    let (lsn1, buf1) = counters(&c).await?;
-    let wal: f64 = c
-        .query_one(
-            "SELECT pg_wal_lsn_diff($1::text::pg_lsn, $2::text::pg_lsn)::float8",
-            &[&lsn1, &lsn0],
-        )
-        .await?
-        .get(0);
+    let after = counters(&c).await?;
+    let d = |i: usize| (after[i] - before[i]).max(0.0) / wall;
     let v: Value = serde_json::from_str(
         &std::fs::read_to_string(out).with_context(|| format!("reading {}", out.display()))?,
     )?;
@@ -200,8 +202,9 @@ async fn replay(
         v,
         ServerSide {
             server_ms_per_sec: server_ms / secs,
-            wal_bytes_per_sec: wal / wall,
-            buffer_writes_per_sec: (buf1 - buf0).max(0) as f64 / wall,
+            wal_bytes_per_sec: d(0),
+            buffers_dirtied_per_sec: d(1),
+            buffer_writes_per_sec: d(2),
         },
     ))
 }
@@ -393,12 +396,15 @@ pub fn render(p: &Proof, markdown: bool) -> String {
     }
     let [b, a] = &p.server;
     o.push_str(&format!(
-        "\nServer: {:.1} → {:.1} ms/s of statement time (pg_stat_statements); \
-         WAL {:.0} → {:.0} kB/s; buffer writes {:.1} → {:.1}/s (cluster-wide)\n",
+        "\nServer (pg_stat_statements of the copy): statement time {:.1} → {:.1} ms/s; \
+         WAL {:.0} → {:.0} kB/s; buffers dirtied {:.1} → {:.1}/s, written by backends \
+         {:.1} → {:.1}/s\n",
         b.server_ms_per_sec,
         a.server_ms_per_sec,
         b.wal_bytes_per_sec / 1024.0,
         a.wal_bytes_per_sec / 1024.0,
+        b.buffers_dirtied_per_sec,
+        a.buffers_dirtied_per_sec,
         b.buffer_writes_per_sec,
         a.buffer_writes_per_sec
     ));
