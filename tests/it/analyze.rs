@@ -1415,6 +1415,11 @@ async fn prove_replays_the_run_in_a_copy_before_and_after() {
         p["server"][0]["server_ms_per_sec"].as_f64().unwrap() > 0.0,
         "{p}"
     );
+    // The copy's own statements wrote WAL (the workload inserts).
+    assert!(
+        p["server"][1]["wal_bytes_per_sec"].as_f64().unwrap() > 0.0,
+        "{p}"
+    );
     // The regression comparison's headline (PASS / FAIL / INVALID when a
     // busy machine could not hold the rate in one replay).
     let verdict = p["verdict"].as_str().unwrap();
