@@ -127,6 +127,9 @@ pub async fn run(global: &GlobalArgs, args: &AnalyzeArgs) -> anyhow::Result<Exit
             }
         };
         print!("{text}");
+        if args.fail_on_proposals && !report.proposals.is_empty() {
+            return Ok(ExitCode::from(crate::EXIT_FAILED_CHECK));
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let text = match args.format {

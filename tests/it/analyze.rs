@@ -1118,6 +1118,31 @@ async fn verify_build_checks_gin_candidates_and_leaves_nothing() {
     }
     let s = v["statements"][0]["detail"].as_str().unwrap();
     assert!(s.contains("--verify-build refused on public.notes"), "{s}");
+    // --apply runs what a proposal requires first: pg_trgm, then the index.
+    let out = dbload()
+        .args(["-d", &db.url(), "analyze", "--stdin", "--apply", "--yes"])
+        .write_stdin(sql)
+        .assert()
+        .success();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        err.contains("CREATE EXTENSION IF NOT EXISTS pg_trgm;"),
+        "{err}"
+    );
+    let row = c
+        .query_one(
+            "SELECT (SELECT count(*) FROM pg_indexes WHERE tablename = 'notes' \
+                       AND indexdef LIKE '%gin_trgm_ops%'), \
+                    (SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm')",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (row.get::<_, i64>(0), row.get::<_, i64>(1)),
+        (1, 1),
+        "{err}"
+    );
     // A bad size names the flag.
     dbload()
         .args(["analyze", "--verify-build-max-size", "lots"])
