@@ -110,9 +110,8 @@ pub async fn run(global: &GlobalArgs, args: &AnalyzeArgs) -> anyhow::Result<Exit
         // The copy needs the database to itself: close this session first.
         drop(client);
         let results = results_json.context("--prove: the results file is not JSON")?;
-        let proof = super::prove::prove(&target, &report, &results, args.prove_db.as_deref())
-            .await
-            .context("--prove")?;
+        let proof =
+            super::prove::prove(&target, &report, &results, args.prove_db.as_deref()).await?;
         let text = match args.format {
             AnalyzeFormat::Json => {
                 let mut v = serde_json::to_value(&report)?;

@@ -259,13 +259,24 @@ pub async fn prove(
     let (db, copied) = match prove_db {
         Some(name) => (name.to_string(), false),
         None => {
-            let others: i64 = admin
-                .query_one(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-                    &[&source],
-                )
-                .await?
-                .get(0);
+            // Client sessions only (CREATE DATABASE stops autovacuum workers
+            // itself); like PostgreSQL, give closing sessions (this
+            // command's own analysis connection) up to 5 s to go.
+            let mut others: i64 = 0;
+            for _ in 0..50 {
+                others = admin
+                    .query_one(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 \
+                         AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+                        &[&source],
+                    )
+                    .await?
+                    .get(0);
+                if others == 0 {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
             if others > 0 {
                 bail!(
                     "--prove: cannot copy database {source}: {others} other session(s) are connected \
