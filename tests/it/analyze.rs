@@ -1479,4 +1479,65 @@ async fn prove_replays_the_run_in_a_copy_before_and_after() {
     let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(err.contains("other session(s) are connected"), "{err}");
     assert!(err.contains("--prove-db"), "{err}");
+    // --prove-db: a copy the user made; the indexes are created there and
+    // it is left in place.
+    drop(c);
+    let mine = format!("{}_mine", db.name);
+    let admin = dbload::db::connect(&db.target.with_dbname("postgres"))
+        .await
+        .unwrap();
+    let mut made = false;
+    for _ in 0..50 {
+        if admin
+            .batch_execute(&format!("CREATE DATABASE {mine} TEMPLATE {}", db.name))
+            .await
+            .is_ok()
+        {
+            made = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(made, "copying the test database");
+    let (u3, r3, m3) = (url.clone(), run.clone(), mine.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        dbload()
+            .args([
+                "-d",
+                &u3,
+                "analyze",
+                "--format",
+                "json",
+                "--prove",
+                "--prove-db",
+                &m3,
+            ])
+            .arg("--from-results")
+            .arg(&r3)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone()
+    })
+    .await
+    .unwrap();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["prove"]["copied"], false);
+    assert_eq!(v["prove"]["database"], mine.as_str());
+    let theirs = dbload::db::connect(&db.target.with_dbname(&mine))
+        .await
+        .unwrap();
+    assert!(public_indexes(&theirs).await > before_count);
+    drop(theirs);
+    for _ in 0..50 {
+        if admin
+            .batch_execute(&format!("DROP DATABASE {mine}"))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
