@@ -9,6 +9,8 @@ pub mod bitmap_or;
 pub mod candidates;
 pub mod catalog;
 pub mod choose;
+pub mod covering;
+pub mod gin;
 pub mod health;
 pub mod heuristic;
 pub mod lex;

@@ -2,9 +2,8 @@
 //! check the tables exist, explain it, build candidates (keeping partial
 //! ones only for selective constants, probing expression keys with the
 //! server), and choose indexes with HypoPG (greedily, one per table) or the
-//! pg_stats heuristic; GIN candidates HypoPG cannot simulate are verified
-//! by a real build in a rolled-back transaction (`--verify-build`) or
-//! proposed unverified, with the reason — or say exactly why there is no
+//! pg_stats heuristic, then the covering (`covering`), OR-branch
+//! (`bitmap_or`) and GIN (`gin`) steps — or say exactly why there is no
 //! proposal.
 
 use std::collections::{BTreeMap, HashMap};
@@ -12,7 +11,6 @@ use std::collections::{BTreeMap, HashMap};
 use tokio_postgres::Client;
 
 use super::Settings;
-use super::bitmap_or;
 use super::candidates::{self, Access, Candidate};
 use super::catalog::{Catalog, is_system_schema};
 use super::heuristic;
@@ -23,6 +21,7 @@ use super::probe::{self, ProbeError};
 use super::source::WorkloadStatement;
 use super::sql;
 use super::whatif;
+use super::{bitmap_or, covering, gin};
 
 /// Two candidates whose costs differ by less than this fraction are equal;
 /// the narrower one wins.
@@ -261,213 +260,6 @@ async fn probed(
     out
 }
 
-/// The reason a GIN candidate stays unverified when it is not built.
-const NO_HYPO_GIN: &str = "HypoPG cannot simulate GIN indexes: unverified (--verify-build \
-     builds it in a rolled-back transaction to check it)";
-
-/// GIN candidates (which HypoPG cannot simulate), after the btree step:
-/// with `--verify-build`, build each in a rolled-back transaction (on top
-/// of the hypothetical indexes already chosen) and keep the best that saves
-/// `min`; otherwise propose the first one unverified on a table the btree
-/// step left without an index.
-#[allow(clippy::too_many_arguments)]
-async fn gin_step(
-    c: &Client,
-    cat: &Catalog,
-    settings: &Settings,
-    w: &WorkloadStatement,
-    params: usize,
-    gin: &[Candidate],
-    chosen: &[Choice],
-    mut current: f64,
-    original: f64,
-    base: &Choice,
-    notes: &mut Vec<String>,
-) -> Vec<Choice> {
-    let min = settings.min_savings_pct / 100.0;
-    let mut out = Vec::new();
-    let mut tables: Vec<&RelName> = Vec::new();
-    for g in gin {
-        if !tables.contains(&&g.table) {
-            tables.push(&g.table);
-        }
-    }
-    for table in tables {
-        let here: Vec<&Candidate> = gin.iter().filter(|g| &g.table == table).collect();
-        let has_btree = chosen.iter().any(|ch| &ch.candidate.table == table);
-        let size = cat.relations.get(table).map(|r| r.size_bytes).unwrap_or(0);
-        if settings.verify_build && size > settings.verify_build_max_bytes {
-            notes.push(format!(
-                "--verify-build refused on {table}: {} is above the {} limit \
-                 (--verify-build-max-size); GIN candidate unverified",
-                super::size::format_size(size),
-                super::size::format_size(settings.verify_build_max_bytes)
-            ));
-        } else if settings.verify_build {
-            let mut best: Option<(whatif::Trial, u128, Option<i64>)> = None;
-            for cand in &here {
-                let missing: Vec<&str> = cand
-                    .extensions()
-                    .into_iter()
-                    .filter(|e| !cat.extensions.iter().any(|x| x == e))
-                    .collect();
-                match whatif::build_trial(c, cat, &w.query, params, cand, &missing).await {
-                    Ok((t, ms, size)) if t.used => {
-                        if best.as_ref().is_none_or(|b| t.cost_after < b.0.cost_after) {
-                            best = Some((t, ms, size));
-                        }
-                    }
-                    Ok(_) => notes.push(format!(
-                        "built {} in a rolled-back transaction: the planner did not use it",
-                        cand.label()
-                    )),
-                    Err(m) => notes.push(format!("--verify-build {}: {m}", cand.label())),
-                }
-            }
-            if let Some((t, ms, size)) = best {
-                let s = saving(current, t.cost_after);
-                if s >= min {
-                    out.push(Choice {
-                        candidate: t.candidate.clone(),
-                        cost_before: current,
-                        cost_after: Some(t.cost_after),
-                        saving: s,
-                        share: share(current, t.cost_after, original),
-                        round: chosen.len() + out.len(),
-                        note: Some(format!(
-                            "verified by a real build in a rolled-back transaction \
-                             ({ms} ms under a SHARE lock on {table})"
-                        )),
-                        size_bytes: size,
-                        ..base.clone()
-                    });
-                    current = t.cost_after;
-                } else {
-                    notes.push(format!(
-                        "{} (built and rolled back) saves {:.1}%, below {:.0}%",
-                        t.candidate.label(),
-                        s * 100.0,
-                        min * 100.0
-                    ));
-                }
-            }
-            continue;
-        }
-        if has_btree {
-            notes.push(format!(
-                "{} might also help (unverified: HypoPG cannot simulate GIN)",
-                here[0].label()
-            ));
-        } else {
-            out.push(Choice {
-                candidate: here[0].clone(),
-                cost_before: current,
-                cost_after: None,
-                saving: 0.0,
-                share: 0.0,
-                round: chosen.len() + out.len(),
-                note: Some(NO_HYPO_GIN.to_string()),
-                ..base.clone()
-            });
-        }
-    }
-    out
-}
-
-/// A covering index is considered only on a table at least this
-/// all-visible (else an index-only scan still visits the heap).
-pub const COVER_MIN_ALL_VISIBLE: f64 = 0.8;
-/// At most this many INCLUDE columns.
-pub const MAX_INCLUDE: usize = 3;
-/// The covering index must cost at least this share less than the plain one.
-const COVER_MIN_GAIN: f64 = 0.10;
-
-/// INCLUDE: when a SELECT got exactly one btree index and reads only a few
-/// more columns of that table, try the index with them included (an
-/// index-only scan); keep it when it costs [`COVER_MIN_GAIN`] less.
-#[allow(clippy::too_many_arguments)]
-async fn cover(
-    c: &Client,
-    cat: &Catalog,
-    w: &WorkloadStatement,
-    x: &sql::Extracted,
-    accesses: &BTreeMap<(RelName, u32), Access>,
-    chosen: &mut [Choice],
-    original: f64,
-    notes: &mut Vec<String>,
-) {
-    if x.kind != sql::StmtKind::Select || chosen.len() != 1 {
-        return;
-    }
-    let ch = &mut chosen[0];
-    let cand = &ch.candidate;
-    let Some(after) = ch.cost_after else { return };
-    if !cand.hypothetical() || !cand.include.is_empty() {
-        return;
-    }
-    let refs: Vec<&Access> = accesses
-        .iter()
-        .filter(|((t, _), _)| t == &cand.table)
-        .map(|(_, a)| a)
-        .collect();
-    let [a] = refs.as_slice() else { return };
-    if a.star {
-        return;
-    }
-    let extra: Vec<String> = a
-        .touched
-        .iter()
-        .filter(|col| {
-            !cand
-                .columns
-                .iter()
-                .any(|(k, _)| k == &candidates::Key::col(col))
-        })
-        .cloned()
-        .collect();
-    if extra.is_empty() || extra.len() > MAX_INCLUDE {
-        return;
-    }
-    let vis = cat
-        .relations
-        .get(&cand.table)
-        .map(|r| r.all_visible)
-        .unwrap_or(0.0);
-    if vis < COVER_MIN_ALL_VISIBLE {
-        notes.push(format!(
-            "no INCLUDE ({}): only {:.0}% of {} is all-visible (an index-only scan needs {:.0}%; VACUUM sets it)",
-            extra.join(", "),
-            vis * 100.0,
-            cand.table,
-            COVER_MIN_ALL_VISIBLE * 100.0
-        ));
-        return;
-    }
-    let covering = Candidate {
-        include: extra,
-        ..cand.clone()
-    };
-    let trial = whatif::try_candidates(c, cat, &w.query, x.params, std::slice::from_ref(&covering))
-        .await
-        .ok()
-        .and_then(|t| t.into_iter().next());
-    match trial {
-        Some(t) if t.used && t.cost_after <= after * (1.0 - COVER_MIN_GAIN) => {
-            ch.candidate = covering;
-            ch.cost_after = Some(t.cost_after);
-            ch.saving = saving(ch.cost_before, t.cost_after);
-            ch.share = share(ch.cost_before, t.cost_after, original);
-        }
-        Some(t) => notes.push(format!(
-            "{} would cost {:.1} against {:.1} without INCLUDE: not worth it",
-            covering.label(),
-            t.cost_after,
-            after
-        )),
-        None => {}
-    }
-}
-
 /// One statement: the chosen indexes, or why there are none. Fills
 /// `r.tables`, `r.cost` and `r.hints` on the way.
 pub async fn analyse_one(
@@ -605,7 +397,7 @@ pub async fn analyse_one(
         };
         let mut res = res;
         if let Ok(v) = &mut res {
-            cover(c, cat, w, &x, &accesses, v, before.cost, &mut notes).await;
+            covering::cover(c, cat, w, &x, &accesses, v, before.cost, &mut notes).await;
         }
         let mut chosen: Vec<Choice> = res.as_ref().cloned().unwrap_or_default();
         let mut current = chosen
@@ -655,7 +447,7 @@ pub async fn analyse_one(
             }
         }
         let or_choices = chosen.split_off(n_btree);
-        let extra = gin_step(
+        let extra = gin::step(
             c,
             cat,
             settings,
@@ -683,7 +475,7 @@ pub async fn analyse_one(
         let chosen = res.as_ref().map(|v| v.as_slice()).unwrap_or(&[]);
         let mut no_build = settings.clone();
         no_build.verify_build = false;
-        let extra = gin_step(
+        let extra = gin::step(
             c,
             cat,
             &no_build,
