@@ -1021,22 +1021,27 @@ async fn from_results_analyses_the_statements_of_a_stress_run() {
         .stderr(predicates::str::contains("--from-results"));
 }
 
+/// A fresh database with `sql` run in it.
+async fn db_with(sql: &str) -> (TestDb, tokio_postgres::Client) {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    c.batch_execute(sql).await.unwrap();
+    (db, c)
+}
+
 /// `--verify-build`: GIN candidates are built for real in a rolled-back
 /// transaction (pg_trgm created inside it when missing) and come out
 /// verified; nothing is left in the database. Above the size limit the
 /// build is refused and the proposal stays unverified, with the reason.
 #[tokio::test]
 async fn verify_build_checks_gin_candidates_and_leaves_nothing() {
-    let db = TestDb::new().await;
-    let c = db.client().await;
-    c.batch_execute(
+    let (db, c) = db_with(
         "CREATE TABLE notes (id bigint PRIMARY KEY, body text NOT NULL, attrs jsonb NOT NULL);
          INSERT INTO notes SELECT i, 'note ' || md5(i::text), jsonb_build_object('k', i % 1000)
            FROM generate_series(1, 30000) i;
          ANALYZE notes;",
     )
-    .await
-    .unwrap();
+    .await;
     let sql = "SELECT id FROM notes WHERE body ILIKE '%' || $1 || '%';\n\
                SELECT id FROM notes WHERE attrs @> $1;\n";
     let out = dbload()
@@ -1176,9 +1181,7 @@ fn results_with(dir: &std::path::Path, stmts: &[(&str, i64, i64)]) -> std::path:
 /// saving and `--max-size` counts HypoPG's size estimates.
 #[tokio::test]
 async fn chooses_for_the_workload_with_write_cost_and_budget() {
-    let db = TestDb::new().await;
-    let c = db.client().await;
-    c.batch_execute(
+    let (db, _c) = db_with(
         "CREATE TABLE hot (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, k int NOT NULL, v text);
          INSERT INTO hot (k, v) SELECT i % 5000, 'x' FROM generate_series(1, 50000) i;
          CREATE TABLE cold (id bigint PRIMARY KEY, k int NOT NULL, v int NOT NULL);
@@ -1187,8 +1190,7 @@ async fn chooses_for_the_workload_with_write_cost_and_budget() {
          INSERT INTO warm SELECT i, i % 5000 FROM generate_series(1, 50000) i;
          ANALYZE;",
     )
-    .await
-    .unwrap();
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let run = results_with(
         dir.path(),
@@ -1279,15 +1281,12 @@ async fn chooses_for_the_workload_with_write_cost_and_budget() {
 /// while the application writes.
 #[tokio::test]
 async fn write_sample_measures_pg_stat_user_tables_deltas() {
-    let db = TestDb::new().await;
-    let c = db.client().await;
-    c.batch_execute(
+    let (db, _c) = db_with(
         "CREATE TABLE feed (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, k int NOT NULL);
          INSERT INTO feed (k) SELECT i % 5000 FROM generate_series(1, 50000) i;
          ANALYZE feed;",
     )
-    .await
-    .unwrap();
+    .await;
     let writer = db.client().await;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let s2 = stop.clone();
