@@ -25,7 +25,7 @@
 -- @sample clinic_slugs = SELECT slug FROM clinics WHERE is_active
 -- @sample logins = SELECT email FROM users WHERE is_active LIMIT 20000
 -- @sample pet_prefixes = SELECT DISTINCT lower(left(name, 3)) FROM pets WHERE length(name) >= 3 LIMIT 2000
--- @sample name_prefixes = SELECT DISTINCT lower(left(full_name, 3)) FROM users WHERE length(full_name) >= 3 LIMIT 2000
+-- @sample name_parts = SELECT DISTINCT lower(substr(full_name, 2, 3)) FROM users WHERE length(full_name) >= 4 LIMIT 2000
 
 -- @scenario dashboard_schedule weight=20
 -- Today's calendar of a clinic: the first screen the staff sees.
@@ -44,7 +44,8 @@ WHERE a.clinic_id = :clinic
 ORDER BY a.starts_at;
 
 -- @scenario dashboard_summary weight=15
--- The dashboard's counters: this fortnight's appointments, open invoices, new pets.
+-- The dashboard's counters: this fortnight's appointments, open invoices,
+-- new pets, diabetic patients.
 -- @param clinic = clinic()
 -- @param now = now()
 -- @name appointment_counts
@@ -61,6 +62,10 @@ WHERE clinic_id = :clinic AND status = 'open';
 -- @name new_pets
 SELECT count(*) FROM pets
 WHERE clinic_id = :clinic AND created_at >= :'now'::timestamptz - interval '30 days';
+-- @name diabetic_patients
+-- The recall counter: living pets with a chronic condition (a jsonb filter).
+SELECT count(*) FROM pets
+WHERE clinic_id = :clinic AND deceased_at IS NULL AND traits @> '{"chronic": "diabetes"}';
 
 -- @scenario availability weight=12
 -- A vet's booked slots on a day in the next two weeks.
@@ -136,12 +141,13 @@ ORDER BY p.name
 LIMIT 20;
 
 -- @scenario search_owners weight=3
--- Search box: owners of the clinic by name prefix.
+-- Search box: owners of the clinic whose name contains the text typed
+-- (anywhere in the name, any case: ILIKE '%…%', which no btree serves).
 -- @param clinic = clinic()
--- @param prefix = pick(name_prefixes)
+-- @param term = pick(name_parts)
 SELECT id, full_name, email, phone
 FROM users
-WHERE clinic_id = :clinic AND role = 'owner' AND lower(full_name) LIKE :'prefix' || '%'
+WHERE clinic_id = :clinic AND role = 'owner' AND full_name ILIKE '%' || :'term' || '%'
 ORDER BY full_name
 LIMIT 20;
 

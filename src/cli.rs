@@ -562,6 +562,39 @@ pub struct AnalyzeArgs {
     /// With --apply: do not ask.
     #[arg(long, short = 'y', requires = "apply")]
     pub yes: bool,
+    /// Verify GIN candidates (trigram, jsonb, arrays, full text), which HypoPG
+    /// cannot simulate, by building each for real inside a transaction that is
+    /// rolled back. The build holds a SHARE lock on the table (reads go on,
+    /// writes wait) for its duration; lock wait 2 s, build + explain 60 s.
+    #[arg(long)]
+    pub verify_build: bool,
+    /// --verify-build refuses tables larger than this (heap size).
+    #[arg(long, default_value = "100MB", value_name = "SIZE",
+          value_parser = crate::analyze::size::parse_size)]
+    pub verify_build_max_size: i64,
+    /// Keep at most N proposals: the best by net saving (reads saved minus
+    /// the measured write cost).
+    #[arg(long, value_name = "N")]
+    pub max_indexes: Option<usize>,
+    /// Keep proposals totalling at most SIZE (HypoPG's size estimates):
+    /// greedy by net saving per byte, checked against the best single index.
+    #[arg(long, value_name = "SIZE", value_parser = crate::analyze::size::parse_size)]
+    pub max_size: Option<i64>,
+    /// Measure each table's write rate as the change of pg_stat_user_tables
+    /// over DURATION (the application keeps running), instead of from the
+    /// workload's own INSERT/UPDATE/DELETE statements.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub write_sample: Option<std::time::Duration>,
+    /// With --from-results: prove the proposals under the run's load — copy
+    /// the database (CREATE DATABASE … TEMPLATE; nobody else may be
+    /// connected to it), replay the run there before and after creating the
+    /// indexes, and compare. The database itself is never changed.
+    #[arg(long, requires = "from_results", conflicts_with = "apply")]
+    pub prove: bool,
+    /// With --prove: replay in this database instead of a copy (a copy you
+    /// made; dbload creates the indexes in it and leaves it).
+    #[arg(long, value_name = "NAME", requires = "prove")]
+    pub prove_db: Option<String>,
 }
 
 /// The command line definition, with negative numbers accepted as values

@@ -6,7 +6,7 @@
 use serde::Serialize;
 use tokio_postgres::Client;
 
-use super::candidates::{Candidate, Key, covered_by};
+use super::candidates::{Candidate, Key, Method, covered_by};
 use super::catalog::Catalog;
 use super::model::Proposal;
 use super::whatif::server_message;
@@ -43,13 +43,32 @@ pub fn candidate_of(p: &Proposal) -> Candidate {
                     Key {
                         column: c.name.clone(),
                         func: c.function.clone(),
+                        expr: c.expression.clone(),
+                        opclass: c.opclass.clone(),
                     },
                     c.desc,
                 )
             })
             .collect(),
         n_eq: 0,
+        method: if p.method == "gin" {
+            Method::Gin
+        } else {
+            Method::Btree
+        },
+        predicate: p.predicate.clone(),
+        include: p.include.clone(),
     }
+}
+
+/// Run `stmts` in order; the first failure, described.
+async fn run_requirements(c: &Client, stmts: &[String]) -> Option<String> {
+    for s in stmts {
+        if let Err(e) = c.batch_execute(s).await {
+            return Some(format!("{s}: {}", server_message(e)));
+        }
+    }
+    None
 }
 
 /// Create each proposal's index in order; one failure does not stop the rest.
@@ -64,7 +83,9 @@ pub async fn apply(c: &Client, proposals: &[Proposal]) -> Vec<ApplyOutcome> {
         let cand = candidate_of(p);
         let existing = match Catalog::load(c).await {
             Ok(cat) => cat
-                .usable_indexes(&cand.table)
+                .indexes
+                .iter()
+                .filter(|i| i.table == cand.table)
                 .find(|i| covered_by(&cand, i))
                 .map(|i| i.name.to_string()),
             Err(e) => {
@@ -81,6 +102,15 @@ pub async fn apply(c: &Client, proposals: &[Proposal]) -> Vec<ApplyOutcome> {
                 ddl: p.ddl.clone(),
                 status: ApplyStatus::AlreadyPresent,
                 detail: format!("served by existing index {name}"),
+            });
+            continue;
+        }
+        // The extension the index needs (listed before the confirmation).
+        if let Some(e) = run_requirements(c, &p.requires).await {
+            out.push(ApplyOutcome {
+                ddl: p.ddl.clone(),
+                status: ApplyStatus::Failed,
+                detail: e,
             });
             continue;
         }

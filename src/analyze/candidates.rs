@@ -1,10 +1,13 @@
-//! Candidate btree indexes for one statement: resolve each column use to a
-//! base table with the catalog (partitions map to their partitioned
-//! parent), group the uses per table reference, and build single- and
-//! multi-column candidates — equality columns first, then one range column
-//! or the ORDER BY columns with their directions — dropping any that an
-//! existing valid index already serves as a leading prefix. A key is a
-//! column or `lower()`/`upper()` of one (an expression index).
+//! Candidate indexes for one statement: resolve each column use to a base
+//! table with the catalog (partitions map to their partitioned parent),
+//! group the uses per table reference, and build candidates — btree keys
+//! (equality columns first, then one range column or the ORDER BY columns
+//! with their directions), pattern-search keys (`text_pattern_ops` for a
+//! constant prefix under a non-C collation, else a trigram GIN), GIN keys
+//! for jsonb / array / full-text operators, and partial indexes for
+//! constant predicates — dropping any that an existing valid index already
+//! serves. A key is a column, `lower()`/`upper()` of one, or any other
+//! expression over one table's columns (an expression index).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -12,13 +15,27 @@ use std::fmt;
 use super::catalog::{Catalog, Index};
 use super::model::IndexColumn;
 use super::names::{RelName, quote_ident};
-use super::sql::{ColumnUse, Owner, UseKind};
+use super::predicates::{GinOp, PatternShape};
+use super::sql::{ColumnUse, Constant, Owner, UseKind};
 
-/// One index key: a column, or a function (`lower`/`upper`) of one.
+/// The operator class a trigram GIN index uses (extension pg_trgm).
+pub const TRGM_OPS: &str = "gin_trgm_ops";
+/// The operator class for prefix LIKE under a non-C collation.
+pub const PATTERN_OPS: &str = "text_pattern_ops";
+/// The smaller jsonb GIN operator class that serves only `@>`.
+pub const JSONB_PATH_OPS: &str = "jsonb_path_ops";
+
+/// One index key: a column, a function (`lower`/`upper`) of one, or an
+/// expression; optionally with an operator class.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Key {
+    /// The column (for an expression, its first column).
     pub column: String,
     pub func: Option<String>,
+    /// An expression key as it goes into `CREATE INDEX` (parenthesised, or
+    /// as PostgreSQL prints it once probed).
+    pub expr: Option<String>,
+    pub opclass: Option<String>,
 }
 
 impl Key {
@@ -27,6 +44,25 @@ impl Key {
         Key {
             column: c.to_string(),
             func: None,
+            expr: None,
+            opclass: None,
+        }
+    }
+
+    /// The key without its operator class, as PostgreSQL prints index keys.
+    pub fn base(&self) -> String {
+        match (&self.expr, &self.func) {
+            (Some(e), _) => e.clone(),
+            (None, Some(func)) => format!("{func}({})", quote_ident(&self.column)),
+            (None, None) => quote_ident(&self.column),
+        }
+    }
+
+    /// The same key with another operator class.
+    pub fn with_opclass(&self, opclass: Option<&str>) -> Key {
+        Key {
+            opclass: opclass.map(str::to_string),
+            ..self.clone()
         }
     }
 }
@@ -38,13 +74,24 @@ impl From<&str> for Key {
 }
 
 impl fmt::Display for Key {
-    /// The key as SQL: `name`, `"Name"`, `lower(name)`.
+    /// The key as SQL: `name`, `"Name"`, `lower(name)`, `(a ->> 'k')`,
+    /// `name text_pattern_ops`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.func {
-            Some(func) => write!(f, "{func}({})", quote_ident(&self.column)),
-            None => f.write_str(&quote_ident(&self.column)),
+        f.write_str(&self.base())?;
+        if let Some(o) = &self.opclass {
+            write!(f, " {o}")?;
         }
+        Ok(())
     }
+}
+
+/// A pattern-search use of a key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatternUse {
+    pub key: Key,
+    pub shape: PatternShape,
+    /// The column's collation is C (a plain btree serves a LIKE prefix).
+    pub c_collation: bool,
 }
 
 /// How one table reference of a statement uses its columns.
@@ -56,6 +103,33 @@ pub struct Access {
     /// ORDER BY keys with DESC flags (only when all belong to this table).
     pub order: Vec<(Key, bool)>,
     pub group: Vec<Key>,
+    pub patterns: Vec<PatternUse>,
+    /// GIN operator uses, with whether the key is a jsonb column.
+    pub gin: Vec<(Key, GinOp, bool)>,
+    /// Constant predicates (partial-index candidates).
+    pub constants: Vec<(Key, Constant)>,
+    /// Equality/range keys inside OR branches: ((group, branch), key).
+    pub branches: Vec<((u32, u32), Key)>,
+    /// Plain columns the statement reads from this reference (SELECT only).
+    pub touched: Vec<String>,
+    /// `*` reads every column (no covering index).
+    pub star: bool,
+}
+
+/// The index access method of a candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Method {
+    Btree,
+    Gin,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Btree => "btree",
+            Method::Gin => "gin",
+        }
+    }
 }
 
 /// A candidate index.
@@ -67,9 +141,26 @@ pub struct Candidate {
     pub columns: Vec<(Key, bool)>,
     /// How many leading columns are equality columns (their direction is irrelevant).
     pub n_eq: usize,
+    pub method: Method,
+    /// A partial index's predicate.
+    pub predicate: Option<String>,
+    /// Non-key columns stored in the index (`INCLUDE`).
+    pub include: Vec<String>,
 }
 
 impl Candidate {
+    /// A plain btree candidate.
+    pub fn btree(table: RelName, columns: Vec<(Key, bool)>, n_eq: usize) -> Candidate {
+        Candidate {
+            table,
+            columns,
+            n_eq,
+            method: Method::Btree,
+            predicate: None,
+            include: Vec::new(),
+        }
+    }
+
     pub fn index_columns(&self) -> Vec<IndexColumn> {
         self.columns
             .iter()
@@ -77,11 +168,13 @@ impl Candidate {
                 name: k.column.clone(),
                 desc: *d,
                 function: k.func.clone(),
+                expression: k.expr.clone(),
+                opclass: k.opclass.clone(),
             })
             .collect()
     }
 
-    /// `(a, lower(b), c DESC)`.
+    /// `(a, lower(b), c DESC)`, then ` INCLUDE (…)` and ` WHERE …`.
     pub fn column_list(&self) -> String {
         let cols: Vec<String> = self
             .columns
@@ -94,34 +187,113 @@ impl Candidate {
                 }
             })
             .collect();
-        format!("({})", cols.join(", "))
+        let mut s = format!("({})", cols.join(", "));
+        if !self.include.is_empty() {
+            let inc: Vec<String> = self.include.iter().map(|c| quote_ident(c)).collect();
+            s.push_str(&format!(" INCLUDE ({})", inc.join(", ")));
+        }
+        if let Some(p) = &self.predicate {
+            s.push_str(&format!(" WHERE {p}"));
+        }
+        s
+    }
+
+    fn using(&self) -> &'static str {
+        match self.method {
+            Method::Btree => "",
+            Method::Gin => "USING gin ",
+        }
     }
 
     /// The statement that creates it; plain on a partitioned parent
     /// (PostgreSQL cannot build those concurrently).
     pub fn ddl(&self, partitioned: bool) -> String {
         format!(
-            "CREATE INDEX {}ON {} {}",
+            "CREATE INDEX {}ON {} {}{}",
             if partitioned { "" } else { "CONCURRENTLY " },
             self.table,
+            self.using(),
             self.column_list()
         )
     }
 
-    /// `CREATE INDEX ON t (…)` for HypoPG, on `table`.
+    /// `CREATE INDEX ON t (…)` for HypoPG, or for a build in a rolled-back
+    /// transaction, on `table`.
     pub fn hypo_ddl(&self, table: &RelName) -> String {
-        format!("CREATE INDEX ON {} {}", table, self.column_list())
+        format!(
+            "CREATE INDEX ON {} {}{}",
+            table,
+            self.using(),
+            self.column_list()
+        )
     }
 
-    /// Short form for messages: `table(a, b DESC)`.
+    /// Whether HypoPG can simulate it (it cannot build GIN or GiST).
+    pub fn hypothetical(&self) -> bool {
+        self.method == Method::Btree
+    }
+
+    /// Extensions the index needs (`pg_trgm` for trigram operator classes).
+    pub fn extensions(&self) -> Vec<&'static str> {
+        if self
+            .columns
+            .iter()
+            .any(|(k, _)| k.opclass.as_deref() == Some(TRGM_OPS))
+        {
+            vec!["pg_trgm"]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// What kind of index this is, for the report.
+    pub fn kind(&self) -> String {
+        let mut parts = Vec::new();
+        let ops: Vec<&str> = self
+            .columns
+            .iter()
+            .filter_map(|(k, _)| k.opclass.as_deref())
+            .collect();
+        if ops.contains(&TRGM_OPS) {
+            parts.push("trigram (pattern search)".to_string());
+        } else if self.method == Method::Gin {
+            parts.push(match ops.first() {
+                Some(o) => format!("gin ({o})"),
+                None => "gin".to_string(),
+            });
+        } else if ops.contains(&PATTERN_OPS) {
+            parts.push("pattern prefix (text_pattern_ops)".to_string());
+        } else {
+            parts.push("btree".to_string());
+        }
+        if self
+            .columns
+            .iter()
+            .any(|(k, _)| k.expr.is_some() || k.func.is_some())
+        {
+            parts.push("expression".to_string());
+        }
+        if self.predicate.is_some() {
+            parts.push("partial".to_string());
+        }
+        if !self.include.is_empty() {
+            parts.push("covering".to_string());
+        }
+        parts.join(", ")
+    }
+
+    /// Short form for messages: `table(a, b DESC)`, `table USING gin (a)`.
     pub fn label(&self) -> String {
-        format!("{}{}", self.table, self.column_list())
+        match self.method {
+            Method::Btree => format!("{}{}", self.table, self.column_list()),
+            _ => format!("{} {}{}", self.table, self.using(), self.column_list()),
+        }
     }
 }
 
 /// Uses resolved to tables: table reference → how it is used. Uses whose
 /// owner is ambiguous or unknown, or whose column type has no btree
-/// operator class, are dropped.
+/// operator class (for a btree use), are dropped.
 pub fn resolve_uses(uses: &[ColumnUse], cat: &Catalog) -> BTreeMap<(RelName, u32), Access> {
     let mut per: BTreeMap<(RelName, u32), Access> = BTreeMap::new();
     // ORDER BY / GROUP BY only count when every item lands on one reference.
@@ -130,6 +302,18 @@ pub fn resolve_uses(uses: &[ColumnUse], cat: &Catalog) -> BTreeMap<(RelName, u32
     let mut order_items = 0;
     let mut group_items = 0;
     for u in uses {
+        if u.kind == UseKind::Star {
+            for t in u.owners.iter().flatten() {
+                if let Some(rel) = cat.resolve(&t.owner.rel) {
+                    let table = rel
+                        .partition_root
+                        .clone()
+                        .unwrap_or_else(|| rel.name.clone());
+                    per.entry((table, t.owner.inst)).or_default().star = true;
+                }
+            }
+            continue;
+        }
         let mut hit = None;
         for tier in &u.owners {
             let found: Vec<_> = tier
@@ -154,7 +338,12 @@ pub fn resolve_uses(uses: &[ColumnUse], cat: &Catalog) -> BTreeMap<(RelName, u32
             group_items += 1;
         }
         let Some((t, rel, col)) = hit else { continue };
-        if !col.btree || !matches!(rel.kind, 'r' | 'p' | 'm') {
+        let plain = t.func.is_none() && t.expr.is_none();
+        let needs_btree = !matches!(
+            u.kind,
+            UseKind::Pattern(_) | UseKind::Gin(_) | UseKind::Touch
+        );
+        if (needs_btree && plain && !col.btree) || !matches!(rel.kind, 'r' | 'p' | 'm') {
             continue;
         }
         let table = rel
@@ -165,10 +354,23 @@ pub fn resolve_uses(uses: &[ColumnUse], cat: &Catalog) -> BTreeMap<(RelName, u32
         let k = Key {
             column: col.name.clone(),
             func: t.func.clone(),
+            expr: t.expr.as_ref().map(|e| format!("({e})")),
+            opclass: None,
         };
+        if let Some(b) = u.branch {
+            if matches!(u.kind, UseKind::Eq | UseKind::Range) {
+                per.entry(key).or_default().branches.push((b, k));
+            }
+            continue;
+        }
         match u.kind {
             UseKind::Eq | UseKind::Join => {
                 let a = per.entry(key).or_default();
+                if let Some(c) = &u.constant
+                    && !a.constants.iter().any(|(_, x)| x == c)
+                {
+                    a.constants.push((k.clone(), c.clone()));
+                }
                 if !a.eq.contains(&k) {
                     a.eq.push(k);
                 }
@@ -179,8 +381,33 @@ pub fn resolve_uses(uses: &[ColumnUse], cat: &Catalog) -> BTreeMap<(RelName, u32
                     a.range.push(k);
                 }
             }
+            UseKind::Pattern(shape) => {
+                let p = PatternUse {
+                    key: k,
+                    shape,
+                    c_collation: col.c_collation,
+                };
+                let a = per.entry(key).or_default();
+                if !a.patterns.contains(&p) {
+                    a.patterns.push(p);
+                }
+            }
+            UseKind::Gin(op) => {
+                let jsonb = plain && col.type_name == "jsonb";
+                let a = per.entry(key).or_default();
+                if !a.gin.iter().any(|g| g.0 == k && g.1 == op) {
+                    a.gin.push((k, op, jsonb));
+                }
+            }
             UseKind::OrderBy { desc, pos } => order.push((t.owner.clone(), table, k, desc, pos)),
             UseKind::GroupBy => group.push((t.owner.clone(), table, k)),
+            UseKind::Touch => {
+                let a = per.entry(key).or_default();
+                if plain && !a.touched.contains(&col.name) {
+                    a.touched.push(col.name.clone());
+                }
+            }
+            UseKind::Star => {}
         }
     }
     // ORDER BY uses come per query level; accept them when they all resolved
@@ -221,11 +448,20 @@ const MAX_EQ: usize = 4;
 /// distinct values, so the most selective column leads).
 pub type EqRank<'a> = &'a dyn Fn(&RelName, &str) -> f64;
 
-/// Candidates for one table reference, before coverage filtering.
-/// Equality columns are ordered by `rank`, highest first (stable).
-pub fn generate(table: &RelName, a: &Access, rank: EqRank<'_>) -> Vec<Candidate> {
-    let mut out: Vec<Candidate> = Vec::new();
-    let mut add = |cols: Vec<(Key, bool)>, n_eq: usize| {
+/// Collects candidates without duplicates.
+struct Out {
+    table: RelName,
+    list: Vec<Candidate>,
+}
+
+impl Out {
+    fn add(
+        &mut self,
+        cols: Vec<(Key, bool)>,
+        n_eq: usize,
+        method: Method,
+        predicate: Option<&str>,
+    ) {
         if cols.is_empty() {
             return;
         }
@@ -244,13 +480,25 @@ pub fn generate(table: &RelName, a: &Access, rank: EqRank<'_>) -> Vec<Candidate>
             cols.iter_mut().for_each(|c| c.1 = false);
         }
         let c = Candidate {
-            table: table.clone(),
+            table: self.table.clone(),
             n_eq: n_eq.min(cols.len()),
             columns: cols,
+            method,
+            predicate: predicate.map(str::to_string),
+            include: Vec::new(),
         };
-        if !out.contains(&c) {
-            out.push(c);
+        if !self.list.contains(&c) {
+            self.list.push(c);
         }
+    }
+}
+
+/// Candidates for one table reference, before coverage filtering.
+/// Equality columns are ordered by `rank`, highest first (stable).
+pub fn generate(table: &RelName, a: &Access, rank: EqRank<'_>) -> Vec<Candidate> {
+    let mut out = Out {
+        table: table.clone(),
+        list: Vec::new(),
     };
     let mut ranked = a.eq.clone();
     ranked.sort_by(|x, y| rank(table, &y.column).total_cmp(&rank(table, &x.column)));
@@ -260,44 +508,100 @@ pub fn generate(table: &RelName, a: &Access, rank: EqRank<'_>) -> Vec<Candidate>
         .map(|k| (k.clone(), false))
         .collect();
     let n = eq.len();
+    let bt = Method::Btree;
     for e in &eq {
-        add(vec![e.clone()], 1);
+        out.add(vec![e.clone()], 1, bt, None);
     }
     if n > 1 {
-        add(eq.clone(), n);
+        out.add(eq.clone(), n, bt, None);
     }
     for r in a.range.iter().take(2) {
         let mut v = eq.clone();
         v.push((r.clone(), false));
-        add(v, n);
+        out.add(v, n, bt, None);
     }
     if !a.order.is_empty() {
         let mut v = eq.clone();
         v.extend(a.order.iter().cloned());
-        add(v, n);
+        out.add(v, n, bt, None);
     }
     if !a.group.is_empty() && n > 0 {
         let mut v = eq.clone();
         v.extend(a.group.iter().map(|k| (k.clone(), false)));
-        add(v, n);
+        out.add(v, n, bt, None);
     }
-    out
+    for p in &a.patterns {
+        if p.shape.prefix && p.shape.literal && !p.shape.ci {
+            // A constant prefix: a btree range (text_pattern_ops unless C).
+            let k = p.key.with_opclass((!p.c_collation).then_some(PATTERN_OPS));
+            out.add(vec![(k.clone(), false)], 0, bt, None);
+            if n > 0 {
+                let mut v = eq.clone();
+                v.push((k, false));
+                out.add(v, n, bt, None);
+            }
+        } else {
+            // Infix, case-insensitive, regex or a parameter pattern: trigrams.
+            out.add(
+                vec![(p.key.with_opclass(Some(TRGM_OPS)), false)],
+                0,
+                Method::Gin,
+                None,
+            );
+        }
+    }
+    let mut gin_keys: Vec<&Key> = Vec::new();
+    for (k, _, _) in &a.gin {
+        if !gin_keys.contains(&k) {
+            gin_keys.push(k);
+        }
+    }
+    for k in gin_keys {
+        let uses: Vec<_> = a.gin.iter().filter(|g| &g.0 == k).collect();
+        let path_ops = uses.iter().all(|g| g.2 && g.1 == GinOp::Contains);
+        let key = k.with_opclass(path_ops.then_some(JSONB_PATH_OPS));
+        out.add(vec![(key, false)], 0, Method::Gin, None);
+    }
+    for (pk, c) in &a.constants {
+        // The rest of the statement's keys under the constant's predicate.
+        let rest: Vec<(Key, bool)> = eq.iter().filter(|e| &e.0 != pk).cloned().collect();
+        let m = rest.len();
+        let mut v = rest.clone();
+        if let Some(r) = a.range.first() {
+            v.push((r.clone(), false));
+        } else {
+            v.extend(a.order.iter().cloned());
+        }
+        if v.is_empty() {
+            v.push((pk.clone(), false));
+            out.add(v, 1, bt, Some(&c.predicate));
+        } else {
+            out.add(v, m, bt, Some(&c.predicate));
+        }
+    }
+    out.list
 }
 
-/// Whether index key `i` of `idx` is `k`: the same column, or the same
-/// expression as PostgreSQL prints it.
+/// Whether index key `i` of `idx` is `k`: the same column or expression
+/// as PostgreSQL prints it, with the same operator class (a jsonb_path_ops
+/// key is served by the default jsonb_ops too).
 fn key_matches(idx: &Index, i: usize, k: &Key) -> bool {
-    match &k.func {
-        None => idx.columns.get(i).and_then(|c| c.as_deref()) == Some(k.column.as_str()),
-        Some(_) => idx.keys.get(i).is_some_and(|e| *e == k.to_string()),
-    }
+    let same_key = match (&k.func, &k.expr) {
+        (None, None) => idx.columns.get(i).and_then(|c| c.as_deref()) == Some(k.column.as_str()),
+        _ => idx.keys.get(i).is_some_and(|e| *e == k.base()),
+    };
+    let idx_ops = idx.opclasses.get(i).cloned().flatten();
+    same_key
+        && (idx_ops == k.opclass
+            || (k.opclass.as_deref() == Some(JSONB_PATH_OPS) && idx_ops.is_none()))
 }
 
-/// Whether an existing index already serves `c`: a valid, non-partial
-/// btree whose leading keys are exactly `c`'s, with the directions of the
-/// non-equality part all equal or all reversed (a backward scan).
+/// Whether an existing index already serves `c`: a valid index of the
+/// same method and predicate whose leading keys are exactly `c`'s (btree:
+/// with the directions of the non-equality part all equal or all reversed,
+/// a backward scan; GIN: the same keys).
 pub fn covered_by(c: &Candidate, idx: &Index) -> bool {
-    if idx.method != "btree" || !idx.valid || idx.predicate.is_some() {
+    if idx.method != c.method.as_str() || !idx.valid || idx.predicate != c.predicate {
         return false;
     }
     if idx.columns.len() < c.columns.len() {
@@ -311,6 +615,9 @@ pub fn covered_by(c: &Candidate, idx: &Index) -> bool {
     {
         return false;
     }
+    if c.method == Method::Gin {
+        return true;
+    }
     let flips: Vec<bool> = c
         .columns
         .iter()
@@ -321,6 +628,45 @@ pub fn covered_by(c: &Candidate, idx: &Index) -> bool {
     flips.iter().all(|f| *f) || flips.iter().all(|f| !*f)
 }
 
+/// All candidates for a statement, before coverage filtering.
+pub fn for_accesses(
+    accesses: &BTreeMap<(RelName, u32), Access>,
+    rank: EqRank<'_>,
+) -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = Vec::new();
+    for ((table, _), a) in accesses {
+        for c in generate(table, a, rank) {
+            if !out.contains(&c) {
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+/// Candidates minus those existing indexes serve. Returns (candidates,
+/// labels of candidates dropped as already served).
+pub fn drop_covered(cands: Vec<Candidate>, cat: &Catalog) -> (Vec<Candidate>, Vec<String>) {
+    let mut out: Vec<Candidate> = Vec::new();
+    let mut covered = Vec::new();
+    for c in cands {
+        if let Some(i) = cat
+            .indexes
+            .iter()
+            .filter(|i| i.table == c.table)
+            .find(|i| covered_by(&c, i))
+        {
+            let l = format!("{} (existing {})", c.label(), i.name.name);
+            if !covered.contains(&l) {
+                covered.push(l);
+            }
+        } else if !out.contains(&c) {
+            out.push(c);
+        }
+    }
+    (out, covered)
+}
+
 /// All candidates for a statement, minus those existing indexes cover.
 /// Returns (candidates, labels of candidates dropped as already covered).
 pub fn for_statement(
@@ -328,21 +674,7 @@ pub fn for_statement(
     cat: &Catalog,
     rank: EqRank<'_>,
 ) -> (Vec<Candidate>, Vec<String>) {
-    let mut out: Vec<Candidate> = Vec::new();
-    let mut covered = Vec::new();
-    for ((table, _), a) in accesses {
-        for c in generate(table, a, rank) {
-            if let Some(i) = cat.usable_indexes(table).find(|i| covered_by(&c, i)) {
-                let l = format!("{} (existing {})", c.label(), i.name.name);
-                if !covered.contains(&l) {
-                    covered.push(l);
-                }
-            } else if !out.contains(&c) {
-                out.push(c);
-            }
-        }
-    }
-    (out, covered)
+    drop_covered(for_accesses(accesses, rank), cat)
 }
 
 #[cfg(test)]
@@ -364,6 +696,7 @@ mod tests {
             columns: cols.iter().map(|c| Some(c.to_string())).collect(),
             desc: desc.to_vec(),
             keys: cols.iter().map(|c| c.to_string()).collect(),
+            opclasses: vec![None; cols.len()],
             method: "btree".into(),
             predicate: None,
             valid: true,
@@ -381,7 +714,7 @@ mod tests {
             eq: vec!["clinic_id".into(), "pet_id".into()],
             range: vec!["recorded_at".into()],
             order: vec![("recorded_at".into(), true), ("id".into(), false)],
-            group: vec![],
+            ..Default::default()
         };
         let c: Vec<String> = generate(&t(), &a, &|_, _| 0.0).iter().map(cols).collect();
         assert_eq!(
@@ -420,11 +753,11 @@ mod tests {
 
     #[test]
     fn prefix_coverage_and_directions() {
-        let c = Candidate {
-            table: t(),
-            columns: vec![("pet_id".into(), false), ("recorded_at".into(), false)],
-            n_eq: 1,
-        };
+        let c = Candidate::btree(
+            t(),
+            vec![("pet_id".into(), false), ("recorded_at".into(), false)],
+            1,
+        );
         assert!(covered_by(
             &c,
             &index(&["pet_id", "recorded_at", "id"], &[false; 3])
@@ -444,11 +777,11 @@ mod tests {
             &index(&["recorded_at", "pet_id"], &[false; 2])
         ));
         assert!(!covered_by(&c, &index(&["pet_id"], &[false])));
-        let mixed = Candidate {
-            table: t(),
-            columns: vec![("recorded_at".into(), true), ("id".into(), false)],
-            n_eq: 0,
-        };
+        let mixed = Candidate::btree(
+            t(),
+            vec![("recorded_at".into(), true), ("id".into(), false)],
+            0,
+        );
         assert!(!covered_by(
             &mixed,
             &index(&["recorded_at", "id"], &[false, false])
@@ -468,6 +801,7 @@ mod tests {
             name: n.into(),
             type_name: String::new(),
             btree,
+            c_collation: true,
         };
         let rel = |name: &str, kind: char, root: Option<&str>, cols: Vec<Column>| Relation {
             oid: 0,
@@ -478,6 +812,8 @@ mod tests {
             partition_root: root.map(|r| RelName::new(Some("public"), r)),
             view_def: None,
             extension_owned: false,
+            size_bytes: 0,
+            all_visible: 0.0,
         };
         let mut cat = Catalog {
             search_path: vec!["public".into()],
@@ -513,6 +849,9 @@ mod tests {
         let x = crate::analyze::sql::extract(sql, &|_| None).unwrap();
         resolve_uses(&x.uses, &catalog())
             .into_iter()
+            .filter(|(_, a)| {
+                !(a.eq.is_empty() && a.range.is_empty() && a.order.is_empty() && a.group.is_empty())
+            })
             .map(|((t, _), a)| (t.to_string(), a))
             .collect()
     }
@@ -538,14 +877,14 @@ mod tests {
     #[test]
     fn expression_keys_render_and_match_existing_expression_indexes() {
         let lower = Key {
-            column: "Name".into(),
             func: Some("lower".into()),
+            ..Key::col("Name")
         };
-        let c = Candidate {
-            table: t(),
-            columns: vec![("clinic_id".into(), false), (lower.clone(), false)],
-            n_eq: 2,
-        };
+        let c = Candidate::btree(
+            t(),
+            vec![("clinic_id".into(), false), (lower.clone(), false)],
+            2,
+        );
         assert_eq!(c.column_list(), "(clinic_id, lower(\"Name\"))");
         let mut idx = index(&["clinic_id", "x"], &[false, false]);
         idx.columns[1] = None;
@@ -556,17 +895,22 @@ mod tests {
         // A plain index on the column does not serve lower(column).
         let plain = index(&["clinic_id", "Name"], &[false, false]);
         assert!(!covered_by(&c, &plain));
+        // Any other expression over one table's columns is a key too.
         let a = accesses("SELECT * FROM pets WHERE lower(owner_id::text) = $1");
-        assert!(a.is_empty(), "a cast is not a plain column: {a:?}");
+        assert_eq!(
+            a[0].1.eq[0].expr.as_deref(),
+            Some("(lower(owner_id::TEXT))"),
+            "{a:?}"
+        );
     }
 
     #[test]
     fn ddl_quotes_and_partitioned_parent() {
-        let c = Candidate {
-            table: RelName::new(Some("Billing"), "Invoices"),
-            columns: vec![("OwnerId".into(), false), ("at".into(), true)],
-            n_eq: 1,
-        };
+        let c = Candidate::btree(
+            RelName::new(Some("Billing"), "Invoices"),
+            vec![("OwnerId".into(), false), ("at".into(), true)],
+            1,
+        );
         assert_eq!(
             c.ddl(false),
             "CREATE INDEX CONCURRENTLY ON \"Billing\".\"Invoices\" (\"OwnerId\", at DESC)"

@@ -16,6 +16,9 @@ pub struct Column {
     pub type_name: String,
     /// The type has a default btree operator class (json, xml, point… do not).
     pub btree: bool,
+    /// The column's collation is C/POSIX (or it has none): a plain btree
+    /// serves `LIKE 'abc%'`, no `text_pattern_ops` needed.
+    pub c_collation: bool,
 }
 
 /// A relation (table, partitioned table, view, materialized view).
@@ -33,6 +36,11 @@ pub struct Relation {
     /// Created by an extension (pg_stat_statements, HypoPG…): treated like
     /// the system catalogs.
     pub extension_owned: bool,
+    /// Heap size in bytes (summed over partitions for a partitioned table).
+    pub size_bytes: i64,
+    /// Share of the heap's pages marked all-visible (`relallvisible /
+    /// relpages`): index-only scans skip the heap only on those.
+    pub all_visible: f64,
 }
 
 impl Relation {
@@ -52,6 +60,8 @@ pub struct Index {
     pub desc: Vec<bool>,
     /// Each key as PostgreSQL prints it (`name`, `lower(name)`).
     pub keys: Vec<String>,
+    /// Each key's operator class when it is not the type's default.
+    pub opclasses: Vec<Option<String>>,
     pub method: String,
     pub predicate: Option<String>,
     pub valid: bool,
@@ -87,6 +97,10 @@ pub struct Catalog {
     pub server_version: i32,
     pub hypopg: bool,
     pub database: String,
+    /// Extensions installed in the database.
+    pub extensions: Vec<String>,
+    /// Extensions the server could install (`pg_available_extensions`).
+    pub available_extensions: Vec<String>,
 }
 
 /// Schemas whose relations are "catalog": statements touching only them are skipped.
@@ -102,7 +116,9 @@ impl Catalog {
             .query_one(
                 "SELECT current_setting('server_version_num')::int, current_database()::text, \
                  current_schemas(true)::text[], \
-                 EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'hypopg')",
+                 EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'hypopg'), \
+                 ARRAY(SELECT extname::text FROM pg_extension ORDER BY 1), \
+                 ARRAY(SELECT name::text FROM pg_available_extensions ORDER BY 1)",
                 &[],
             )
             .await?;
@@ -110,6 +126,8 @@ impl Catalog {
         cat.database = row.get(1);
         cat.search_path = row.get(2);
         cat.hypopg = row.get(3);
+        cat.extensions = row.get(4);
+        cat.available_extensions = row.get(5);
 
         let rows = c
             .query(
@@ -122,7 +140,11 @@ impl Catalog {
                    (SELECT rc.relname::text FROM pg_partition_root(c.oid) r(oid) \
                       JOIN pg_class rc ON rc.oid = r.oid WHERE c.relispartition), \
                    EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
-                           AND d.objid = c.oid AND d.deptype = 'e') \
+                           AND d.objid = c.oid AND d.deptype = 'e'), \
+                   CASE WHEN c.relkind = 'p' THEN \
+                     (SELECT COALESCE(sum(pg_table_size(t.relid)), 0)::int8 FROM pg_partition_tree(c.oid) t) \
+                   ELSE pg_table_size(c.oid) END, \
+                   c.relallvisible::float8 / greatest(c.relpages, 1) \
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
                  WHERE c.relkind IN ('r','p','v','m','f') \
                    AND n.nspname NOT IN ('information_schema') AND n.nspname NOT LIKE 'pg_toast%'",
@@ -150,6 +172,8 @@ impl Catalog {
                     partition_root: root,
                     view_def: r.get(5),
                     extension_owned: r.get(8),
+                    size_bytes: r.get::<_, Option<i64>>(9).unwrap_or(0),
+                    all_visible: r.get::<_, f64>(10).min(1.0),
                 },
             );
         }
@@ -163,7 +187,11 @@ impl Catalog {
                         OR (t.typtype = 'e' AND oc.opcintype = 'anyenum'::regtype) \
                         OR EXISTS (SELECT 1 FROM pg_cast pc WHERE pc.castmethod = 'b' \
                           AND pc.castsource = COALESCE(NULLIF(t.typbasetype, 0), a.atttypid) \
-                          AND pc.casttarget = oc.opcintype))) \
+                          AND pc.casttarget = oc.opcintype))), \
+                   COALESCE((SELECT co.collname IN ('C', 'POSIX') FROM pg_collation co \
+                              WHERE co.oid = a.attcollation AND co.collname <> 'default'), \
+                            (SELECT datcollate IN ('C', 'POSIX') FROM pg_database \
+                              WHERE datname = current_database())) \
                  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
                  JOIN pg_type t ON t.oid = a.atttypid \
                  JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -180,6 +208,7 @@ impl Catalog {
                     name: r.get(1),
                     type_name: r.get(2),
                     btree: r.get(3),
+                    c_collation: r.get::<_, Option<bool>>(4).unwrap_or(true),
                 });
             }
         }
@@ -197,7 +226,10 @@ impl Catalog {
                    ARRAY(SELECT (o.opt & 1) = 1 FROM unnest(i.indoption::int2[]) WITH ORDINALITY o(opt, ord) \
                          ORDER BY o.ord), \
                    ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, true) \
-                         FROM generate_series(1, i.indnkeyatts) k ORDER BY k) \
+                         FROM generate_series(1, i.indnkeyatts) k ORDER BY k), \
+                   ARRAY(SELECT CASE WHEN opc.opcdefault THEN NULL ELSE opc.opcname::text END \
+                         FROM unnest(i.indclass::oid[]) WITH ORDINALITY u(oid, ord) \
+                         JOIN pg_opclass opc ON opc.oid = u.oid ORDER BY u.ord) \
                  FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
                  JOIN pg_namespace n ON n.oid = ic.relnamespace \
                  JOIN pg_am am ON am.oid = ic.relam \
@@ -225,6 +257,7 @@ impl Catalog {
                 columns: r.get(12),
                 desc: r.get(13),
                 keys: r.get(14),
+                opclasses: r.get(15),
             });
         }
 

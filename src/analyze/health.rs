@@ -37,8 +37,8 @@ impl Default for HealthSettings {
 }
 
 /// `a` is redundant given `b`: same table, method, predicate and
-/// expression-ness; `a`'s key columns (and directions) a leading prefix of
-/// `b`'s. A unique `a` is kept unless `b` has exactly its columns and is
+/// expression-ness; `a`'s key columns (with directions and operator
+/// classes) a leading prefix of `b`'s. A unique `a` is kept unless `b` has exactly its columns and is
 /// unique too; a primary key is never redundant.
 pub fn redundant(a: &Index, b: &Index) -> bool {
     if a.name == b.name || a.table != b.table || a.method != b.method {
@@ -51,8 +51,11 @@ pub fn redundant(a: &Index, b: &Index) -> bool {
         return false;
     }
     // Keys as PostgreSQL prints them: columns and expressions alike.
+    // …with the same operator classes (`name text_pattern_ops` serves LIKE
+    // prefixes, `name` ordering: neither replaces the other).
     let prefix = a.keys.iter().zip(&b.keys).all(|(x, y)| x == y)
-        && a.desc.iter().zip(&b.desc).all(|(x, y)| x == y);
+        && a.desc.iter().zip(&b.desc).all(|(x, y)| x == y)
+        && a.opclasses.iter().zip(&b.opclasses).all(|(x, y)| x == y);
     if !prefix {
         return false;
     }
@@ -255,6 +258,7 @@ mod tests {
             columns: cols.iter().map(|c| Some(c.to_string())).collect(),
             desc: vec![false; cols.len()],
             keys: cols.iter().map(|c| c.to_string()).collect(),
+            opclasses: vec![None; cols.len()],
             method: "btree".into(),
             predicate: None,
             valid: true,
@@ -291,6 +295,11 @@ mod tests {
         let lab = idx("t_lab", &["lower(a)", "b"]);
         assert!(redundant(&la, &lab));
         assert!(!redundant(&la, &ab));
+        // Operator classes differ: both serve something.
+        let mut pat = idx("t_pat", &["a"]);
+        pat.opclasses = vec![Some("text_pattern_ops".into())];
+        assert!(!redundant(&pat, &ab));
+        assert!(!redundant(&a, &pat) && !redundant(&pat, &a));
     }
 
     #[test]

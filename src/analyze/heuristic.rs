@@ -24,6 +24,8 @@ pub const MIN_ROWS: f64 = 1000.0;
 pub struct ColumnStats {
     pub n_distinct: f64,
     pub null_frac: f64,
+    /// Most common values (as text) with their frequencies.
+    pub mcv: Vec<(String, f64)>,
 }
 
 /// `pg_stats` for a table, keyed by column.
@@ -33,7 +35,8 @@ pub async fn load_stats(
 ) -> Result<HashMap<String, ColumnStats>, tokio_postgres::Error> {
     let rows = c
         .query(
-            "SELECT attname::text, n_distinct::float8, null_frac::float8 FROM pg_stats \
+            "SELECT attname::text, n_distinct::float8, null_frac::float8, \
+               most_common_vals::text::text[], most_common_freqs::float8[] FROM pg_stats \
              WHERE schemaname = $1 AND tablename = $2",
             &[&table.schema.clone().unwrap_or_default(), &table.name],
         )
@@ -46,6 +49,12 @@ pub async fn load_stats(
                 ColumnStats {
                     n_distinct: r.get(1),
                     null_frac: r.get(2),
+                    mcv: r
+                        .get::<_, Option<Vec<String>>>(3)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .zip(r.get::<_, Option<Vec<f64>>>(4).unwrap_or_default())
+                        .collect(),
                 },
             )
         })
@@ -59,6 +68,21 @@ pub fn distinct(s: &ColumnStats, reltuples: f64) -> f64 {
     } else {
         s.n_distinct
     }
+}
+
+/// The share of rows where the column equals `value` (`None`: IS NULL),
+/// from the most common values, else the rest spread evenly over the
+/// other distinct values.
+pub fn constant_fraction(s: &ColumnStats, value: Option<&str>, reltuples: f64) -> f64 {
+    let Some(v) = value else {
+        return s.null_frac;
+    };
+    if let Some((_, f)) = s.mcv.iter().find(|(x, _)| x == v) {
+        return *f;
+    }
+    let rest = (1.0 - s.null_frac - s.mcv.iter().map(|m| m.1).sum::<f64>()).max(0.0);
+    let others = distinct(s, reltuples) - s.mcv.len() as f64;
+    if others >= 1.0 { rest / others } else { rest }
 }
 
 /// Selectivity of `cand`'s equality columns and (at most one) range column.
@@ -108,17 +132,18 @@ mod tests {
 
     #[test]
     fn selective_equality_on_big_table_is_worth_it() {
-        let cand = Candidate {
-            table: RelName::new(Some("public"), "t"),
-            columns: vec![("a".into(), false), ("r".into(), false)],
-            n_eq: 1,
-        };
+        let cand = Candidate::btree(
+            RelName::new(Some("public"), "t"),
+            vec![("a".into(), false), ("r".into(), false)],
+            1,
+        );
         let mut st = HashMap::new();
         st.insert(
             "a".to_string(),
             ColumnStats {
                 n_distinct: -0.1,
                 null_frac: 0.0,
+                mcv: Vec::new(),
             },
         );
         let s = selectivity(&cand, &["r".into()], &st, 100_000.0).unwrap();
@@ -131,6 +156,7 @@ mod tests {
             ColumnStats {
                 n_distinct: 2.0,
                 null_frac: 0.0,
+                mcv: vec![("ok".into(), 0.99), ("failed".into(), 0.01)],
             },
         );
         let only_a = Candidate {
@@ -139,5 +165,8 @@ mod tests {
         };
         let s = selectivity(&only_a, &[], &st, 100_000.0).unwrap();
         assert!(saving(s, 100_000.0).is_none());
+        // Constant predicates: from the most common values.
+        assert_eq!(constant_fraction(&st["a"], Some("failed"), 1e5), 0.01);
+        assert_eq!(constant_fraction(&st["a"], None, 1e5), 0.0);
     }
 }

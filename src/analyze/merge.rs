@@ -3,7 +3,7 @@
 //! the same table is served by the wider index and folded into it. Ranked by
 //! estimated time saved (calls × mean time × saving fraction).
 
-use super::candidates::Candidate;
+use super::candidates::{self, Candidate, JSONB_PATH_OPS, Method};
 
 /// One statement's chosen index.
 #[derive(Debug, Clone)]
@@ -21,6 +21,10 @@ pub struct Choice {
     pub share: f64,
     /// 0 for the first index chosen for the statement, 1 for the next…
     pub round: usize,
+    /// How it was verified when not by HypoPG, or why it is unverified.
+    pub note: Option<String>,
+    /// The index's size when it was really built (`--verify-build`).
+    pub size_bytes: Option<i64>,
 }
 
 /// Merged proposals: the index and the choices it serves.
@@ -51,9 +55,26 @@ impl Merged {
 /// Whether an index on `wide` serves a query that wanted `narrow`:
 /// same table, `narrow`'s columns a leading prefix of `wide`'s, and the
 /// directions of the non-equality part all equal or all reversed.
+/// (INCLUDE columns do not matter here: [`merge`] adds a covering narrow
+/// one's to the wide one.) Same for GIN: the same keys, and a default jsonb_ops index serves a
+/// query that wanted jsonb_path_ops (`@>`). A partial index serves only
+/// statements with the same predicate.
 pub fn serves(wide: &Candidate, narrow: &Candidate) -> bool {
-    if wide.table != narrow.table || wide.columns.len() < narrow.columns.len() {
+    if wide.table != narrow.table
+        || wide.method != narrow.method
+        || wide.predicate != narrow.predicate
+        || wide.columns.len() < narrow.columns.len()
+    {
         return false;
+    }
+    if wide.method == Method::Gin {
+        return wide.columns.len() == narrow.columns.len()
+            && wide.columns.iter().zip(&narrow.columns).all(|(w, n)| {
+                w.0.base() == n.0.base()
+                    && (w.0.opclass == n.0.opclass
+                        || (w.0.opclass.is_none()
+                            && n.0.opclass.as_deref() == Some(JSONB_PATH_OPS)))
+            });
     }
     if !wide
         .columns
@@ -95,7 +116,8 @@ pub fn by_time_saved(a: &Merged, b: &Merged) -> std::cmp::Ordering {
         .then_with(|| b.cost_saved().total_cmp(&a.cost_saved()))
 }
 
-/// Merge choices into proposals, best first.
+/// Merge choices into proposals, best first: each narrow group folds into
+/// the widest group that serves it (one composite for several statements).
 pub fn merge(choices: Vec<Choice>) -> Vec<Merged> {
     let mut groups = group(choices);
     // Widest first, so a narrow group folds into the widest that serves it.
@@ -109,7 +131,22 @@ pub fn merge(choices: Vec<Choice>) -> Vec<Merged> {
     let mut out: Vec<Merged> = Vec::new();
     for g in groups {
         match out.iter_mut().find(|w| serves(&w.candidate, &g.candidate)) {
-            Some(w) => w.choices.extend(g.choices),
+            Some(w) => {
+                // One index for both: the wide one keeps the narrow one's
+                // INCLUDE columns (the re-check with the planner decides
+                // whether each statement is still served well enough).
+                for c in &g.candidate.include {
+                    let key = w
+                        .candidate
+                        .columns
+                        .iter()
+                        .any(|(k, _)| k == &candidates::Key::col(c));
+                    if !key && !w.candidate.include.contains(c) {
+                        w.candidate.include.push(c.clone());
+                    }
+                }
+                w.choices.extend(g.choices)
+            }
             None => out.push(g),
         }
     }
@@ -123,11 +160,11 @@ mod tests {
     use crate::analyze::names::RelName;
 
     fn cand(t: &str, cols: &[(&str, bool)], n_eq: usize) -> Candidate {
-        Candidate {
-            table: RelName::new(Some("public"), t),
-            columns: cols.iter().map(|(c, d)| ((*c).into(), *d)).collect(),
+        Candidate::btree(
+            RelName::new(Some("public"), t),
+            cols.iter().map(|(c, d)| ((*c).into(), *d)).collect(),
             n_eq,
-        }
+        )
     }
 
     fn choice(i: usize, c: Candidate, calls: u64, mean: f64) -> Choice {
@@ -141,6 +178,8 @@ mod tests {
             saving: 0.99,
             share: 0.99,
             round: 0,
+            note: None,
+            size_bytes: None,
         }
     }
 
@@ -161,6 +200,22 @@ mod tests {
         assert_eq!(merged[1].candidate, ab);
         assert_eq!(merged[1].choices.len(), 2);
         assert_eq!(merged[2].candidate, unrelated);
+    }
+
+    #[test]
+    fn a_covering_narrow_index_folds_into_the_composite_with_its_include() {
+        let wide = cand("pets", &[("clinic_id", false), ("created_at", false)], 1);
+        let narrow = Candidate {
+            include: vec!["traits".into(), "created_at".into()],
+            ..cand("pets", &[("clinic_id", false)], 1)
+        };
+        let merged = merge(vec![choice(0, wide, 10, 1.0), choice(1, narrow, 10, 1.0)]);
+        assert_eq!(merged.len(), 1);
+        assert_eq!(
+            merged[0].candidate.label(),
+            "public.pets(clinic_id, created_at) INCLUDE (traits)"
+        );
+        assert_eq!(merged[0].choices.len(), 2);
     }
 
     #[test]

@@ -5,8 +5,13 @@
 //! prints. One bad statement never aborts the report: it gets a diagnostic.
 
 pub mod apply;
+pub mod bitmap_or;
 pub mod candidates;
 pub mod catalog;
+pub mod choose;
+pub mod cost;
+pub mod covering;
+pub mod gin;
 pub mod health;
 pub mod heuristic;
 pub mod lex;
@@ -14,12 +19,13 @@ pub mod merge;
 pub mod model;
 pub mod names;
 pub mod normalize;
+pub mod predicates;
+pub mod probe;
+pub mod size;
 pub mod source;
 pub mod sql;
 pub mod statement;
 pub mod whatif;
-
-use std::collections::HashMap;
 
 use tokio_postgres::Client;
 
@@ -28,7 +34,6 @@ use merge::Choice;
 use model::{
     AnalyzeReport, Helped, Proposal, SCHEMA, StatementResult, StatementStatus, Verification,
 };
-use names::RelName;
 use source::PgssFilter;
 
 /// Where the workload comes from.
@@ -43,6 +48,8 @@ pub enum Input {
     Recorded {
         origin: String,
         statements: Vec<source::WorkloadStatement>,
+        /// The seconds the recording covers (the run's measured time).
+        window_secs: f64,
     },
 }
 
@@ -56,8 +63,22 @@ pub struct Settings {
     pub min_cost: f64,
     /// Use HypoPG when the extension exists (else the pg_stats heuristic).
     pub use_hypopg: bool,
+    /// Verify GIN candidates by building them in a rolled-back transaction.
+    pub verify_build: bool,
+    /// `--verify-build` refuses tables larger than this (heap bytes).
+    pub verify_build_max_bytes: i64,
+    /// Measure write rates from `pg_stat_user_tables` over this many seconds.
+    pub write_sample_secs: Option<f64>,
+    /// Budget: at most this many proposals.
+    pub max_indexes: Option<usize>,
+    /// Budget: proposals totalling at most this many bytes.
+    pub max_size_bytes: Option<i64>,
     pub health: health::HealthSettings,
 }
+
+/// Default `--verify-build-max-size`: a GIN build on a table this size
+/// takes seconds, during which writes to it wait.
+pub const DEFAULT_VERIFY_BUILD_MAX_BYTES: i64 = 100 * 1024 * 1024;
 
 /// Default `--min-savings` (percent).
 pub const DEFAULT_MIN_SAVINGS_PCT: f64 = 20.0;
@@ -83,7 +104,9 @@ pub async fn run(c: &Client, settings: &Settings) -> Result<AnalyzeReport, Analy
             "pg_stat_statements".to_string(),
         ),
         Input::Sql { origin, text } => (source::split_sql(text, origin), origin.clone()),
-        Input::Recorded { origin, statements } => (statements.clone(), origin.clone()),
+        Input::Recorded {
+            origin, statements, ..
+        } => (statements.clone(), origin.clone()),
     };
     let cat = Catalog::load(c).await?;
     let hypo = settings.use_hypopg && cat.hypopg;
@@ -104,7 +127,7 @@ pub async fn run(c: &Client, settings: &Settings) -> Result<AnalyzeReport, Analy
 
     let mut results = Vec::with_capacity(workload.len());
     let mut choices = Vec::new();
-    let mut stats_cache: HashMap<RelName, HashMap<String, heuristic::ColumnStats>> = HashMap::new();
+    let mut caches = statement::Caches::default();
     for (id, w) in workload.iter().enumerate() {
         if hypo && id > 0 && id % BATCH == 0 {
             whatif::reset(c).await;
@@ -124,7 +147,7 @@ pub async fn run(c: &Client, settings: &Settings) -> Result<AnalyzeReport, Analy
             detail: String::new(),
             hints: Vec::new(),
         };
-        match statement::analyse_one(c, &cat, settings, hypo, w, &mut r, &mut stats_cache).await {
+        match statement::analyse_one(c, &cat, settings, hypo, w, &mut r, &mut caches).await {
             Ok(chosen) => {
                 r.status = StatementStatus::Proposed;
                 r.index = Some(
@@ -156,7 +179,7 @@ pub async fn run(c: &Client, settings: &Settings) -> Result<AnalyzeReport, Analy
         for m in &mut merged {
             let mut keep = Vec::new();
             for mut ch in std::mem::take(&mut m.choices) {
-                if ch.candidate == m.candidate || ch.round > 0 {
+                if ch.candidate == m.candidate || ch.round > 0 || !m.candidate.hypothetical() {
                     keep.push(ch);
                     continue;
                 }
@@ -172,11 +195,10 @@ pub async fn run(c: &Client, settings: &Settings) -> Result<AnalyzeReport, Analy
                 .await;
                 match trial.ok().and_then(|t| t.into_iter().next()) {
                     Some(t)
-                        if t.used
-                            && statement::saving(ch.cost_before, t.cost_after) >= min_saving =>
+                        if t.used && cost::saving(ch.cost_before, t.cost_after) >= min_saving =>
                     {
                         ch.cost_after = Some(t.cost_after);
-                        ch.saving = statement::saving(ch.cost_before, t.cost_after);
+                        ch.saving = cost::saving(ch.cost_before, t.cost_after);
                         ch.share = ch.saving;
                         keep.push(ch);
                     }
@@ -202,19 +224,41 @@ pub async fn run(c: &Client, settings: &Settings) -> Result<AnalyzeReport, Analy
                     if !r.detail.is_empty() {
                         r.detail.push_str("; ");
                     }
-                    r.detail.push_str(&format!(
-                        "served by {} (saves {:.0}%)",
-                        m.candidate.label(),
-                        ch.saving * 100.0
-                    ));
+                    if ch.cost_after.is_some() {
+                        r.detail.push_str(&format!(
+                            "served by {} (saves {:.0}%)",
+                            m.candidate.label(),
+                            ch.saving * 100.0
+                        ));
+                    } else {
+                        r.detail
+                            .push_str(&format!("served by {} (unverified)", m.candidate.label()));
+                    }
                 }
             }
+            let verified = m.choices.iter().all(|ch| ch.cost_after.is_some());
+            let built_size = m.choices.iter().find_map(|ch| ch.size_bytes);
+            let note = m.choices.iter().find_map(|ch| ch.note.clone());
             Proposal {
                 table: m.candidate.table.to_string(),
                 table_ref: m.candidate.table.clone(),
                 columns: m.candidate.index_columns(),
+                method: m.candidate.method.as_str().to_string(),
+                predicate: m.candidate.predicate.clone(),
+                include: m.candidate.include.clone(),
+                kind: m.candidate.kind(),
+                requires: m
+                    .candidate
+                    .extensions()
+                    .into_iter()
+                    .filter(|e| !cat.extensions.iter().any(|x| x == e))
+                    .map(|e| format!("CREATE EXTENSION IF NOT EXISTS {e}"))
+                    .collect(),
                 ddl: m.candidate.ddl(partitioned),
-                verified: hypo,
+                verified,
+                verification_note: note,
+                size_bytes: built_size,
+                write_cost: None,
                 est_time_saved_ms: m.time_saved_ms(),
                 partitioned,
                 write_warning: health::write_warning(&cat, &m.candidate.table),
@@ -234,6 +278,46 @@ pub async fn run(c: &Client, settings: &Settings) -> Result<AnalyzeReport, Analy
             }
         })
         .collect();
+
+    let mut proposals = proposals;
+    if hypo {
+        for (p, m) in proposals.iter_mut().zip(&merged) {
+            if p.size_bytes.is_none() && m.candidate.hypothetical() {
+                p.size_bytes = whatif::hypo_size(c, &m.candidate).await;
+            }
+        }
+    }
+    // The window the statements' calls cover, and the write rates.
+    let read_secs = match &settings.input {
+        Input::Recorded { window_secs, .. } => Some(*window_secs),
+        Input::Pgss(_) => source::pgss_window_secs(c).await,
+        Input::Sql { .. } => None,
+    };
+    let writes = match (settings.write_sample_secs, read_secs) {
+        (Some(secs), _) => choose::sample(c, secs).await.ok(),
+        (None, Some(secs)) => Some(choose::from_statements(
+            &workload,
+            &cat,
+            secs,
+            if matches!(settings.input, Input::Pgss(_)) {
+                "pg_stat_statements' INSERT/UPDATE/DELETE rows since its reset"
+            } else {
+                "the run's own INSERT/UPDATE/DELETE statements (rows over its measured time)"
+            },
+        )),
+        (None, None) => None,
+    };
+    let mut declined = Vec::new();
+    if let Some(w) = &writes {
+        let entry = choose::entry_cost(c).await;
+        declined = choose::weigh(&mut proposals, w, read_secs, &cat, entry);
+    }
+    let selection = choose::budget(
+        &mut proposals,
+        settings.max_indexes,
+        settings.max_size_bytes,
+        &mut declined,
+    );
 
     let health = health::check(
         c,
@@ -256,6 +340,8 @@ pub async fn run(c: &Client, settings: &Settings) -> Result<AnalyzeReport, Analy
         },
         min_savings_pct: settings.min_savings_pct,
         proposals,
+        declined,
+        selection,
         statements: results,
         health,
         warnings,

@@ -28,6 +28,13 @@ pub struct AnalyzeReport {
     pub proposals: Vec<Proposal>,
     /// Every statement read, with what happened to it.
     pub statements: Vec<StatementResult>,
+    /// Proposals left out: their measured write cost outweighs their
+    /// saving, or they fall outside `--max-indexes` / `--max-size`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub declined: Vec<Declined>,
+    /// How the budget chose the proposals, when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<String>,
     /// Index and table health findings.
     pub health: Health,
     /// Warnings about the run itself (e.g. HypoPG missing).
@@ -54,6 +61,14 @@ pub struct IndexColumn {
     /// `lower` / `upper` for an expression key `lower(name)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function: Option<String>,
+    /// Any other expression key, as it goes into `CREATE INDEX`
+    /// (`(payload ->> 'id'::text)`); `name` is its first column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expression: Option<String>,
+    /// A non-default operator class (`text_pattern_ops`, `gin_trgm_ops`,
+    /// `jsonb_path_ops`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opclass: Option<String>,
 }
 
 /// A proposed index and the statements it helps.
@@ -64,10 +79,40 @@ pub struct Proposal {
     /// The table's schema and name, unquoted.
     pub table_ref: RelName,
     pub columns: Vec<IndexColumn>,
+    /// `btree` or `gin`.
+    #[serde(default = "btree")]
+    pub method: String,
+    /// A partial index's predicate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicate: Option<String>,
+    /// `INCLUDE` columns (a covering index).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<String>,
+    /// What kind of index: `btree`, `expression`, `pattern prefix
+    /// (text_pattern_ops)`, `trigram (pattern search)`, `gin (jsonb_path_ops)`,
+    /// `partial`, `covering`… (comma-separated when several apply).
+    #[serde(default)]
+    pub kind: String,
+    /// Statements to run first (`CREATE EXTENSION IF NOT EXISTS pg_trgm`)
+    /// when the index needs an extension the database lacks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<String>,
     /// The statement that creates it (`CREATE INDEX CONCURRENTLY …`).
     pub ddl: String,
-    /// Checked by the planner with HypoPG; `false` means a heuristic estimate.
+    /// Checked by the planner: with HypoPG, or (`--verify-build`) with a real
+    /// build in a rolled-back transaction; `false` means unverified.
     pub verified: bool,
+    /// How it was checked, or why it could not be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification_note: Option<String>,
+    /// Estimated size (HypoPG's estimate, or the size of the real build
+    /// with `--verify-build`); absent for an unverified GIN index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<i64>,
+    /// What it costs in writes at the observed write rate (when the
+    /// workload's window is known).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_cost: Option<WriteCost>,
     /// Estimated execution time saved over the recorded workload (ms):
     /// calls × mean time × saving fraction, summed over statements.
     pub est_time_saved_ms: f64,
@@ -77,6 +122,37 @@ pub struct Proposal {
     pub write_warning: Option<String>,
     /// Statements this index helps.
     pub statements: Vec<Helped>,
+}
+
+/// The write side of an index, from measured write rates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WriteCost {
+    /// Rows written to the table per second (inserts + updates + deletes).
+    pub writes_per_sec: f64,
+    /// Entries the index would add per second (inserts and non-HOT
+    /// updates): about as many extra leaf-page writes at most.
+    pub index_writes_per_sec: f64,
+    /// The table's observed share of HOT updates.
+    pub hot_update_share: Option<f64>,
+    /// Planner cost units per second the index entries cost
+    /// (`index_writes_per_sec × (random_page_cost + seq_page_cost)`).
+    pub write_cost_per_sec: f64,
+    /// Planner cost units per second the index saves the reads (absent
+    /// when the statements have no known window: SQL files).
+    pub saved_cost_per_sec: Option<f64>,
+    /// Where the write figures come from.
+    pub source: String,
+}
+
+/// A proposal left out, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Declined {
+    pub ddl: String,
+    pub reason: String,
+}
+
+fn btree() -> String {
+    "btree".to_string()
 }
 
 /// A statement a proposal helps, with the planner's costs.
@@ -244,4 +320,60 @@ pub struct SlowStatement {
     pub calls: u64,
     pub mean_ms: f64,
     pub total_ms: f64,
+}
+
+/// A verified btree proposal on `table` for tests: `cols` with DESC flags,
+/// helping one statement.
+#[cfg(test)]
+pub(crate) fn test_proposal(table: &str, cols: &[(&str, bool)], calls: u64, cost: f64) -> Proposal {
+    let columns: Vec<IndexColumn> = cols
+        .iter()
+        .map(|(n, d)| IndexColumn {
+            name: n.to_string(),
+            desc: *d,
+            function: None,
+            expression: None,
+            opclass: None,
+        })
+        .collect();
+    let list: Vec<String> = cols
+        .iter()
+        .map(|(n, d)| {
+            if *d {
+                format!("{n} DESC")
+            } else {
+                n.to_string()
+            }
+        })
+        .collect();
+    Proposal {
+        table: format!("public.{table}"),
+        table_ref: RelName::new(Some("public"), table),
+        columns,
+        method: "btree".into(),
+        predicate: None,
+        include: Vec::new(),
+        kind: "btree".into(),
+        requires: Vec::new(),
+        ddl: format!(
+            "CREATE INDEX CONCURRENTLY ON public.{table} ({})",
+            list.join(", ")
+        ),
+        verified: true,
+        verification_note: None,
+        size_bytes: Some(8192),
+        write_cost: None,
+        est_time_saved_ms: 0.0,
+        partitioned: false,
+        write_warning: None,
+        statements: vec![Helped {
+            statement: 0,
+            query: String::new(),
+            calls,
+            mean_ms: 0.0,
+            cost_before: cost,
+            cost_after: Some(0.0),
+            saving_pct: 100.0,
+        }],
+    }
 }

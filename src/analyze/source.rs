@@ -14,6 +14,8 @@ pub struct WorkloadStatement {
     pub calls: u64,
     pub total_ms: f64,
     pub mean_ms: f64,
+    /// Rows returned or affected over all calls (0 when unknown: files).
+    pub rows: u64,
 }
 
 /// Why the workload could not be read at all.
@@ -64,7 +66,8 @@ pub async fn from_pgss(
     }
     let rows = c
         .query(
-            "SELECT min(queryid)::text, query, sum(calls)::bigint, sum(total_exec_time)::float8 \
+            "SELECT min(queryid)::text, query, sum(calls)::bigint, sum(total_exec_time)::float8, \
+               sum(rows)::bigint \
              FROM pg_stat_statements \
              WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
                AND query NOT LIKE '%hypopg%' AND query NOT LIKE '%dbload_whatif%' \
@@ -93,6 +96,7 @@ pub async fn from_pgss(
                 calls,
                 total_ms: total,
                 mean_ms: if calls > 0 { total / calls as f64 } else { 0.0 },
+                rows: r.get::<_, i64>(4).max(0) as u64,
             }
         })
         .collect())
@@ -115,6 +119,7 @@ pub fn from_stress_results(
             calls: s.calls.max(0) as u64,
             total_ms: s.total_ms,
             mean_ms: s.mean_ms,
+            rows: s.rows.max(0) as u64,
         })
         .collect()
 }
@@ -141,6 +146,7 @@ pub fn split_sql(text: &str, origin: &str) -> Vec<WorkloadStatement> {
             calls: 1,
             total_ms: 0.0,
             mean_ms: 0.0,
+            rows: 0,
         });
     };
     while i < b.len() {
@@ -178,6 +184,23 @@ fn strip_leading_noise(s: &str) -> &str {
             return s;
         }
     }
+}
+
+/// Seconds `pg_stat_statements` has been counting (since its last reset,
+/// PostgreSQL 14+; else since the server started): the window its calls
+/// and rows cover.
+pub async fn pgss_window_secs(c: &Client) -> Option<f64> {
+    let q14 = "SELECT extract(epoch FROM now() - stats_reset)::float8 FROM pg_stat_statements_info";
+    if let Ok(r) = c.query_one(q14, &[]).await {
+        return r.get::<_, Option<f64>>(0);
+    }
+    c.query_one(
+        "SELECT extract(epoch FROM now() - pg_postmaster_start_time())::float8",
+        &[],
+    )
+    .await
+    .ok()
+    .and_then(|r| r.get::<_, Option<f64>>(0))
 }
 
 #[cfg(test)]

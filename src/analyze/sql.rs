@@ -14,16 +14,17 @@
 use std::collections::HashMap;
 
 use sqlparser::ast::{
-    BinaryOperator, CteAsMaterialized, Expr, FromTable, FunctionArg, FunctionArgExpr,
-    FunctionArguments, GroupByExpr, Ident, InTarget, JoinConstraint, JoinOperator, ObjectName,
-    ObjectNamePart, OrderByExpr, OrderByKind, OrderBySort, Query, Select, SelectItem, SetExpr,
-    Statement, TableFactor, TableObject, TableWithJoins, UpdateTableFromKind, Value,
+    AssignmentTarget, BinaryOperator, CteAsMaterialized, Expr, FromTable, FunctionArg,
+    FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, InTarget, JoinConstraint, JoinOperator,
+    ObjectName, ObjectNamePart, OrderByExpr, OrderByKind, OrderBySort, Query, Select, SelectItem,
+    SetExpr, Statement, TableFactor, TableObject, TableWithJoins, UpdateTableFromKind, Value,
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
-use sqlparser::tokenizer::{Token, Tokenizer};
+use sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
 
 use super::names::RelName;
+use super::predicates::{self, GinOp, PatternShape};
 
 /// How a column is used by a statement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +39,25 @@ pub enum UseKind {
     OrderBy { desc: bool, pos: usize },
     /// `GROUP BY col`.
     GroupBy,
+    /// `LIKE` / `ILIKE` / regular-expression match.
+    Pattern(PatternShape),
+    /// An operator GIN serves (`@>`, `?`, `?|`, `?&`, `&&`, `@@`).
+    Gin(GinOp),
+    /// Any other reference in a SELECT (output, filter, order): what an
+    /// index would have to hold for an index-only scan.
+    Touch,
+    /// `*` over this owner: every column is read (`column` is `*`).
+    Star,
+}
+
+/// A constant predicate on a column (`status = 'failed'`, `deleted_at IS
+/// NULL`): what a partial index's `WHERE` would say.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Constant {
+    /// The predicate as SQL, qualifiers dropped.
+    pub predicate: String,
+    /// The compared value, unquoted (`None` for `IS NULL`).
+    pub value: Option<String>,
 }
 
 /// One reference to a base relation in the statement (a self-join gives two).
@@ -57,6 +77,9 @@ pub struct ColTarget {
     /// `lower` / `upper` when the use is that function of the column (an
     /// expression index serves it).
     pub func: Option<String>,
+    /// Any other key expression over this owner's columns, as SQL with
+    /// qualifiers dropped (`payload ->> 'id'`); `column` is its first column.
+    pub expr: Option<String>,
 }
 
 /// A column use; `owners` lists the possible base columns per scope,
@@ -67,6 +90,10 @@ pub struct ColumnUse {
     pub column: String,
     pub owners: Vec<Vec<ColTarget>>,
     pub kind: UseKind,
+    /// For an equality with a literal (or `IS NULL`): the constant predicate.
+    pub constant: Option<Constant>,
+    /// Set when the use sits in one branch of an `OR`: (group, branch).
+    pub branch: Option<(u32, u32)>,
 }
 
 /// The statement kinds dbload can give index advice for.
@@ -88,8 +115,11 @@ pub struct Extracted {
     pub uses: Vec<ColumnUse>,
     /// The highest `$n` parameter number (0 when none).
     pub params: usize,
-    /// Predicates no btree index serves, as advice (pattern matching).
+    /// Advice about predicates no index serves (rewrite hints).
     pub hints: Vec<String>,
+    /// For an UPDATE: the columns it sets (an index on one of them makes
+    /// the update non-HOT).
+    pub set_columns: Vec<String>,
 }
 
 /// Why a statement could not be extracted.
@@ -187,6 +217,7 @@ pub fn extract(sql: &str, views: ViewLookup<'_>) -> Result<Extracted, ExtractErr
     }
     let stmt = stmts.remove(0);
     let params = max_param(sql);
+    let mut set_columns = Vec::new();
     let mut x = Extractor {
         views,
         next_inst: 0,
@@ -196,6 +227,8 @@ pub fn extract(sql: &str, views: ViewLookup<'_>) -> Result<Extracted, ExtractErr
         uses: Vec::new(),
         hints: Vec::new(),
         depth: 0,
+        branch: None,
+        or_groups: 0,
     };
     let kind = match &stmt {
         Statement::Query(q) => {
@@ -225,6 +258,17 @@ pub fn extract(sql: &str, views: ViewLookup<'_>) -> Result<Extracted, ExtractErr
             }
             for a in &u.assignments {
                 x.walk_subqueries(&a.value);
+                let names = match &a.target {
+                    AssignmentTarget::ColumnName(n) => vec![n],
+                    AssignmentTarget::Tuple(v) => v.iter().collect(),
+                };
+                for n in names {
+                    if let Some(c) = idents(n).pop()
+                        && !set_columns.contains(&c)
+                    {
+                        set_columns.push(c);
+                    }
+                }
             }
             if let Some(w) = &u.selection {
                 x.predicate(w);
@@ -258,6 +302,7 @@ pub fn extract(sql: &str, views: ViewLookup<'_>) -> Result<Extracted, ExtractErr
         uses: x.uses,
         params,
         hints: x.hints,
+        set_columns,
     })
 }
 
@@ -338,6 +383,9 @@ struct Extractor<'v> {
     uses: Vec<ColumnUse>,
     hints: Vec<String>,
     depth: usize,
+    /// The OR branch being walked, if any.
+    branch: Option<(u32, u32)>,
+    or_groups: u32,
 }
 
 /// Owner tiers for a column: the resolved candidates.
@@ -353,13 +401,120 @@ impl Extractor<'_> {
     }
 
     fn emit(&mut self, column: String, owners: Tiers, kind: UseKind) {
+        self.emit_const(column, owners, kind, None);
+    }
+
+    fn emit_const(
+        &mut self,
+        column: String,
+        owners: Tiers,
+        kind: UseKind,
+        constant: Option<Constant>,
+    ) {
         if !owners.is_empty() {
             self.uses.push(ColumnUse {
                 column,
                 owners,
                 kind,
+                constant,
+                branch: self.branch,
             });
         }
+    }
+
+    /// Record every column an expression names (as [`UseKind::Touch`]):
+    /// dotted names in its text that are not functions or type names and
+    /// resolve in scope. Over-approximates (a subquery's columns may land
+    /// on an outer table of the same column name), which only ever makes a
+    /// covering index less likely.
+    fn touch(&mut self, e: &Expr) {
+        let dialect = PostgreSqlDialect {};
+        let Ok(tokens) = Tokenizer::new(&dialect, &e.to_string()).tokenize() else {
+            return;
+        };
+        let toks: Vec<&Token> = tokens
+            .iter()
+            .filter(|t| {
+                !matches!(
+                    t,
+                    Token::Whitespace(Whitespace::Space | Whitespace::Newline | Whitespace::Tab)
+                )
+            })
+            .collect();
+        let mut i = 0;
+        while i < toks.len() {
+            let Token::Word(_) = toks[i] else {
+                i += 1;
+                continue;
+            };
+            let after_cast = i > 0 && matches!(toks[i - 1], Token::DoubleColon);
+            let mut chain = Vec::new();
+            while let Some(Token::Word(w)) = toks.get(i) {
+                let mut id = Ident::new(w.value.clone());
+                id.quote_style = w.quote_style;
+                chain.push(id);
+                if matches!(toks.get(i + 1), Some(Token::Period)) {
+                    i += 2;
+                } else {
+                    i += 1;
+                    break;
+                }
+            }
+            if after_cast || matches!(toks.get(i), Some(Token::LParen)) || chain.is_empty() {
+                continue;
+            }
+            let ex = if chain.len() == 1 {
+                Expr::Identifier(chain.remove(0))
+            } else {
+                Expr::CompoundIdentifier(chain)
+            };
+            if let Some(tiers) = self.column(&ex)
+                && let Some([t]) = tiers.first().map(Vec::as_slice)
+            {
+                self.uses.push(ColumnUse {
+                    column: t.column.clone(),
+                    owners: vec![vec![t.clone()]],
+                    kind: UseKind::Touch,
+                    constant: None,
+                    branch: None,
+                });
+            }
+        }
+    }
+
+    /// A column, `lower()`/`upper()` of one, or another key expression over
+    /// the columns of a single table reference.
+    fn key(&self, e: &Expr) -> Option<Tiers> {
+        self.column(e).or_else(|| self.expression(e))
+    }
+
+    /// A key expression: every column it names resolves to one base column
+    /// of the same table reference (written under its own name).
+    fn expression(&self, e: &Expr) -> Option<Tiers> {
+        let mut cols = Vec::new();
+        if !predicates::key_columns(e, &mut cols) || cols.is_empty() {
+            return None;
+        }
+        let mut found: Option<ColTarget> = None;
+        for c in cols {
+            let tiers = self.column(c)?;
+            let [t] = tiers.first()?.as_slice() else {
+                return None;
+            };
+            if t.func.is_some() || t.expr.is_some() || t.column != col_name(c) {
+                return None;
+            }
+            match &found {
+                None => found = Some(t.clone()),
+                Some(f) if f.owner == t.owner => {}
+                Some(_) => return None,
+            }
+        }
+        let first = found?;
+        Some(vec![vec![ColTarget {
+            expr: Some(predicates::strip_qualifiers(&e.to_string())),
+            ..first
+        }]])
     }
 
     /// Analyse a query; returns its output columns (for derived tables).
@@ -445,8 +600,48 @@ impl Extractor<'_> {
         }
         if let Some(w) = &sel.selection {
             self.predicate(w);
+            self.touch(w);
+        }
+        if let Some(h) = &sel.having {
+            self.touch(h);
+        }
+        for item in &sel.projection {
+            match item {
+                SelectItem::UnnamedExpr(e)
+                | SelectItem::ExprWithAlias { expr: e, .. }
+                | SelectItem::ExprWithAliases { expr: e, .. } => self.touch(e),
+                SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
+                    let owners: Vec<ColTarget> = self
+                        .scopes
+                        .last()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|e| match &e.source {
+                            Source::Base(o) => Some(ColTarget {
+                                owner: o.clone(),
+                                column: "*".into(),
+                                func: None,
+                                expr: None,
+                            }),
+                            _ => None,
+                        })
+                        .collect();
+                    if !owners.is_empty() {
+                        self.uses.push(ColumnUse {
+                            column: "*".into(),
+                            owners: vec![owners],
+                            kind: UseKind::Star,
+                            constant: None,
+                            branch: None,
+                        });
+                    }
+                }
+            }
         }
         if let GroupByExpr::Expressions(exprs, _) = &sel.group_by {
+            for e in exprs {
+                self.touch(e);
+            }
             let cols: Vec<_> = exprs
                 .iter()
                 .filter_map(|e| self.column(e).map(|t| (col_name(e), t)))
@@ -501,6 +696,9 @@ impl Extractor<'_> {
 
     fn order_by(&mut self, items: &[OrderByExpr], projection: &[SelectItem]) {
         let mut resolved = Vec::new();
+        for it in items {
+            self.touch(&it.expr);
+        }
         for (pos, it) in items.iter().enumerate() {
             let desc = matches!(it.options.sort, Some(OrderBySort::Desc));
             // ORDER BY 2, or ORDER BY an output alias.
@@ -528,7 +726,7 @@ impl Extractor<'_> {
                     .or(Some(&it.expr)),
                 e => Some(e),
             };
-            match expr.and_then(|e| self.column(e).map(|t| (col_name(e), t))) {
+            match expr.and_then(|e| self.key(e).map(|t| (col_name(e), t))) {
                 Some((name, tiers)) => resolved.push((name, tiers, desc, pos)),
                 None => return, // an expression: no plain index serves the order
             }
@@ -570,7 +768,10 @@ impl Extractor<'_> {
                 _ => None,
             };
             match constraint {
-                Some(JoinConstraint::On(e)) => self.predicate(e),
+                Some(JoinConstraint::On(e)) => {
+                    self.predicate(e);
+                    self.touch(e);
+                }
                 Some(JoinConstraint::Using(cols)) => {
                     let scope = self.scopes.last().cloned().unwrap_or_default();
                     for c in cols {
@@ -691,7 +892,7 @@ impl Extractor<'_> {
                     .into_iter()
                     .map(|t| {
                         t.into_iter()
-                            .filter(|c| c.func.is_none())
+                            .filter(|c| c.func.is_none() && c.expr.is_none())
                             .map(|c| ColTarget {
                                 func: Some(name.clone()),
                                 ..c
@@ -751,6 +952,21 @@ impl Extractor<'_> {
                 self.predicate(right);
             }
             Expr::BinaryOp {
+                op: BinaryOperator::Or,
+                ..
+            } if self.branch.is_none() => {
+                // Each branch's uses are tagged: a BitmapOr needs one index per branch.
+                let mut branches = Vec::new();
+                or_branches(e, &mut branches);
+                let group = self.or_groups;
+                self.or_groups += 1;
+                for (i, b) in branches.into_iter().enumerate() {
+                    self.branch = Some((group, i as u32));
+                    self.predicate(b);
+                }
+                self.branch = None;
+            }
+            Expr::BinaryOp {
                 left,
                 op: BinaryOperator::Eq,
                 right,
@@ -768,8 +984,8 @@ impl Extractor<'_> {
                 }
             }
             Expr::BinaryOp { left, op, right } if is_comparison(op) => {
-                let l = self.column(left);
-                let r = self.column(right);
+                let l = self.key(left);
+                let r = self.key(right);
                 match (l, r) {
                     (Some(l), Some(r)) => {
                         if *op == BinaryOperator::Eq {
@@ -779,11 +995,17 @@ impl Extractor<'_> {
                     }
                     (Some(l), None) => {
                         self.walk_subqueries(right);
-                        self.emit(col_name(left), l, comparison_kind(op));
+                        let c = (*op == BinaryOperator::Eq)
+                            .then(|| constant(left, right))
+                            .flatten();
+                        self.emit_const(col_name(left), l, comparison_kind(op), c);
                     }
                     (None, Some(r)) => {
                         self.walk_subqueries(left);
-                        self.emit(col_name(right), r, comparison_kind(op));
+                        let c = (*op == BinaryOperator::Eq)
+                            .then(|| constant(right, left))
+                            .flatten();
+                        self.emit_const(col_name(right), r, comparison_kind(op), c);
                     }
                     (None, None) => {
                         self.walk_subqueries(left);
@@ -791,6 +1013,54 @@ impl Extractor<'_> {
                     }
                 }
             }
+            Expr::BinaryOp { left, op, right } if GinOp::of(op).is_some() => {
+                let g = GinOp::of(op).expect("checked");
+                // `q @@ tsv` is as valid as `tsv @@ q`.
+                let (k, other) = match self.key(left) {
+                    Some(t) => (Some((col_name(left), t)), right),
+                    None if g == GinOp::TextMatch => {
+                        (self.key(right).map(|t| (col_name(right), t)), left)
+                    }
+                    None => (None, right),
+                };
+                self.walk_subqueries(other);
+                if let Some((name, t)) = k {
+                    self.emit(name, t, UseKind::Gin(g));
+                }
+            }
+            Expr::BinaryOp {
+                left,
+                op:
+                    op @ (BinaryOperator::PGRegexMatch
+                    | BinaryOperator::PGRegexIMatch
+                    | BinaryOperator::PGLikeMatch
+                    | BinaryOperator::PGILikeMatch),
+                right,
+            } => {
+                let regex = matches!(
+                    op,
+                    BinaryOperator::PGRegexMatch | BinaryOperator::PGRegexIMatch
+                );
+                let ci = matches!(
+                    op,
+                    BinaryOperator::PGRegexIMatch | BinaryOperator::PGILikeMatch
+                );
+                self.pattern(left, right, ci, regex);
+            }
+            Expr::Like {
+                expr,
+                pattern,
+                negated: false,
+                any: false,
+                ..
+            } => self.pattern(expr, pattern, false, false),
+            Expr::ILike {
+                expr,
+                pattern,
+                negated: false,
+                any: false,
+                ..
+            } => self.pattern(expr, pattern, true, false),
             Expr::Between {
                 expr,
                 negated: false,
@@ -799,7 +1069,7 @@ impl Extractor<'_> {
             } => {
                 self.walk_subqueries(low);
                 self.walk_subqueries(high);
-                if let Some(t) = self.column(expr) {
+                if let Some(t) = self.key(expr) {
                     self.emit(col_name(expr), t, UseKind::Range);
                 }
             }
@@ -816,7 +1086,7 @@ impl Extractor<'_> {
                     InTarget::List(l) => l.iter().for_each(|x| self.walk_subqueries(x)),
                     _ => {}
                 }
-                if let Some(t) = self.column(expr) {
+                if let Some(t) = self.key(expr) {
                     self.emit(col_name(expr), t, UseKind::Eq);
                 }
             }
@@ -827,44 +1097,32 @@ impl Extractor<'_> {
                 ..
             } => {
                 self.walk_subqueries(right);
-                if let Some(t) = self.column(left) {
+                if let Some(t) = self.key(left) {
                     self.emit(col_name(left), t, UseKind::Eq);
                 }
             }
             Expr::IsNull(x) => {
-                if let Some(t) = self.column(x) {
-                    self.emit(col_name(x), t, UseKind::Eq);
-                }
-            }
-            Expr::Like { expr, .. } | Expr::ILike { expr, .. } => {
-                let op = if matches!(e, Expr::Like { .. }) {
-                    "LIKE"
-                } else {
-                    "ILIKE"
-                };
-                let inner = match expr.as_ref() {
-                    Expr::Function(f) => match &f.args {
-                        FunctionArguments::List(l) if l.args.len() == 1 => match &l.args[0] {
-                            FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) => Some(x),
-                            _ => None,
-                        },
-                        _ => None,
-                    },
-                    x => Some(x),
-                };
-                if let Some(x) = inner
-                    && self.column(x).is_some()
-                {
-                    let hint = format!(
-                        "{op} on {expr}: a btree index cannot serve patterns with a parameter \
-                         (or any pattern under a non-C collation); consider pg_trgm with a GIN index"
-                    );
-                    if !self.hints.contains(&hint) {
-                        self.hints.push(hint);
-                    }
+                if let Some(t) = self.key(x) {
+                    let c = Constant {
+                        predicate: format!(
+                            "{} IS NULL",
+                            predicates::strip_qualifiers(&x.to_string())
+                        ),
+                        value: None,
+                    };
+                    self.emit_const(col_name(x), t, UseKind::Eq, Some(c));
                 }
             }
             other => self.walk_subqueries(other),
+        }
+    }
+
+    /// `expr LIKE/ILIKE/~/~* pattern`.
+    fn pattern(&mut self, expr: &Expr, pattern: &Expr, ci: bool, regex: bool) {
+        self.walk_subqueries(pattern);
+        if let Some(t) = self.key(expr) {
+            let shape = predicates::pattern_shape(pattern, ci, regex);
+            self.emit(col_name(expr), t, UseKind::Pattern(shape));
         }
     }
 
@@ -950,6 +1208,7 @@ fn entries_column(entries: &[Entry], col: &str) -> Tiers {
         owner: o.clone(),
         column: col.to_string(),
         func: None,
+        expr: None,
     };
     for e in entries {
         match &e.source {
@@ -984,6 +1243,7 @@ fn source_column(s: &Source, col: &str) -> Option<Tiers> {
             owner: o.clone(),
             column: col.to_string(),
             func: None,
+            expr: None,
         }]]),
         Source::Derived { cols, star } => cols.get(col).cloned().or_else(|| {
             (!star.is_empty()).then(|| {
@@ -993,6 +1253,7 @@ fn source_column(s: &Source, col: &str) -> Option<Tiers> {
                             owner: o.clone(),
                             column: col.to_string(),
                             func: None,
+                            expr: None,
                         })
                         .collect(),
                 ]
@@ -1009,6 +1270,41 @@ fn col_name(e: &Expr) -> String {
         Expr::CompoundIdentifier(p) => p.last().map(norm).unwrap_or_default(),
         _ => String::new(),
     }
+}
+
+/// The branches of a chain of ORs.
+fn or_branches<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
+    match e {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::Or,
+            right,
+        } => {
+            or_branches(left, out);
+            or_branches(right, out);
+        }
+        Expr::Nested(x)
+            if matches!(
+                x.as_ref(),
+                Expr::BinaryOp {
+                    op: BinaryOperator::Or,
+                    ..
+                }
+            ) =>
+        {
+            or_branches(x, out)
+        }
+        other => out.push(other),
+    }
+}
+
+/// `key = literal` as a constant predicate (for a partial index).
+fn constant(key: &Expr, other: &Expr) -> Option<Constant> {
+    let lit = predicates::literal(other)?;
+    Some(Constant {
+        predicate: format!("{} = {lit}", predicates::strip_qualifiers(&key.to_string())),
+        value: predicates::literal_value(other),
+    })
 }
 
 fn is_comparison(op: &BinaryOperator) -> bool {
@@ -1043,6 +1339,7 @@ mod tests {
         let x = extract(sql, &no_views).unwrap();
         x.uses
             .iter()
+            .filter(|u| !matches!(u.kind, UseKind::Touch | UseKind::Star))
             .map(|u| {
                 let o = &u.owners[0];
                 let names: Vec<_> = o.iter().map(|o| o.owner.rel.to_string()).collect();
@@ -1109,8 +1406,22 @@ mod tests {
                 pos: 1
             }
         ));
-        // ORDER BY an expression gives no order use at all.
-        let v = uses("SELECT * FROM t WHERE a = 1 ORDER BY b + 1, c");
+        // ORDER BY an expression: an expression key.
+        let x = extract("SELECT * FROM t WHERE a = 1 ORDER BY t.b + 1, c", &no_views).unwrap();
+        let o = x
+            .uses
+            .iter()
+            .find(|u| {
+                u.kind
+                    == UseKind::OrderBy {
+                        desc: false,
+                        pos: 0,
+                    }
+            })
+            .unwrap();
+        assert_eq!(o.owners[0][0].expr.as_deref(), Some("b + 1"));
+        // ORDER BY an aggregate is no key: no order use at all.
+        let v = uses("SELECT a, count(*) FROM t GROUP BY a ORDER BY count(*), a");
         assert!(!v.iter().any(|u| matches!(u.2, UseKind::OrderBy { .. })));
     }
 
@@ -1181,11 +1492,56 @@ mod tests {
             &no_views,
         )
         .unwrap();
+        let x = Extracted {
+            uses: x
+                .uses
+                .into_iter()
+                .filter(|u| !matches!(u.kind, UseKind::Touch | UseKind::Star))
+                .collect(),
+            ..x
+        };
         assert_eq!(x.uses.len(), 1, "{:?}", x.uses);
         assert_eq!(x.uses[0].owners[0][0].func.as_deref(), Some("lower"));
         assert_eq!(x.uses[0].kind, UseKind::Eq);
         let v = uses("SELECT clinic_id, count(*) FROM invoices GROUP BY clinic_id");
         assert!(has(&v, "clinic_id", "invoices", UseKind::GroupBy));
+    }
+
+    #[test]
+    fn touched_columns_and_star() {
+        let x = extract(
+            "SELECT p.id, lower(p.name) AS n, o.full_name::text FROM pets p \
+             JOIN users o ON o.id = p.owner_id WHERE p.clinic_id = $1 ORDER BY p.created_at",
+            &no_views,
+        )
+        .unwrap();
+        let mut touched: Vec<String> = x
+            .uses
+            .iter()
+            .filter(|u| u.kind == UseKind::Touch)
+            .map(|u| {
+                format!(
+                    "{}.{}",
+                    u.owners[0][0].owner.rel.name, u.owners[0][0].column
+                )
+            })
+            .collect();
+        touched.sort();
+        touched.dedup();
+        assert_eq!(
+            touched,
+            vec![
+                "pets.clinic_id",
+                "pets.created_at",
+                "pets.id",
+                "pets.name",
+                "pets.owner_id",
+                "users.full_name",
+                "users.id"
+            ]
+        );
+        let x = extract("SELECT * FROM pets WHERE id = 1", &no_views).unwrap();
+        assert!(x.uses.iter().any(|u| u.kind == UseKind::Star));
     }
 
     #[test]
@@ -1207,14 +1563,33 @@ mod tests {
             &no_views,
         )
         .unwrap();
-        assert_eq!(x.hints.len(), 1, "{:?}", x.hints);
-        assert!(
-            x.hints[0].starts_with("LIKE on lower(name)"),
-            "{:?}",
-            x.hints
+        let like = x
+            .uses
+            .iter()
+            .find(|u| u.owners[0][0].column == "name")
+            .unwrap();
+        assert_eq!(like.owners[0][0].func.as_deref(), Some("lower"));
+        assert!(matches!(like.kind, UseKind::Pattern(p) if !p.prefix && !p.literal));
+        // jsonb containment: a GIN use; a json expression: a key with a constant.
+        let x = extract(
+            "SELECT * FROM docs d WHERE d.body @> '{\"a\":1}' AND d.body->>'k' = 'x'",
+            &no_views,
+        )
+        .unwrap();
+        assert_eq!(x.uses[0].kind, UseKind::Gin(GinOp::Contains));
+        assert_eq!(x.uses[1].owners[0][0].expr.as_deref(), Some("body ->> 'k'"));
+        assert_eq!(
+            x.uses[1].constant.as_ref().unwrap().predicate,
+            "d.body ->> 'k' = 'x'".replace("d.", "")
         );
-        // json operators are not btree predicates.
-        let v = uses("SELECT * FROM docs WHERE body @> '{\"a\":1}' AND body->>'k' = 'x'");
-        assert!(v.is_empty(), "{v:?}");
+        // OR branches are tagged, one group, two branches.
+        let x = extract("SELECT * FROM t WHERE a = $1 OR b = $1", &no_views).unwrap();
+        let b: Vec<_> = x
+            .uses
+            .iter()
+            .filter(|u| u.kind == UseKind::Eq)
+            .map(|u| u.branch)
+            .collect();
+        assert_eq!(b, vec![Some((0, 0)), Some((0, 1))]);
     }
 }

@@ -14,7 +14,13 @@ use super::names::RelName;
 use super::source::split_sql;
 
 /// Name of the prepared statement used on servers older than 16.
-const STMT: &str = "dbload_whatif";
+pub const STMT: &str = "dbload_whatif";
+/// Name of the index `--verify-build` builds (and rolls back).
+const BUILD_NAME: &str = "dbload_verify_build";
+/// Lock wait allowed to a verify build (it takes a SHARE lock on the table).
+pub const BUILD_LOCK_TIMEOUT: &str = "2s";
+/// Longest a verify build (and its EXPLAIN) may run.
+pub const BUILD_TIMEOUT: &str = "60s";
 
 /// A plan: its total cost and the JSON text (to look for index names).
 #[derive(Debug, Clone)]
@@ -54,6 +60,28 @@ pub async fn explain(
     params: usize,
     server_version: i32,
 ) -> Result<Plan, String> {
+    explain_impl(c, sql, params, server_version, false).await
+}
+
+/// [`explain`] inside a transaction the caller opened (and rolls back):
+/// no BEGIN/ROLLBACK of its own. On servers older than 16 the caller must
+/// `DEALLOCATE` [`STMT`] after its rollback, as PREPARE is not transactional.
+pub async fn explain_in_tx(
+    c: &Client,
+    sql: &str,
+    params: usize,
+    server_version: i32,
+) -> Result<Plan, String> {
+    explain_impl(c, sql, params, server_version, true).await
+}
+
+async fn explain_impl(
+    c: &Client,
+    sql: &str,
+    params: usize,
+    server_version: i32,
+    in_tx: bool,
+) -> Result<Plan, String> {
     if split_sql(sql, "").len() != 1 {
         return Err("the text holds more than one statement".into());
     }
@@ -65,9 +93,13 @@ pub async fn explain(
     } else {
         let nulls = vec!["NULL"; params].join(", ");
         let r = async {
-            c.batch_execute("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan")
-                .await
-                .map_err(server_message)?;
+            c.batch_execute(if in_tx {
+                "SET LOCAL plan_cache_mode = force_generic_plan"
+            } else {
+                "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan"
+            })
+            .await
+            .map_err(server_message)?;
             c.execute(&format!("PREPARE {STMT} AS {sql}"), &[])
                 .await
                 .map_err(server_message)?;
@@ -75,7 +107,9 @@ pub async fn explain(
         }
         .await;
         // PREPARE is not transactional: deallocate whatever happened.
-        let _ = c.batch_execute("ROLLBACK").await;
+        if !in_tx {
+            let _ = c.batch_execute("ROLLBACK").await;
+        }
         let _ = c.batch_execute(&format!("DEALLOCATE {STMT}")).await;
         r?
     };
@@ -137,6 +171,18 @@ pub async fn create_hypo(c: &Client, cand: &Candidate, table: &RelName) -> Resul
     })
 }
 
+/// HypoPG's size estimate of `cand` (created, measured, dropped).
+pub async fn hypo_size(c: &Client, cand: &Candidate) -> Option<i64> {
+    let h = create_hypo(c, cand, &cand.table).await.ok()?;
+    let size = c
+        .query_one("SELECT hypopg_relation_size($1)::int8", &[&h.oid])
+        .await
+        .ok()
+        .map(|r| r.get::<_, i64>(0));
+    drop_hypo(c, &h).await;
+    size
+}
+
 /// Drop one hypothetical index.
 pub async fn drop_hypo(c: &Client, h: &Hypo) {
     let _ = c.execute("SELECT hypopg_drop_index($1)", &[&h.oid]).await;
@@ -177,4 +223,69 @@ pub async fn try_candidates(
         });
     }
     Ok(out)
+}
+
+/// Verify a candidate HypoPG cannot simulate (GIN) by building it for real
+/// inside a transaction that is rolled back, with `extensions` created in
+/// the same transaction (rolled back too), and explaining `sql` with it.
+/// `CREATE INDEX` (not concurrently) holds a SHARE lock on the table until
+/// the rollback: reads go on, writes wait (bounded by [`BUILD_TIMEOUT`]).
+/// Returns the trial, the build time in milliseconds and the index size.
+pub async fn build_trial(
+    c: &Client,
+    cat: &Catalog,
+    sql: &str,
+    params: usize,
+    cand: &Candidate,
+    extensions: &[&str],
+) -> Result<(Trial, u128, Option<i64>), String> {
+    let started = std::time::Instant::now();
+    let r = async {
+        c.batch_execute(&format!(
+            "BEGIN; SET LOCAL lock_timeout = '{BUILD_LOCK_TIMEOUT}'; \
+             SET LOCAL statement_timeout = '{BUILD_TIMEOUT}'"
+        ))
+        .await
+        .map_err(server_message)?;
+        for e in extensions {
+            c.batch_execute(&format!("CREATE EXTENSION IF NOT EXISTS {e}"))
+                .await
+                .map_err(server_message)?;
+        }
+        let ddl = cand.hypo_ddl(&cand.table).replacen(
+            "CREATE INDEX ON",
+            &format!("CREATE INDEX {BUILD_NAME} ON"),
+            1,
+        );
+        c.batch_execute(&ddl).await.map_err(server_message)?;
+        let built = started.elapsed().as_millis();
+        let size = c
+            .query_one(
+                &format!(
+                    "SELECT pg_relation_size(oid) FROM pg_class WHERE relname = '{BUILD_NAME}'"
+                ),
+                &[],
+            )
+            .await
+            .ok()
+            .map(|r| r.get::<_, i64>(0));
+        explain_in_tx(c, sql, params, cat.server_version)
+            .await
+            .map(|p| (p, built, size))
+    }
+    .await;
+    let _ = c.batch_execute("ROLLBACK").await;
+    if cat.server_version < 160000 {
+        let _ = c.batch_execute(&format!("DEALLOCATE {STMT}")).await;
+    }
+    let (plan, built, size) = r?;
+    Ok((
+        Trial {
+            candidate: cand.clone(),
+            cost_after: plan.cost,
+            used: plan.json.contains(BUILD_NAME),
+        },
+        built,
+        size,
+    ))
 }

@@ -31,8 +31,18 @@ pub async fn run(global: &GlobalArgs, args: &AnalyzeArgs) -> anyhow::Result<Exit
             anyhow::bail!("{flag} must be a finite number, 0 or more (got {v})");
         }
     }
+    if args.write_sample.is_some_and(|d| d.is_zero()) {
+        anyhow::bail!("--write-sample must be longer than 0");
+    }
+    let mut results_json: Option<serde_json::Value> = None;
     let input = if let Some(path) = &args.from_results {
         let origin = path.display().to_string();
+        if args.prove {
+            results_json = Some(
+                crate::input::json::read::<serde_json::Value>(path, crate::input::RESULTS)
+                    .map_err(|e| anyhow::anyhow!("--from-results {e}"))?,
+            );
+        }
         let results: crate::stress::StressResults =
             crate::input::json::read(path, crate::input::RESULTS).map_err(|e| {
                 anyhow::anyhow!("--from-results {e} (not a dbload stress results file)")
@@ -48,6 +58,7 @@ pub async fn run(global: &GlobalArgs, args: &AnalyzeArgs) -> anyhow::Result<Exit
         }
         Input::Recorded {
             statements: crate::analyze::source::from_stress_results(&results, &origin),
+            window_secs: results.measured_secs,
             origin,
         }
     } else if let Some(path) = &args.from_file {
@@ -77,6 +88,11 @@ pub async fn run(global: &GlobalArgs, args: &AnalyzeArgs) -> anyhow::Result<Exit
         min_savings_pct: args.min_savings,
         min_cost: args.min_cost,
         use_hypopg: true,
+        verify_build: args.verify_build,
+        verify_build_max_bytes: args.verify_build_max_size,
+        write_sample_secs: args.write_sample.map(|d| d.as_secs_f64()),
+        max_indexes: args.max_indexes,
+        max_size_bytes: args.max_size,
         health: HealthSettings {
             unused_min_bytes: args.unused_min_bytes,
             big_table_rows: args.big_table_rows,
@@ -89,6 +105,31 @@ pub async fn run(global: &GlobalArgs, args: &AnalyzeArgs) -> anyhow::Result<Exit
     let report = analyze(&client, &settings)
         .await
         .with_context(|| format!("analyzing {target}"))?;
+    if args.prove {
+        // The copy needs the database to itself: close this session first.
+        drop(client);
+        let results = results_json.context("--prove: the results file is not JSON")?;
+        let proof =
+            super::prove::prove(&target, &report, &results, args.prove_db.as_deref()).await?;
+        let text = match args.format {
+            AnalyzeFormat::Json => {
+                let mut v = serde_json::to_value(&report)?;
+                v["prove"] = serde_json::to_value(&proof)?;
+                format!("{}\n", serde_json::to_string_pretty(&v)?)
+            }
+            AnalyzeFormat::Table => {
+                analyze_table::render(&report) + &super::prove::render(&proof, false)
+            }
+            AnalyzeFormat::Markdown => {
+                analyze_markdown::render(&report) + &super::prove::render(&proof, true)
+            }
+        };
+        print!("{text}");
+        if args.fail_on_proposals && !report.proposals.is_empty() {
+            return Ok(ExitCode::from(crate::EXIT_FAILED_CHECK));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let text = match args.format {
         AnalyzeFormat::Table => analyze_table::render(&report),
         AnalyzeFormat::Json => analyze_json::render(&report),
@@ -100,6 +141,9 @@ pub async fn run(global: &GlobalArgs, args: &AnalyzeArgs) -> anyhow::Result<Exit
     if args.apply && !report.proposals.is_empty() {
         eprintln!("\nIndexes to create on {target}:");
         for p in &report.proposals {
+            for r in &p.requires {
+                eprintln!("  {r};");
+            }
             eprintln!(
                 "  {};{}",
                 p.ddl,

@@ -8,6 +8,7 @@ mod engine;
 mod live;
 mod local;
 mod migrate;
+mod prove;
 mod regress;
 mod report;
 mod seed;

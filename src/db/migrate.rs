@@ -27,6 +27,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0002_dataset_metadata.sql",
         sql: include_str!("../../migrations/0002_dataset_metadata.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_pet_traits.sql",
+        sql: include_str!("../../migrations/0003_pet_traits.sql"),
+    },
 ];
 
 /// The schema version a fully migrated database has.

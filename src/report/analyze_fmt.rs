@@ -36,14 +36,7 @@ pub fn saved(v: f64) -> String {
 
 /// Bytes in a readable unit.
 pub fn bytes(b: i64) -> String {
-    let b = b as f64;
-    if b >= 1024.0 * 1024.0 * 1024.0 {
-        format!("{:.1} GiB", b / (1024.0 * 1024.0 * 1024.0))
-    } else if b >= 1024.0 * 1024.0 {
-        format!("{:.1} MiB", b / (1024.0 * 1024.0))
-    } else {
-        format!("{:.0} kB", b / 1024.0)
-    }
+    crate::analyze::size::format_size(b)
 }
 
 /// `1234.5 → 12.3` with the cost-after, or `unverified`.
@@ -89,4 +82,41 @@ pub fn with_hints(s: &StatementResult) -> String {
 pub fn noteworthy(s: &StatementResult) -> bool {
     use crate::analyze::model::SkipReason::*;
     !matches!(s.reason, None | Some(Utility) | Some(CatalogOnly))
+}
+
+/// A proposal's extension requirements and verification note, as one
+/// sentence each (empty when there are none).
+pub fn proposal_notes(p: &crate::analyze::model::Proposal) -> String {
+    let mut o = String::new();
+    if !p.requires.is_empty() {
+        o.push_str(&format!(" Needs first: `{}`.", p.requires.join("; ")));
+    }
+    if let Some(n) = &p.verification_note {
+        o.push_str(&format!(" {n}."));
+    }
+    o
+}
+
+/// A proposal's size and write cost in one line (empty when unknown).
+pub fn cost_line(p: &crate::analyze::model::Proposal) -> String {
+    let mut parts = Vec::new();
+    if let Some(b) = p.size_bytes {
+        parts.push(format!("size ≈ {}", bytes(b)));
+    }
+    if let Some(w) = &p.write_cost {
+        let hot = w
+            .hot_update_share
+            .map(|h| format!(", {:.0}% of updates HOT", h * 100.0))
+            .unwrap_or_default();
+        let saved = w
+            .saved_cost_per_sec
+            .map(|s| format!("{s:.0} cost units/s saved vs "))
+            .unwrap_or_default();
+        parts.push(format!(
+            "≈ {:.1} extra index page writes/s at {:.1} rows written/s{hot}; \
+             {saved}{:.0} spent",
+            w.index_writes_per_sec, w.writes_per_sec, w.write_cost_per_sec
+        ));
+    }
+    parts.join("; ")
 }

@@ -3,7 +3,9 @@
 
 use std::fmt::Write;
 
-use super::analyze_fmt::{bytes, costs, ms, noteworthy, saved, short, summary, with_hints};
+use super::analyze_fmt::{
+    bytes, cost_line, costs, ms, noteworthy, proposal_notes, saved, short, summary, with_hints,
+};
 use crate::analyze::model::AnalyzeReport;
 
 use super::md::{code, code_cell};
@@ -32,6 +34,11 @@ pub fn render(r: &AnalyzeReport) -> String {
             code(&p.ddl),
             if p.verified { "" } else { " *(unverified)*" }
         );
+        let _ = writeln!(o, "Kind: {}.{}\n", p.kind, proposal_notes(p));
+        let cl = cost_line(p);
+        if !cl.is_empty() {
+            let _ = writeln!(o, "Cost: {cl}.\n");
+        }
         let _ = writeln!(
             o,
             "Estimated time saved: **{}** over {} statement(s).{}\n",
@@ -57,6 +64,16 @@ pub fn render(r: &AnalyzeReport) -> String {
                 costs(h.cost_before, h.cost_after),
                 h.saving_pct
             );
+        }
+        let _ = writeln!(o);
+    }
+    if let Some(sel) = &r.selection {
+        let _ = writeln!(o, "Budget: {sel}.\n");
+    }
+    if !r.declined.is_empty() {
+        let _ = writeln!(o, "## Declined\n");
+        for d in &r.declined {
+            let _ = writeln!(o, "- `{}`: {}", d.ddl, cell(&d.reason));
         }
         let _ = writeln!(o);
     }
@@ -155,7 +172,6 @@ pub fn render(r: &AnalyzeReport) -> String {
 pub(crate) mod tests {
     use super::*;
     use crate::analyze::model::*;
-    use crate::analyze::names::RelName;
 
     pub(crate) fn sample() -> AnalyzeReport {
         AnalyzeReport {
@@ -166,26 +182,8 @@ pub(crate) mod tests {
             verification: Verification::Hypopg,
             min_savings_pct: 20.0,
             proposals: vec![Proposal {
-                table: "public.medical_records".into(),
-                table_ref: RelName::new(Some("public"), "medical_records"),
-                columns: vec![
-                    IndexColumn {
-                        name: "pet_id".into(),
-                        desc: false,
-                        function: None,
-                    },
-                    IndexColumn {
-                        name: "recorded_at".into(),
-                        desc: true,
-                        function: None,
-                    },
-                ],
-                ddl: "CREATE INDEX CONCURRENTLY ON public.medical_records (pet_id, recorded_at DESC)"
-                    .into(),
-                verified: true,
+                size_bytes: Some(1_081_344),
                 est_time_saved_ms: 1234.5,
-                partitioned: false,
-                write_warning: None,
                 statements: vec![Helped {
                     statement: 0,
                     query: "SELECT * FROM medical_records WHERE pet_id = $1 ORDER BY recorded_at DESC | x".into(),
@@ -195,7 +193,18 @@ pub(crate) mod tests {
                     cost_after: Some(12.3),
                     saving_pct: 99.2,
                 }],
+                ..crate::analyze::model::test_proposal(
+                    "medical_records",
+                    &[("pet_id", false), ("recorded_at", true)],
+                    100,
+                    1500.0,
+                )
             }],
+            declined: vec![crate::analyze::model::Declined {
+                ddl: "CREATE INDEX CONCURRENTLY ON public.audit_log (actor_id)".into(),
+                reason: "write cost: about 120.0 extra index page writes/s".into(),
+            }],
+            selection: Some("1 of 2 proposals kept under --max-indexes 1: the best by net saving".into()),
             statements: vec![
                 StatementResult {
                     id: 0,

@@ -1,7 +1,9 @@
 //! `dbload analyze` (default `--format table`): the report as terminal
 //! tables (comfy-table).
 
-use super::analyze_fmt::{bytes, costs, ms, noteworthy, saved, short, summary, with_hints};
+use super::analyze_fmt::{
+    bytes, cost_line, costs, ms, noteworthy, proposal_notes, saved, short, summary, with_hints,
+};
 use super::table::{Width, right_align, table};
 use crate::analyze::model::AnalyzeReport;
 
@@ -32,9 +34,18 @@ pub fn render(r: &AnalyzeReport) -> String {
             Width::Wrap,
         );
         for (i, p) in r.proposals.iter().enumerate() {
-            let mut ddl = p.ddl.clone();
+            let mut ddl = String::new();
+            for r in &p.requires {
+                ddl.push_str(&format!("{r};\n"));
+            }
+            ddl.push_str(&p.ddl);
             if !p.verified {
                 ddl.push_str("\n(unverified)");
+            }
+            ddl.push_str(&format!("\n[{}]{}", p.kind, proposal_notes(p)));
+            let cl = cost_line(p);
+            if !cl.is_empty() {
+                ddl.push_str(&format!("\n{cl}"));
             }
             if let Some(w) = &p.write_warning {
                 ddl.push_str(&format!("\n⚠ {w}"));
@@ -68,6 +79,15 @@ pub fn render(r: &AnalyzeReport) -> String {
 
     let diag: Vec<_> = r.statements.iter().filter(|s| noteworthy(s)).collect();
     let quiet = r.statements.iter().filter(|s| s.reason.is_some()).count() - diag.len();
+    if let Some(sel) = &r.selection {
+        o.push_str(&format!("budget: {sel}\n"));
+    }
+    if !r.declined.is_empty() {
+        o.push_str("\nDeclined\n");
+        for d in &r.declined {
+            o.push_str(&format!("  {} — {}\n", d.ddl, d.reason));
+        }
+    }
     o.push_str("\nStatements without a proposal\n");
     if !diag.is_empty() {
         let mut t = table(vec!["where", "reason", "detail", "statement"], Width::Wrap);

@@ -104,6 +104,16 @@ impl RowBuf {
         self.buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
     }
 
+    /// `jsonb` (binary format: version 1, then the JSON text) built by a
+    /// closure writing the JSON text; the caller guarantees valid JSON.
+    #[inline]
+    pub fn jsonb_with(&mut self, f: impl FnOnce(&mut BytesMut)) {
+        self.text_with(|b| {
+            b.put_u8(1);
+            f(b);
+        });
+    }
+
     /// `timestamptz`: microseconds since 2000-01-01 00:00 UTC.
     #[inline]
     pub fn ts(&mut self, us: i64) {

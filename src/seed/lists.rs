@@ -154,6 +154,27 @@ pub fn species_body(species: &str) -> (i64, i64, i64) {
     }
 }
 
+/// Allergies recorded in a pet's `traits`.
+pub const ALLERGIES: &[&str] = &[
+    "penicillin",
+    "chicken",
+    "beef",
+    "grass pollen",
+    "flea saliva",
+    "dust mites",
+    "NSAIDs",
+];
+
+/// Chronic conditions recorded in a pet's `traits`.
+pub const CHRONIC: &[&str] = &[
+    "diabetes",
+    "arthritis",
+    "kidney disease",
+    "epilepsy",
+    "hypothyroidism",
+    "heart murmur",
+];
+
 pub const PET_NAMES: &[&str] = &[
     "Bella",
     "Luna",

@@ -46,7 +46,7 @@ pub fn columns(t: Table) -> &'static str {
             "id, clinic_id, email, password_hash, full_name, phone, role, is_active, created_at, last_login_at"
         }
         Table::Pets => {
-            "id, clinic_id, owner_id, name, species, breed, sex, birth_date, weight_kg, microchip, created_at, deceased_at"
+            "id, clinic_id, owner_id, name, species, breed, sex, birth_date, weight_kg, microchip, created_at, deceased_at, traits"
         }
         Table::Services => {
             "id, clinic_id, name, category, duration_min, price_cents, is_public, is_active"
@@ -449,7 +449,7 @@ impl Gen {
         let k = self.pet_keys(p);
         let mut r = self.rng(Table::Pets, p, DETAILS);
         let (species, breeds) = lists::SPECIES[k.species].1;
-        out.row(12);
+        out.row(13);
         out.i64(p as i64 + 1);
         out.i64(k.clinic as i64 + 1);
         out.i64(k.owner as i64 + 1);
@@ -489,6 +489,34 @@ impl Gen {
             Some(d) => out.ts(d),
             None => out.null(),
         }
+        // traits (jsonb; drawn after every other column, so adding it left
+        // them unchanged): 12 % have allergies, 8 % a chronic condition,
+        // cats say whether they live indoors.
+        let allergies: Vec<&str> = if r.pct(12) {
+            let first = r.pick(lists::ALLERGIES);
+            let second = r.pct(25).then(|| r.pick(lists::ALLERGIES));
+            std::iter::once(first)
+                .chain(second.filter(|s| *s != first))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let chronic = r.pct(8).then(|| r.pick(lists::CHRONIC));
+        let indoor = (species == "cat").then(|| r.pct(60));
+        out.jsonb_with(|b| {
+            let mut parts: Vec<String> = Vec::new();
+            if !allergies.is_empty() {
+                let l: Vec<String> = allergies.iter().map(|a| format!("\"{a}\"")).collect();
+                parts.push(format!("\"allergies\": [{}]", l.join(", ")));
+            }
+            if let Some(c) = chronic {
+                parts.push(format!("\"chronic\": \"{c}\""));
+            }
+            if let Some(i) = indoor {
+                parts.push(format!("\"indoor\": {i}"));
+            }
+            b.extend_from_slice(format!("{{{}}}", parts.join(", ")).as_bytes());
+        });
     }
 
     // ---- services --------------------------------------------------------
