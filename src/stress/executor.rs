@@ -75,8 +75,16 @@ pub fn classify(e: &tokio_postgres::Error) -> ErrorClass {
     if e.is_closed() {
         return *b"08";
     }
+    // A refused or reset connection: an I/O error somewhere in the chain.
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if c.is::<std::io::Error>() {
+            return *b"08";
+        }
+        cause = c.source();
+    }
     let s = e.to_string();
-    if s.contains("connection") || s.contains("closed") || s.contains("io error") {
+    if s.contains("connect") || s.contains("closed") || s.contains("io error") {
         *b"08"
     } else {
         *b"CL"

@@ -1,11 +1,13 @@
-//! Faults in the middle of runs: a stall drops arrivals in the seconds it
-//! lasts (not when it ends); a server restart on a throw-away cluster of its
-//! own is counted, backed off, recovered from, and named in the results.
+//! Faults in the middle of runs (the chaos tests): a stall drops arrivals in
+//! the seconds it lasts (not when it ends); a restart, a kill -9 and a
+//! freeze (SIGSTOP) of the server — on a throw-away cluster of their own —
+//! during open and closed runs are counted, backed off, recovered from
+//! within seconds, and judged by the verdict.
 
 use std::time::Duration;
 
 use dbload::db::local::LocalCluster;
-use dbload::stress::{Load, StressConfig};
+use dbload::stress::{Load, StressConfig, StressResults};
 
 use crate::common::{dbload, open_cfg, read_results, run_workload, seeded, temp_home};
 
@@ -67,8 +69,52 @@ async fn arrivals_dropped_by_a_stall_are_counted_while_it_lasts() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_restart_is_backed_off_recovered_and_named() {
+/// What happens to the throw-away cluster in the middle of a run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fault {
+    /// A fast shutdown, down for a while, started again.
+    Restart,
+    /// kill -9 of the postmaster and its children, started again.
+    Kill,
+    /// SIGSTOP of the postmaster and its children for a while, then SIGCONT.
+    Freeze,
+}
+
+/// The postmaster of the cluster and its children.
+fn server_pids(cluster: &LocalCluster) -> Vec<i32> {
+    let pid_file = std::fs::read_to_string(cluster.data_dir().join("postmaster.pid")).unwrap();
+    let pm: i32 = pid_file.lines().next().unwrap().trim().parse().unwrap();
+    let mut pids = vec![pm];
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        let after = &stat[stat.rfind(')').map_or(0, |i| i + 2)..];
+        let ppid: i32 = after
+            .split(' ')
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        if ppid == pm
+            && let Ok(pid) = e.file_name().to_string_lossy().parse()
+        {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+fn signal(pids: &[i32], sig: nix::sys::signal::Signal) {
+    for p in pids {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(*p), sig);
+    }
+}
+
+/// Run `model` for 9 s on a cluster of its own, with `fault` from about
+/// 2.5 s for 2.5 s: the results, dbload's stderr, and the seconds (since
+/// measuring began) at which the server was back.
+async fn faulted_run(model: &[&str], fault: Fault) -> (StressResults, String, f64) {
+    use nix::sys::signal::Signal;
     let home = temp_home();
     let cluster = LocalCluster::new(home.path().to_path_buf()).unwrap();
     let url = cluster.start().await.unwrap().target.to_url_with_password();
@@ -77,53 +123,122 @@ async fn a_server_restart_is_backed_off_recovered_and_named() {
     std::fs::write(&wl, "-- @scenario nap weight=1\nSELECT pg_sleep(0.002);\n").unwrap();
     let out = dir.path().join("r.json");
     let (wl2, out2) = (wl.display().to_string(), out.clone());
+    let args: Vec<String> = model.iter().map(|s| s.to_string()).collect();
     let run = tokio::task::spawn_blocking(move || {
         dbload()
-            .args(["-d", &url, "stress", "-w", &wl2, "--clients", "4"])
-            .args(["--duration", "10s", "--warmup", "0s"])
+            .args(["-d", &url, "stress", "-w", &wl2])
+            .args(&args)
+            .args(["--duration", "9s", "--warmup", "0s"])
             .args(["--out", out2.to_str().unwrap()])
             .assert()
     });
-    // Down from about 2.5 s to 5.5 s.
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    cluster.stop().await.unwrap();
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    cluster.start().await.unwrap();
+    let down = Duration::from_millis(2500);
+    match fault {
+        Fault::Restart => {
+            cluster.stop().await.unwrap();
+            tokio::time::sleep(down).await;
+            cluster.start().await.unwrap();
+        }
+        Fault::Kill => {
+            signal(&server_pids(&cluster), Signal::SIGKILL);
+            tokio::time::sleep(down).await;
+            cluster.start().await.unwrap();
+        }
+        Fault::Freeze => {
+            let pids = server_pids(&cluster);
+            signal(&pids, Signal::SIGSTOP);
+            tokio::time::sleep(down).await;
+            signal(&pids, Signal::SIGCONT);
+        }
+    }
+    let back = std::time::SystemTime::now();
     let a = run.await.unwrap();
     let _ = cluster.stop().await;
     let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
     let r = read_results(&out);
-    let t = &r.totals;
-    // Counted, but not hammered: 4 clients retrying every 20 ms for 3 s
-    // would fail about 600 times; backing off up to 1 s, a few dozen.
-    assert!(t.errors > 0, "the outage is counted: {err}");
-    assert!(
-        t.errors < 200,
-        "{} errors: the clients did not back off",
-        t.errors
-    );
-    // Recovered: calls succeed again in the last seconds.
-    let last = r
-        .intervals
-        .iter()
-        .rev()
-        .take(2)
-        .map(|i| i.calls)
-        .sum::<u64>();
-    assert!(
-        last > 50,
-        "no recovery: {:?}",
-        r.intervals
+    let since_start = back
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        - r.started_at.timestamp_micros() as f64 / 1e6;
+    (r, err, since_start)
+}
+
+/// Restart, kill -9 and freeze the server during open and closed runs: the
+/// run recovers within seconds, counts the outage as connection errors,
+/// writes valid results and a verdict that matches them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_recover_from_restarts_kills_and_freezes() {
+    let mut report = Vec::new();
+    for (model, fault) in [
+        (&["--clients", "4"][..], Fault::Restart),
+        (&["--qps", "150"][..], Fault::Restart),
+        (&["--clients", "4"][..], Fault::Kill),
+        (&["--qps", "150"][..], Fault::Kill),
+        (&["--clients", "4"][..], Fault::Freeze),
+        (&["--qps", "150"][..], Fault::Freeze),
+    ] {
+        let (r, err, back) = faulted_run(model, fault).await;
+        let t = &r.totals;
+        let case = format!("{model:?} {fault:?}");
+        // Recovered: the first second with successful calls after the
+        // server was back.
+        let recovered = r
+            .intervals
             .iter()
-            .map(|i| (i.t, i.calls, i.errors))
-            .collect::<Vec<_>>()
-    );
-    // The server-side view says it covers only part of the run.
-    assert!(
-        r.server_statements_note
-            .as_deref()
-            .is_some_and(|n| n.contains("restarted during the run")),
-        "{:?}",
-        r.server_statements_note
-    );
+            .find(|i| i.t > back && i.calls > 0)
+            .map(|i| i.t - back);
+        report.push(format!(
+            "{case}: recovered after {recovered:?} s, {} calls, {} errors {:?}, max latency {} ms, valid {}",
+            t.calls,
+            t.errors,
+            r.scenarios[0].errors_by_class,
+            t.latency.total.max_us / 1000,
+            r.verdict.valid
+        ));
+        let recovered = recovered.unwrap_or_else(|| panic!("{case}: never recovered: {err}"));
+        assert!(recovered < 5.0, "{case}: recovered after {recovered} s");
+        assert!(!r.interrupted, "{case}");
+        let classes: Vec<&String> = r.scenarios[0].errors_by_class.keys().collect();
+        assert!(
+            classes.iter().all(|c| *c == "08" || *c == "57"),
+            "{case}: outage errors are connection failures: {classes:?}"
+        );
+        if fault == Fault::Freeze {
+            // Nothing fails: the stall is in the latency.
+            assert!(
+                t.latency.total.max_us >= 2_000_000,
+                "{case}: {:?}",
+                t.latency.total
+            );
+        } else {
+            assert!(t.errors > 0, "{case}: the outage is counted");
+            assert!(
+                r.server_statements_note
+                    .as_deref()
+                    .is_some_and(|n| n.contains("restarted during the run")),
+                "{case}: {:?}",
+                r.server_statements_note
+            );
+        }
+        if model[0] == "--clients" {
+            // Backed off: 4 clients retrying every 20 ms for 2.5 s would
+            // fail about 500 times.
+            assert!(t.errors < 200, "{case}: {} errors, no back-off", t.errors);
+        }
+        // The verdict follows the error budget.
+        if t.error_rate > 0.05 {
+            assert!(
+                !r.verdict.valid
+                    && r.verdict
+                        .invalid_reasons
+                        .iter()
+                        .any(|x| x.contains("error budget")),
+                "{case}: {:?}",
+                r.verdict
+            );
+        }
+    }
+    eprintln!("chaos:\n  {}", report.join("\n  "));
 }
