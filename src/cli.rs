@@ -253,7 +253,8 @@ Examples:
 Latency is measured from each arrival's intended start (open model), so
 server stalls show up as queueing, not as fewer samples. Exit codes: 0 pass,
 1 a threshold breached, 2 usage/input/connection error, 3 invalid run (the
-driver could not hold the rate, or Ctrl-C; partial results are still written).";
+driver could not hold the rate, or a stop signal: Ctrl-C, SIGTERM, SIGHUP;
+partial results are still written; a second signal ends at once).";
 
 /// `dbload stress` flags.
 #[derive(Debug, Args, Clone)]

@@ -43,19 +43,16 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<ExitCod
             Command::Seed(a) => super::seed::run(&cli.global, a).await?,
             Command::Stress(a) => super::stress::run(&cli.global, (**a).clone()).await?,
             Command::Analyze(a) => {
-                // seed and stress took over Ctrl-C; make it end the demo here.
-                let guard = tokio::spawn(async {
-                    if tokio::signal::ctrl_c().await.is_ok() {
-                        eprintln!("\ndbload: interrupted");
-                        std::process::exit(crate::EXIT_INVALID_RUN.into());
-                    }
-                });
-                let code = super::analyze::run(&cli.global, a).await;
-                guard.abort();
-                code?
+                // Analyze has nothing partial to write: a signal ends it.
+                super::signals::exit_on_signal()?;
+                super::analyze::run(&cli.global, a).await?
             }
             other => anyhow::bail!("internal error: demo step {other:?} is not a demo step"),
         };
+        if super::signals::received() {
+            eprintln!("\ndbload demo: interrupted; stopping");
+            return Ok(code);
+        }
         if code != ExitCode::SUCCESS {
             if i == 0 {
                 eprintln!("\ndbload demo: the seed step did not complete; stopping");

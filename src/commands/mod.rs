@@ -11,6 +11,7 @@ mod regress;
 mod report;
 mod seed;
 mod shapes;
+mod signals;
 mod stress;
 mod workload;
 

@@ -60,8 +60,9 @@ pub async fn run(global: &GlobalArgs, args: RegressArgs) -> anyhow::Result<ExitC
     if let Some(n) = args.threads {
         crate::stress::config::check_threads(n).map_err(super::engine::flag_error)?;
     }
-    let (stop_rx, ctrl_c) =
-        super::engine::stop_on_ctrl_c("finishing the current run (the results will be invalid)");
+    let stop_rx = super::signals::stop_flag(
+        "finishing the current run and writing the night's partial results (no baseline update)",
+    )?;
     let show = args.progress || std::io::stderr().is_terminal();
     let mut runs = Vec::new();
     for spec in &suite.runs {
@@ -88,7 +89,6 @@ pub async fn run(global: &GlobalArgs, args: RegressArgs) -> anyhow::Result<ExitC
             break;
         }
     }
-    ctrl_c.abort();
 
     let (baseline, mut settings) = assess_inputs(
         base_file.as_ref(),
@@ -153,9 +153,9 @@ pub async fn run(global: &GlobalArgs, args: RegressArgs) -> anyhow::Result<ExitC
 
     if args.update_baseline {
         let path = args.baseline.as_ref().expect("clap: requires --baseline");
-        if results.outcome.invalid_runs > 0 {
+        if results.outcome.invalid_runs > 0 || super::signals::received() {
             eprintln!(
-                "dbload: baseline {} NOT updated: a run is invalid",
+                "dbload: baseline {} NOT updated: a run is invalid or the night was interrupted",
                 path.display()
             );
         } else {

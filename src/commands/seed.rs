@@ -1,5 +1,7 @@
 //! `dbload seed`: validate the flags, resolve the target, run the seed engine
-//! with indicatif progress bars (only on a terminal), print the summary.
+//! with indicatif progress bars (only on a terminal), print the summary. A
+//! stop signal (Ctrl-C, SIGTERM, SIGHUP) abandons the seed: its dataset row
+//! stays incomplete and the next `dbload seed` repairs it.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -17,6 +19,7 @@ pub async fn run(global: &GlobalArgs, args: &SeedArgs) -> anyhow::Result<ExitCod
     // Bad flags fail here, before any connection.
     let plan = SeedPlan::new(args.scale, args.seed, jobs, args.force)?;
     let target = super::resolve_target(global).await?;
+    let mut stop = super::signals::stop_flag("stopping the seed")?;
     eprintln!(
         "dbload: seeding {target}: scale {}, seed {}, {} jobs",
         plan.scale, plan.seed, plan.jobs
@@ -24,7 +27,7 @@ pub async fn run(global: &GlobalArgs, args: &SeedArgs) -> anyhow::Result<ExitCod
     let bars = Arc::new(Bars::new());
     let result = tokio::select! {
         r = seed::seed(&target, &plan, bars.clone()) => r,
-        _ = tokio::signal::ctrl_c() => {
+        _ = stop.wait_for(|v| *v) => {
             bars.clear();
             eprintln!(
                 "error: interrupted; the dataset is marked incomplete in dbload_datasets, \

@@ -1,6 +1,6 @@
 //! `dbload stress` for one run (constant, `--stages`, `--profile`,
 //! `--client-stages`): the flags → a checked [`crate::stress::StressConfig`],
-//! a session on the target, the run with live progress and Ctrl-C, then
+//! a session on the target, the run with live progress and stop signals, then
 //! the results file and the summary. (Searches and sweeps: `capacity.rs`.)
 
 use std::io::IsTerminal;
@@ -39,8 +39,7 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
     let thresholds = engine::thresholds(&exprs, "--threshold", &workload)?;
     let session = engine::open(global, &args, workload).await?;
 
-    let (stop, ctrl_c) =
-        engine::stop_on_ctrl_c("finishing in-flight work and writing partial results");
+    let stop = super::signals::stop_flag("finishing in-flight work and writing partial results")?;
     let show = args.progress || std::io::stderr().is_terminal();
     let soak = shape.as_ref().is_some_and(|s| s.soak);
     let rss = RssSamples::default();
@@ -78,7 +77,6 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
         }
     }
     let run = session.run(&cfg, &thresholds, hooks).await;
-    ctrl_c.abort();
     let mut results = match run {
         Ok(r) => r,
         Err(e) => {

@@ -120,7 +120,7 @@ pub fn build(
     if out.interrupted {
         verdict
             .invalid_reasons
-            .push("interrupted (Ctrl-C): the results are partial".into());
+            .push(super::results::INTERRUPTED.into());
     }
     if cfg.target_qps().is_some() {
         let dropped_frac = ratio(out.dropped, out.scheduled);

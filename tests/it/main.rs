@@ -13,4 +13,5 @@ mod local_cluster;
 mod migrations;
 mod regress;
 mod seed;
+mod signals;
 mod stress;
