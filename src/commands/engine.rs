@@ -100,6 +100,10 @@ pub async fn open(
     args: &StressArgs,
     workload: Workload,
 ) -> anyhow::Result<Session> {
+    if let Some(p) = &args.out {
+        // Checked before the run, not found unwritable after it.
+        super::paths::writable_file(p, "--out")?;
+    }
     let target = super::resolve_target(global).await?;
     if args.workload.is_none() && !args.force {
         require_dataset(&target).await?;

@@ -7,6 +7,7 @@ mod demo;
 mod engine;
 mod local;
 mod migrate;
+mod paths;
 mod regress;
 mod report;
 mod seed;

@@ -175,6 +175,17 @@ pub fn render(r: &RegressResults) -> String {
             r#"      <property name="dataset" value="{}"/>"#,
             escape(&super::dataset_line(&run.results.dataset))
         );
+        // The night's outcome, with the exit code `dbload regress` returns.
+        let _ = writeln!(
+            o,
+            r#"      <property name="dbload_exit_code" value="{}"/>"#,
+            r.outcome.exit_code
+        );
+        let _ = writeln!(
+            o,
+            r#"      <property name="dbload_outcome" value="{}"/>"#,
+            escape(&r.outcome.summary)
+        );
         let _ = writeln!(o, "    </properties>");
         for c in cases {
             let head = format!(

@@ -11,6 +11,7 @@ mod connect;
 mod demo;
 mod local_cluster;
 mod migrations;
+mod nightly;
 mod regress;
 mod seed;
 mod signals;
