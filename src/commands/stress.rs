@@ -1,7 +1,9 @@
 //! `dbload stress` for one run (constant, `--stages`, `--profile`,
 //! `--client-stages`): the flags → a checked [`crate::stress::StressConfig`],
 //! a session on the target, the run with live progress and stop signals, then
-//! the results file and the summary. (Searches and sweeps: `capacity.rs`.)
+//! the results file and the summary, which ends with what limited the run
+//! (`capacity::limit`, from the CPU and server context observed around
+//! it). (Searches and sweeps: `capacity.rs`.)
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -76,7 +78,8 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
             eprintln!("{line}");
         }
     }
-    let run = session.run(&cfg, &thresholds, hooks).await;
+    let (run, cpu, server) =
+        crate::capacity::step::observed(&session, session.run(&cfg, &thresholds, hooks)).await;
     let mut results = match run {
         Ok(r) => r,
         Err(e) => {
@@ -88,18 +91,27 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
     if let Some(s) = &shape {
         shapes::attach(&mut results, s, &rss)?;
     }
+    let limit = crate::capacity::limit::of(&results, &cpu, &server);
+    results
+        .extensions
+        .set("limit", &limit)
+        .map_err(anyhow::Error::msg)?;
 
     engine::write_results(args.out.as_deref(), &results)?;
     match args.format {
         StressFormat::Table => print!(
-            "{}{}",
+            "{}{}\nlimit     {}\nnext      {}\n",
             report::stress_table::render(&results),
-            report::capacity_table::render_stages(&results)
+            report::capacity_table::render_stages(&results),
+            limit.verdict,
+            limit.advice
         ),
         StressFormat::Markdown => print!(
-            "{}{}",
+            "{}{}\n**Limit**: {}. {}\n",
             report::stress_markdown::render(&results),
-            report::capacity_markdown::render_stages(&results)
+            report::capacity_markdown::render_stages(&results),
+            limit.verdict,
+            limit.advice
         ),
         StressFormat::Json => println!("{}", serde_json::to_string_pretty(&results)?),
     }

@@ -16,3 +16,4 @@ mod regress;
 mod seed;
 mod signals;
 mod stress;
+mod verdict;
