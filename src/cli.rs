@@ -104,7 +104,31 @@ Re-running is a no-op. A migration file changed after it was applied is an error
     /// Render stress or regress results as HTML, Markdown or JUnit XML.
     #[command(after_help = REPORT_HELP)]
     Report(ReportArgs),
+    /// Print a shell completion script for dbload (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print dbload's man page (roff), or write one page per command into --dir.
+    #[command(after_help = MAN_HELP)]
+    Man {
+        /// Write dbload.1, dbload-stress.1, … into DIR (created if needed).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
 }
+
+const COMPLETIONS_HELP: &str = "\
+Examples:
+  dbload completions bash > ~/.local/share/bash-completion/completions/dbload
+  dbload completions zsh > ~/.zfunc/_dbload      # with fpath+=~/.zfunc in ~/.zshrc
+  dbload completions fish > ~/.config/fish/completions/dbload.fish";
+
+const MAN_HELP: &str = "\
+Examples:
+  dbload man | man -l -
+  dbload man --dir ~/.local/share/man/man1      # then: man dbload-stress";
 
 const REGRESS_HELP: &str = "\
 Examples:
@@ -160,6 +184,16 @@ pub struct RegressArgs {
     /// one per 4 CPUs; at least 2 for closed-model runs).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// What goes to stdout: the Markdown summary, or regress.json.
+    #[arg(long, value_enum, default_value = "markdown")]
+    pub format: RegressFormat,
+}
+
+/// `--format` of `dbload regress`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RegressFormat {
+    Markdown,
+    Json,
 }
 
 const REPORT_HELP: &str = "\
@@ -235,6 +269,17 @@ pub struct SeedArgs {
     /// DROP existing tables of the same names that dbload did not create.
     #[arg(long)]
     pub force: bool,
+    /// Summary format on stdout.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: SeedFormat,
+}
+
+/// `--format` of `dbload seed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SeedFormat {
+    Table,
+    Csv,
+    Json,
 }
 
 const STRESS_HELP: &str = "\
@@ -382,6 +427,9 @@ pub enum StressFormat {
     Table,
     Json,
     Markdown,
+    /// One row per scenario and a TOTAL row (multi-step modes: the
+    /// representative step).
+    Csv,
 }
 
 #[derive(Debug, Subcommand)]

@@ -250,6 +250,7 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
         StressFormat::Table => print!("{rendered}"),
         StressFormat::Markdown => print!("{md}"),
         StressFormat::Json => println!("{}", serde_json::to_string_pretty(&results)?),
+        StressFormat::Csv => print!("{}", report::csv_summary::stress(&results)),
     }
     Ok(ExitCode::from(results.verdict.exit_code))
 }

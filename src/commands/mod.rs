@@ -4,6 +4,7 @@
 mod analyze;
 mod capacity;
 mod demo;
+mod docs;
 mod engine;
 mod local;
 mod migrate;
@@ -22,6 +23,8 @@ use crate::cli::{Cli, Command, GlobalArgs};
 use crate::db::{Target, local::LocalCluster};
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Box drawing only for a terminal; logs, pipes and CI get plain tables.
+    crate::report::plain_tables(!std::io::IsTerminal::is_terminal(&std::io::stdout()));
     match cli.command {
         Command::Local(cmd) => local::run(cmd).await,
         Command::Migrate => migrate::run(&cli.global).await,
@@ -35,6 +38,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Workload(cmd) => workload::run(&cli.global, cmd).await,
         Command::Regress(args) => regress::run(&cli.global, args).await,
         Command::Report(args) => report::run(args),
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man { dir } => docs::man(dir.as_deref()),
     }
 }
 

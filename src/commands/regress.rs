@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use super::report::{Outputs, assess_inputs, step_summary, write_outputs};
-use crate::cli::{GlobalArgs, RegressArgs};
+use crate::cli::{GlobalArgs, RegressArgs, RegressFormat};
 use crate::regress::assess;
 use crate::regress::compare::{DEFAULT_TAIL_TOLERANCE, DEFAULT_TOLERANCE};
 use crate::regress::model::{SuiteInfo, read_results};
@@ -181,7 +181,10 @@ pub async fn run(global: &GlobalArgs, args: RegressArgs) -> anyhow::Result<ExitC
         },
     )?;
     let md = report::regress_markdown::render(&results);
-    print!("{md}");
+    match args.format {
+        RegressFormat::Markdown => print!("{md}"),
+        RegressFormat::Json => print!("{json}"),
+    }
     step_summary(&md);
 
     eprintln!(

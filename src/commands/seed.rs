@@ -8,10 +8,10 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
-use comfy_table::{CellAlignment, Table as Grid, presets::UTF8_FULL_CONDENSED};
+use comfy_table::{CellAlignment, Table as Grid};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cli::{GlobalArgs, SeedArgs};
+use crate::cli::{GlobalArgs, SeedArgs, SeedFormat};
 use crate::seed::{self, Progress, SeedPlan, SeedReport, Table, plan::human_bytes};
 
 pub async fn run(global: &GlobalArgs, args: &SeedArgs) -> anyhow::Result<ExitCode> {
@@ -49,14 +49,18 @@ pub async fn run(global: &GlobalArgs, args: &SeedArgs) -> anyhow::Result<ExitCod
             .await);
         }
     };
-    println!("{}", render(&report));
+    match args.format {
+        SeedFormat::Table => println!("{}", render(&report)),
+        SeedFormat::Csv => print!("{}", crate::report::csv_summary::seed(&report)),
+        SeedFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
     Ok(ExitCode::SUCCESS)
 }
 
 /// The summary: one line per table, then the phases.
 pub fn render(r: &SeedReport) -> String {
     let mut g = Grid::new();
-    g.load_style(UTF8_FULL_CONDENSED);
+    g.load_style(crate::report::table_style());
     g.set_header(vec![
         "table",
         "rows",
@@ -105,6 +109,19 @@ pub fn render(r: &SeedReport) -> String {
     )
 }
 
+/// A progress rate: whole rows per second, thousands as k, millions as M.
+fn rows_per_sec(r: f64) -> String {
+    if !r.is_finite() || r < 0.0 {
+        "- rows/s".into()
+    } else if r >= 1e6 {
+        format!("{:.2}M rows/s", r / 1e6)
+    } else if r >= 1e4 {
+        format!("{:.0}k rows/s", r / 1e3)
+    } else {
+        format!("{r:.0} rows/s")
+    }
+}
+
 /// indicatif bars per table, drawn only when stderr is a terminal.
 struct Bars {
     multi: MultiProgress,
@@ -151,10 +168,17 @@ impl Progress for Bars {
     }
 
     fn table_started(&self, table: Table, rows: u64) {
+        // indicatif's own {per_sec} prints every decimal of the rate.
         let style = ProgressStyle::with_template(
-            "{prefix:>16} [{bar:30}] {human_pos:>10}/{human_len} rows  {per_sec:>14}  {elapsed}",
+            "{prefix:>16} [{bar:30}] {human_pos:>10}/{human_len} rows  {rate:>14}  {elapsed}",
         )
         .expect("progress template")
+        .with_key(
+            "rate",
+            |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = w.write_str(&rows_per_sec(s.per_sec()));
+            },
+        )
         .progress_chars("=> ");
         let bar = self
             .multi
@@ -180,6 +204,14 @@ impl Progress for Bars {
 mod tests {
     use super::*;
     use crate::seed::TableReport;
+
+    #[test]
+    fn progress_rates_have_no_long_decimals() {
+        assert_eq!(rows_per_sec(123.456_789_012_345), "123 rows/s");
+        assert_eq!(rows_per_sec(45_678.9), "46k rows/s");
+        assert_eq!(rows_per_sec(1_234_567.891_234), "1.23M rows/s");
+        assert_eq!(rows_per_sec(f64::NAN), "- rows/s");
+    }
 
     #[test]
     fn summary_has_a_line_per_table_and_a_total() {

@@ -114,6 +114,7 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
             limit.advice
         ),
         StressFormat::Json => println!("{}", serde_json::to_string_pretty(&results)?),
+        StressFormat::Csv => print!("{}", report::csv_summary::stress(&results)),
     }
     for r in &results.verdict.invalid_reasons {
         eprintln!("dbload: invalid run: {r}");

@@ -1,7 +1,6 @@
 //! `dbload analyze` (default `--format table`): the report as terminal
 //! tables (comfy-table).
 
-use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, ContentArrangement, Table};
 
 use super::analyze_fmt::{bytes, costs, ms, noteworthy, saved, short, summary, with_hints};
@@ -9,7 +8,7 @@ use crate::analyze::model::AnalyzeReport;
 
 fn table(header: Vec<&str>) -> Table {
     let mut t = Table::new();
-    t.load_style(UTF8_FULL_CONDENSED)
+    t.load_style(super::table_style())
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(header);
     if !t.is_tty() {

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
+use comfy_table::{CellAlignment, ContentArrangement, Table};
 
 use super::{pct, rate, us};
 use crate::capacity::model::{CapacityReport, Limit, Shaped, StepResult, Sweep};
@@ -12,7 +12,7 @@ use crate::stress::results::StressResults;
 
 fn table(header: Vec<&str>) -> Table {
     let mut t = Table::new();
-    t.load_style(presets::UTF8_FULL_CONDENSED)
+    t.load_style(super::table_style())
         .set_content_arrangement(ContentArrangement::Disabled)
         .set_header(header);
     t

@@ -8,6 +8,7 @@ pub mod analyze_markdown;
 pub mod analyze_table;
 pub mod capacity_markdown;
 pub mod capacity_table;
+pub mod csv_summary;
 pub mod html;
 pub mod html_charts;
 pub mod junit;
@@ -15,6 +16,35 @@ pub mod regress_markdown;
 pub mod stress_markdown;
 pub mod stress_progress;
 pub mod stress_table;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use comfy_table::{ContentLineStyle, LineStyle, TableStyle, presets};
+
+/// Plain tables (no box drawing) for every terminal table of this process.
+static PLAIN_TABLES: AtomicBool = AtomicBool::new(false);
+
+/// psql's aligned style: `a | b` columns under a `---+---` rule, nothing
+/// else; what logs, pipes and CI get instead of box drawing.
+pub const PLAIN: TableStyle = TableStyle::new()
+    .header_lines(ContentLineStyle::none().junction('|'))
+    .header_separator(LineStyle::none().fill('-').junction('+'))
+    .content_lines(ContentLineStyle::none().junction('|'));
+
+/// Draw tables plainly ([`PLAIN`]) from now on: the command glue asks for
+/// it when stdout is not a terminal.
+pub fn plain_tables(on: bool) {
+    PLAIN_TABLES.store(on, Ordering::Relaxed);
+}
+
+/// The style of every table: box drawing on a terminal, else [`PLAIN`].
+pub fn table_style() -> TableStyle {
+    if PLAIN_TABLES.load(Ordering::Relaxed) {
+        PLAIN
+    } else {
+        presets::UTF8_FULL_CONDENSED
+    }
+}
 
 /// A duration in µs for humans: `840µs`, `12.3ms`, `1.24s`.
 pub fn us(v: u64) -> String {

@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
+use comfy_table::{CellAlignment, ContentArrangement, Table};
 
 use super::{dataset_line, pct, rate, us};
 use crate::stress::Load;
@@ -13,7 +13,7 @@ use crate::stress::results::StressResults;
 
 fn table(header: Vec<&str>) -> Table {
     let mut t = Table::new();
-    t.load_style(presets::UTF8_FULL_CONDENSED)
+    t.load_style(super::table_style())
         .set_content_arrangement(ContentArrangement::Disabled)
         .set_header(header);
     t
