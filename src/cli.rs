@@ -587,8 +587,12 @@ pub struct AnalyzeArgs {
     /// Create the proposed indexes (CREATE INDEX CONCURRENTLY) after asking.
     #[arg(long)]
     pub apply: bool,
-    /// With --apply: do not ask.
-    #[arg(long, short = 'y', requires = "apply")]
+    /// Forget this database's pg_stat_statements entries (after asking) to
+    /// start a clean observation window; run the workload, then analyze.
+    #[arg(long, conflicts_with_all = ["apply", "from_file", "stdin", "from_results"])]
+    pub reset_stats: bool,
+    /// With --apply or --reset-stats: do not ask.
+    #[arg(long, short = 'y')]
     pub yes: bool,
 }
 

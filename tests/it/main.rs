@@ -12,6 +12,7 @@ mod demo;
 mod local_cluster;
 mod migrations;
 mod nightly;
+mod observation;
 mod output;
 mod regress;
 mod seed;
