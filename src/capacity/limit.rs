@@ -223,18 +223,7 @@ pub fn of(r: &StressResults, cpu: &CpuUse, server: &ServerContext) -> RunLimit {
 mod tests {
     use super::*;
     use crate::capacity::server_context::WaitShare;
-
-    fn fixture() -> StressResults {
-        serde_json::from_str(include_str!("../../fixtures/stress_results.json")).unwrap()
-    }
-
-    fn cpu(driver: f64, host: f64) -> CpuUse {
-        CpuUse {
-            driver_cores: Some(driver),
-            host_busy: Some(host),
-            cpus: 2,
-        }
-    }
+    use crate::capacity::step::tests::{cpu, fixture};
 
     fn waiting(event: &str, n: f64) -> ServerContext {
         ServerContext {

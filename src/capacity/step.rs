@@ -211,15 +211,15 @@ pub async fn run(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::stress::threshold;
 
-    fn fixture() -> StressResults {
+    pub(crate) fn fixture() -> StressResults {
         serde_json::from_str(include_str!("../../fixtures/stress_results.json")).unwrap()
     }
 
-    fn cpu(driver: f64, host: f64) -> CpuUse {
+    pub(crate) fn cpu(driver: f64, host: f64) -> CpuUse {
         CpuUse {
             driver_cores: Some(driver),
             host_busy: Some(host),

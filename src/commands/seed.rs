@@ -8,7 +8,6 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
-use comfy_table::{CellAlignment, Table as Grid};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::{GlobalArgs, SeedArgs, SeedFormat};
@@ -59,9 +58,7 @@ pub async fn run(global: &GlobalArgs, args: &SeedArgs) -> anyhow::Result<ExitCod
 
 /// The summary: one line per table, then the phases.
 pub fn render(r: &SeedReport) -> String {
-    let mut g = Grid::new();
-    g.load_style(crate::report::table_style());
-    g.set_header(vec![
+    let mut g = crate::report::table(vec![
         "table",
         "rows",
         "size",
@@ -90,11 +87,7 @@ pub fn render(r: &SeedReport) -> String {
         String::new(),
         String::new(),
     ]);
-    for c in 1..7 {
-        if let Some(col) = g.column_mut(c) {
-            col.set_cell_alignment(CellAlignment::Right);
-        }
-    }
+    crate::report::right_align(&mut g, 1);
     format!(
         "{g}\ntables loaded, indexed and analyzed in {:.1} s ({} at a time), foreign keys {:.1} s; \
          total {:.1} s (the total row counts everything, constraints included)\n\

@@ -4,27 +4,13 @@
 
 use std::fmt::Write;
 
-use comfy_table::{CellAlignment, ContentArrangement, Table};
+use comfy_table::Table;
 
 use super::{pct, rate, us};
 use crate::capacity::model::{CapacityReport, Limit, Shaped, StepResult, Sweep};
 use crate::stress::results::StressResults;
 
-fn table(header: Vec<&str>) -> Table {
-    let mut t = Table::new();
-    t.load_style(super::table_style())
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(header);
-    t
-}
-
-fn right_align(t: &mut Table, from: usize) {
-    for i in from..t.column_count() {
-        if let Some(c) = t.column_mut(i) {
-            c.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-}
+use super::{right_align, table};
 
 /// Per-stage results of a staged run; empty when the run had no stages.
 pub fn render_stages(r: &StressResults) -> String {

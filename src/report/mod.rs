@@ -19,7 +19,9 @@ pub mod stress_table;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use comfy_table::{ContentLineStyle, LineStyle, TableStyle, presets};
+use comfy_table::{
+    CellAlignment, ContentArrangement, ContentLineStyle, LineStyle, Table, TableStyle, presets,
+};
 
 /// Plain tables (no box drawing) for every terminal table of this process.
 static PLAIN_TABLES: AtomicBool = AtomicBool::new(false);
@@ -43,6 +45,24 @@ pub fn table_style() -> TableStyle {
         PLAIN
     } else {
         presets::UTF8_FULL_CONDENSED
+    }
+}
+
+/// A terminal table in [`table_style`] with `header`, never wrapped.
+pub fn table(header: Vec<&str>) -> Table {
+    let mut t = Table::new();
+    t.load_style(table_style())
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(header);
+    t
+}
+
+/// Right-align the columns from `from` on (numbers).
+pub fn right_align(t: &mut Table, from: usize) {
+    for i in from..t.column_count() {
+        if let Some(c) = t.column_mut(i) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
     }
 }
 

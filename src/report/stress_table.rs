@@ -5,28 +5,11 @@
 
 use std::fmt::Write;
 
-use comfy_table::{CellAlignment, ContentArrangement, Table};
-
 use super::{dataset_line, pct, rate, us};
 use crate::stress::Load;
 use crate::stress::results::StressResults;
 
-fn table(header: Vec<&str>) -> Table {
-    let mut t = Table::new();
-    t.load_style(super::table_style())
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(header);
-    t
-}
-
-fn right_align(t: &mut Table, from: usize) {
-    let n = t.column_count();
-    for i in from..n {
-        if let Some(c) = t.column_mut(i) {
-            c.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-}
+use super::{right_align, table};
 
 /// Render the summary.
 pub fn render(r: &StressResults) -> String {

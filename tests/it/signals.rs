@@ -328,17 +328,7 @@ async fn sigterm_during_seed_leaves_it_incomplete_and_a_rerun_repairs_it() {
     let args = ["-d", &url, "seed", "--scale", "0.001", "--seed", "5"];
     let mut run = Running::start(&args);
     run.until("dbload: seeding");
-    loop {
-        let waiting: i64 = c
-            .query_one("SELECT count(*) FROM pg_locks WHERE NOT granted", &[])
-            .await
-            .unwrap()
-            .get(0);
-        if waiting > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::seed::until_blocked(&c).await;
     run.signal(Signal::SIGTERM);
     let (code, err) = tokio::task::spawn_blocking(move || run.finish())
         .await
