@@ -505,8 +505,11 @@ pub enum LocalCommand {
     Stop,
     /// Show version, address, data size and extensions.
     Status {
-        /// Print JSON instead of text.
-        #[arg(long)]
+        /// Output format (one flag name across commands).
+        #[arg(long, value_enum, default_value = "text")]
+        format: StatusFormat,
+        /// Same as --format json.
+        #[arg(long, hide = true)]
         json: bool,
     },
     /// Print the connection URL (for psql, pgbench, your app).
@@ -517,6 +520,13 @@ pub enum LocalCommand {
         #[arg(long, short = 'y')]
         yes: bool,
     },
+}
+
+/// `--format` of `dbload local status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatusFormat {
+    Text,
+    Json,
 }
 
 const ANALYZE_HELP: &str = "\

@@ -113,3 +113,20 @@ async fn stress_summary_as_csv() {
     assert_eq!(&total[0], "TOTAL");
     assert!(total[1].parse::<u64>().unwrap() > 0, "{text}");
 }
+
+/// `--format json` is the one flag name for JSON (`local status --json`
+/// still works).
+#[test]
+fn local_status_speaks_format_json() {
+    let home = crate::common::temp_home();
+    for flag in [&["--format", "json"][..], &["--json"][..]] {
+        let a = dbload()
+            .env("DBLOAD_HOME", home.path())
+            .args(["local", "status"])
+            .args(flag)
+            .assert()
+            .success();
+        let v: serde_json::Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
+        assert_eq!(v["running"], serde_json::json!(false), "{v}");
+    }
+}
