@@ -112,8 +112,8 @@ fn limit_of(r: &StressResults) -> Option<RunLimit> {
 
 /// The comparison table and the verdicts of both runs.
 pub fn render_side_by_side(b: &StressResults, a: &StressResults) -> String {
-    use crate::report::{pct, rate, us};
-    let mut t = crate::report::table(vec!["", "before", "after"]);
+    use crate::report::{pct, rate, table, us};
+    let mut t = table::table(vec!["", "before", "after"], table::Width::Natural);
     let (tb, ta) = (&b.totals, &a.totals);
     t.add_row(vec!["rate".to_string(), rate(tb.rate), rate(ta.rate)]);
     for (name, f) in [
@@ -132,7 +132,7 @@ pub fn render_side_by_side(b: &StressResults, a: &StressResults) -> String {
         pct(tb.error_rate),
         pct(ta.error_rate),
     ]);
-    crate::report::right_align(&mut t, 1);
+    table::right_align_from(&mut t, 1);
     let mut o = format!("\nBefore and after the proposed indexes\n{t}\n");
     for (when, r) in [("before", b), ("after", a)] {
         if let Some(l) = limit_of(r) {

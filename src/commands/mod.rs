@@ -24,7 +24,7 @@ use crate::db::{Target, local::LocalCluster};
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     // Box drawing only for a terminal; logs, pipes and CI get plain tables.
-    crate::report::plain_tables(!std::io::IsTerminal::is_terminal(&std::io::stdout()));
+    crate::report::table::plain_tables(!std::io::IsTerminal::is_terminal(&std::io::stdout()));
     match cli.command {
         Command::Local(cmd) => local::run(cmd).await,
         Command::Migrate => migrate::run(&cli.global).await,

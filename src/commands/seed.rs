@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::{GlobalArgs, SeedArgs, SeedFormat};
+use crate::report::table::{Width, right_align_from, table};
 use crate::seed::{self, Progress, SeedPlan, SeedReport, Table, plan::human_bytes};
 
 pub async fn run(global: &GlobalArgs, args: &SeedArgs) -> anyhow::Result<ExitCode> {
@@ -58,15 +59,18 @@ pub async fn run(global: &GlobalArgs, args: &SeedArgs) -> anyhow::Result<ExitCod
 
 /// The summary: one line per table, then the phases.
 pub fn render(r: &SeedReport) -> String {
-    let mut g = crate::report::table(vec![
-        "table",
-        "rows",
-        "size",
-        "seconds",
-        "rows/s",
-        "index s",
-        "analyze s",
-    ]);
+    let mut g = table(
+        vec![
+            "table",
+            "rows",
+            "size",
+            "seconds",
+            "rows/s",
+            "index s",
+            "analyze s",
+        ],
+        Width::Natural,
+    );
     for t in &r.tables {
         g.add_row(vec![
             t.table.clone(),
@@ -87,7 +91,7 @@ pub fn render(r: &SeedReport) -> String {
         String::new(),
         String::new(),
     ]);
-    crate::report::right_align(&mut g, 1);
+    right_align_from(&mut g, 1);
     format!(
         "{g}\ntables loaded, indexed and analyzed in {:.1} s ({} at a time), foreign keys {:.1} s; \
          total {:.1} s (the total row counts everything, constraints included)\n\

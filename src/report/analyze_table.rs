@@ -1,29 +1,9 @@
 //! `dbload analyze` (default `--format table`): the report as terminal
 //! tables (comfy-table).
 
-use comfy_table::{CellAlignment, ContentArrangement, Table};
-
 use super::analyze_fmt::{bytes, costs, ms, noteworthy, saved, short, summary, with_hints};
+use super::table::{Width, right_align, table};
 use crate::analyze::model::AnalyzeReport;
-
-fn table(header: Vec<&str>) -> Table {
-    let mut t = Table::new();
-    t.load_style(super::table_style())
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(header);
-    if !t.is_tty() {
-        t.set_width(140);
-    }
-    t
-}
-
-fn right(t: &mut Table, cols: &[usize]) {
-    for c in cols {
-        if let Some(col) = t.column_mut(*c) {
-            col.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-}
 
 /// Render the whole report.
 pub fn render(r: &AnalyzeReport) -> String {
@@ -38,16 +18,19 @@ pub fn render(r: &AnalyzeReport) -> String {
     if r.proposals.is_empty() {
         o.push_str("  none\n");
     } else {
-        let mut t = table(vec![
-            "#",
-            "index",
-            "time saved",
-            "statement",
-            "calls",
-            "mean",
-            "cost before → after",
-            "saving",
-        ]);
+        let mut t = table(
+            vec![
+                "#",
+                "index",
+                "time saved",
+                "statement",
+                "calls",
+                "mean",
+                "cost before → after",
+                "saving",
+            ],
+            Width::Wrap,
+        );
         for (i, p) in r.proposals.iter().enumerate() {
             let mut ddl = p.ddl.clone();
             if !p.verified {
@@ -78,7 +61,7 @@ pub fn render(r: &AnalyzeReport) -> String {
                 ]);
             }
         }
-        right(&mut t, &[2, 4, 5, 6, 7]);
+        right_align(&mut t, [2, 4, 5, 6, 7]);
         o.push_str(&t.to_string());
         o.push('\n');
     }
@@ -87,7 +70,7 @@ pub fn render(r: &AnalyzeReport) -> String {
     let quiet = r.statements.iter().filter(|s| s.reason.is_some()).count() - diag.len();
     o.push_str("\nStatements without a proposal\n");
     if !diag.is_empty() {
-        let mut t = table(vec!["where", "reason", "detail", "statement"]);
+        let mut t = table(vec!["where", "reason", "detail", "statement"], Width::Wrap);
         for s in diag {
             t.add_row(vec![
                 s.location.clone(),
@@ -105,7 +88,7 @@ pub fn render(r: &AnalyzeReport) -> String {
 
     let h = &r.health;
     o.push_str("\nIndex health\n");
-    let mut t = table(vec!["finding", "object", "detail"]);
+    let mut t = table(vec!["finding", "object", "detail"], Width::Wrap);
     for d in &h.duplicate_indexes {
         t.add_row(vec![
             "duplicate index".to_string(),

@@ -6,11 +6,10 @@ use std::fmt::Write;
 
 use comfy_table::Table;
 
+use super::table::{Width, right_align_from, table};
 use super::{pct, rate, us};
 use crate::capacity::model::{CapacityReport, Limit, Shaped, StepResult, Sweep};
 use crate::stress::results::StressResults;
-
-use super::{right_align, table};
 
 /// Per-stage results of a staged run; empty when the run had no stages.
 pub fn render_stages(r: &StressResults) -> String {
@@ -18,20 +17,23 @@ pub fn render_stages(r: &StressResults) -> String {
     let Some(stages) = &shaped.stages else {
         return String::new();
     };
-    let mut t = table(vec![
-        "stage",
-        "from s",
-        "to s",
-        "target",
-        "achieved",
-        "calls",
-        "err %",
-        "dropped",
-        "p50",
-        "worst p99",
-        "worst lag p99",
-        "max in-flight",
-    ]);
+    let mut t = table(
+        vec![
+            "stage",
+            "from s",
+            "to s",
+            "target",
+            "achieved",
+            "calls",
+            "err %",
+            "dropped",
+            "p50",
+            "worst p99",
+            "worst lag p99",
+            "max in-flight",
+        ],
+        Width::Natural,
+    );
     let closed = matches!(r.config.load, crate::stress::Load::Closed { .. });
     let unit = |x: f64| {
         if closed {
@@ -62,7 +64,7 @@ pub fn render_stages(r: &StressResults) -> String {
             s.inflight_max.to_string(),
         ]);
     }
-    right_align(&mut t, 1);
+    right_align_from(&mut t, 1);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -136,24 +138,27 @@ pub fn step_line(s: &StepResult) -> String {
 }
 
 fn steps_table(steps: &[StepResult], closed: bool) -> Table {
-    let mut t = table(vec![
-        if closed { "clients" } else { "target" },
-        "achieved",
-        "p50",
-        "p99",
-        "err %",
-        "dropped",
-        "lag p99",
-        "pool wait p99",
-        "exec p99",
-        "driver CPU",
-        "host CPU",
-        "active",
-        "top wait",
-        "commits",
-        "blks read",
-        "result",
-    ]);
+    let mut t = table(
+        vec![
+            if closed { "clients" } else { "target" },
+            "achieved",
+            "p50",
+            "p99",
+            "err %",
+            "dropped",
+            "lag p99",
+            "pool wait p99",
+            "exec p99",
+            "driver CPU",
+            "host CPU",
+            "active",
+            "top wait",
+            "commits",
+            "blks read",
+            "result",
+        ],
+        Width::Natural,
+    );
     for s in steps {
         let db = s.server.db.unwrap_or_default();
         t.add_row(vec![
@@ -179,7 +184,7 @@ fn steps_table(steps: &[StepResult], closed: bool) -> Table {
             outcome(s),
         ]);
     }
-    right_align(&mut t, 0);
+    right_align_from(&mut t, 0);
     t
 }
 
@@ -227,20 +232,23 @@ pub fn render_sweep(sw: &Sweep) -> String {
     }
     if sw.pools.len() > 1 || sw.mode == "find_max" {
         let find_max = sw.mode == "find_max";
-        let mut t = table(vec![
-            "pool",
-            if find_max {
-                "max QPS under SLO"
-            } else {
-                "target"
-            },
-            "achieved",
-            "p50",
-            "p99",
-            "err %",
-            "pool wait p99",
-            "limit / hints",
-        ]);
+        let mut t = table(
+            vec![
+                "pool",
+                if find_max {
+                    "max QPS under SLO"
+                } else {
+                    "target"
+                },
+                "achieved",
+                "p50",
+                "p99",
+                "err %",
+                "pool wait p99",
+                "limit / hints",
+            ],
+            Width::Natural,
+        );
         for p in &sw.pools {
             let rep = p.representative();
             let hint = match (&p.breakpoint, rep) {
@@ -281,7 +289,7 @@ pub fn render_sweep(sw: &Sweep) -> String {
                 hint,
             ]);
         }
-        right_align(&mut t, 0);
+        right_align_from(&mut t, 0);
         let _ = writeln!(
             out,
             "\nPool sizes{}\n{t}",
@@ -325,7 +333,7 @@ pub fn render_capacity(c: &CapacityReport) -> String {
                     .map(|n| format!("{n:.1} clients"))
                     .unwrap_or_else(|| "no peak in reach (κ ≈ 0: levels off)".into())
             );
-            let mut t = table(vec!["clients", "measured", "USL", "error"]);
+            let mut t = table(vec!["clients", "measured", "USL", "error"], Width::Natural);
             for s in &c.steps {
                 if let Some(n) = s.clients {
                     let x = m.throughput(n as f64);
@@ -337,7 +345,7 @@ pub fn render_capacity(c: &CapacityReport) -> String {
                     ]);
                 }
             }
-            right_align(&mut t, 0);
+            right_align_from(&mut t, 0);
             let _ = writeln!(out, "{t}");
         }
         (None, Some(e)) => {

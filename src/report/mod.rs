@@ -16,55 +16,7 @@ pub mod regress_markdown;
 pub mod stress_markdown;
 pub mod stress_progress;
 pub mod stress_table;
-
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use comfy_table::{
-    CellAlignment, ContentArrangement, ContentLineStyle, LineStyle, Table, TableStyle, presets,
-};
-
-/// Plain tables (no box drawing) for every terminal table of this process.
-static PLAIN_TABLES: AtomicBool = AtomicBool::new(false);
-
-/// psql's aligned style: `a | b` columns under a `---+---` rule, nothing
-/// else; what logs, pipes and CI get instead of box drawing.
-pub const PLAIN: TableStyle = TableStyle::new()
-    .header_lines(ContentLineStyle::none().junction('|'))
-    .header_separator(LineStyle::none().fill('-').junction('+'))
-    .content_lines(ContentLineStyle::none().junction('|'));
-
-/// Draw tables plainly ([`PLAIN`]) from now on: the command glue asks for
-/// it when stdout is not a terminal.
-pub fn plain_tables(on: bool) {
-    PLAIN_TABLES.store(on, Ordering::Relaxed);
-}
-
-/// The style of every table: box drawing on a terminal, else [`PLAIN`].
-pub fn table_style() -> TableStyle {
-    if PLAIN_TABLES.load(Ordering::Relaxed) {
-        PLAIN
-    } else {
-        presets::UTF8_FULL_CONDENSED
-    }
-}
-
-/// A terminal table in [`table_style`] with `header`, never wrapped.
-pub fn table(header: Vec<&str>) -> Table {
-    let mut t = Table::new();
-    t.load_style(table_style())
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(header);
-    t
-}
-
-/// Right-align the columns from `from` on (numbers).
-pub fn right_align(t: &mut Table, from: usize) {
-    for i in from..t.column_count() {
-        if let Some(c) = t.column_mut(i) {
-            c.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-}
+pub mod table;
 
 /// Columns of durations (µs) in one unit each, chosen by the column's
 /// largest value (µs below 1 ms, ms below 10 s, else s) and named in the

@@ -5,11 +5,10 @@
 
 use std::fmt::Write;
 
+use super::table::{Width, right_align_from, table};
 use super::{dataset_line, pct, rate};
 use crate::stress::Load;
 use crate::stress::results::StressResults;
-
-use super::{right_align, table};
 
 /// Render the summary.
 pub fn render(r: &StressResults) -> String {
@@ -79,13 +78,13 @@ pub fn render(r: &StressResults) -> String {
     );
     let mut header = vec!["scenario", "calls", "rate", "err %"];
     header.extend(units.iter().map(String::as_str));
-    let mut t = table(header);
+    let mut t = table(header, Width::Natural);
     for ((name, calls, rt, er), c) in named.iter().zip(cells) {
         let mut row = vec![name.clone(), calls.to_string(), rate(*rt), pct(*er)];
         row.extend(c);
         t.add_row(row);
     }
-    right_align(&mut t, 1);
+    right_align_from(&mut t, 1);
     let _ = writeln!(
         out,
         "\nLatency from the intended start (µs resolution, 1 % precision)\n{t}"
@@ -118,13 +117,13 @@ pub fn render(r: &StressResults) -> String {
     );
     let mut header = vec!["scenario"];
     header.extend(units.iter().map(String::as_str));
-    let mut t = table(header);
+    let mut t = table(header, Width::Natural);
     for ((name, ..), c) in named.iter().zip(cells) {
         let mut row = vec![name.clone()];
         row.extend(c);
         t.add_row(row);
     }
-    right_align(&mut t, 1);
+    right_align_from(&mut t, 1);
     let _ = writeln!(
         out,
         "\nWhere the time went: schedule lag + pool wait + execution\n{t}"
@@ -179,13 +178,16 @@ pub fn render(r: &StressResults) -> String {
 
     match &r.server_statements {
         Some(v) if !v.is_empty() => {
-            let mut t = table(vec![
-                "server: top statements by time",
-                "calls",
-                "total",
-                "mean",
-                "rows",
-            ]);
+            let mut t = table(
+                vec![
+                    "server: top statements by time",
+                    "calls",
+                    "total",
+                    "mean",
+                    "rows",
+                ],
+                Width::Natural,
+            );
             for s in v.iter().take(8) {
                 let q: String = s.query.split_whitespace().collect::<Vec<_>>().join(" ");
                 let q = if q.chars().count() > 70 {
@@ -201,7 +203,7 @@ pub fn render(r: &StressResults) -> String {
                     s.rows.to_string(),
                 ]);
             }
-            right_align(&mut t, 1);
+            right_align_from(&mut t, 1);
             let _ = writeln!(out, "\n{t}");
         }
         Some(_) => {}
