@@ -1,18 +1,27 @@
 //! What limited a run, in one line, with advice that fits it: the verdict
 //! that ends a plain `dbload stress` summary. Reads the same evidence a
-//! search step is judged on ([`super::step::judge`]): the latency split
+//! search step is judged on (`step::judge`): the latency split
 //! (schedule lag, pool wait, execution), the driver's and host's CPU
 //! ([`super::procstat`]) and the server's active backends and wait events
-//! ([`super::server_context`]).
+//! ([`super::server_context`]). The thresholds of those signs live here;
+//! `step` uses them too.
 
 use serde::{Deserialize, Serialize};
 
 use super::procstat::CpuUse;
 use super::server_context::ServerContext;
-use super::step::{
-    DRIVER_CPU_SHARE, DRIVER_LAG_P99_US, DRIVER_STARVED_SHARE, HOST_BUSY, HOST_STARVED,
-};
 use crate::stress::results::StressResults;
+
+/// Schedule lag p99 (µs) above which the driver did not start work on time.
+pub const DRIVER_LAG_P99_US: u64 = 5_000;
+/// Share of the CPUs the driver may use before it counts as saturated.
+pub const DRIVER_CPU_SHARE: f64 = 0.9;
+/// Host CPU busy share from which a late driver counts as starved by others.
+pub const HOST_STARVED: f64 = 0.95;
+/// A driver using less than this share of the CPUs is not its own limit.
+pub const DRIVER_STARVED_SHARE: f64 = 0.25;
+/// Host CPU busy share from which a CPU-bound hint is given.
+pub const HOST_BUSY: f64 = 0.9;
 
 /// Who set the pace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,10 +229,23 @@ pub fn of(r: &StressResults, cpu: &CpuUse, server: &ServerContext) -> RunLimit {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::capacity::server_context::WaitShare;
-    use crate::capacity::step::tests::{cpu, fixture};
+
+    /// A stored open-model run (shared with the step tests).
+    pub(crate) fn fixture() -> StressResults {
+        serde_json::from_str(include_str!("../../fixtures/stress_results.json")).unwrap()
+    }
+
+    /// CPU readings on a 2-CPU host.
+    pub(crate) fn cpu(driver: f64, host: f64) -> CpuUse {
+        CpuUse {
+            driver_cores: Some(driver),
+            host_busy: Some(host),
+            cpus: 2,
+        }
+    }
 
     fn waiting(event: &str, n: f64) -> ServerContext {
         ServerContext {

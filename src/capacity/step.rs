@@ -14,16 +14,9 @@ use super::server_context::{Sampler, ServerContext};
 use crate::stress::results::{StressResults, ThresholdResult};
 use crate::stress::{Hooks, Load, Session, StressConfig, StressError, Threshold};
 
-/// Schedule lag p99 (µs) above which the driver did not start work on time.
-pub const DRIVER_LAG_P99_US: u64 = 5_000;
-/// Share of the CPUs the driver may use before it counts as saturated.
-pub const DRIVER_CPU_SHARE: f64 = 0.9;
-/// Host CPU busy share from which a late driver counts as starved by others.
-pub const HOST_STARVED: f64 = 0.95;
-/// A driver using less than this share of the CPUs is not its own limit.
-pub const DRIVER_STARVED_SHARE: f64 = 0.25;
-/// Host CPU busy share from which a CPU-bound hint is given.
-pub const HOST_BUSY: f64 = 0.9;
+pub use super::limit::{
+    DRIVER_CPU_SHARE, DRIVER_LAG_P99_US, DRIVER_STARVED_SHARE, HOST_BUSY, HOST_STARVED,
+};
 
 /// Everything the steps of a search or sweep share.
 pub struct StepEnv<'a> {
@@ -211,21 +204,10 @@ pub async fn run(
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
+    use crate::capacity::limit::tests::{cpu, fixture};
     use crate::stress::threshold;
-
-    pub(crate) fn fixture() -> StressResults {
-        serde_json::from_str(include_str!("../../fixtures/stress_results.json")).unwrap()
-    }
-
-    pub(crate) fn cpu(driver: f64, host: f64) -> CpuUse {
-        CpuUse {
-            driver_cores: Some(driver),
-            host_busy: Some(host),
-            cpus: 2,
-        }
-    }
 
     #[test]
     fn tells_the_database_from_the_driver() {

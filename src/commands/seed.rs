@@ -51,7 +51,7 @@ pub async fn run(global: &GlobalArgs, args: &SeedArgs) -> anyhow::Result<ExitCod
     };
     match args.format {
         SeedFormat::Table => println!("{}", render(&report)),
-        SeedFormat::Csv => print!("{}", crate::report::csv_summary::seed(&report)),
+        SeedFormat::Csv => print!("{}", render_csv(&report)),
         SeedFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
     }
     Ok(ExitCode::SUCCESS)
@@ -117,6 +117,47 @@ fn rows_per_sec(r: f64) -> String {
     } else {
         format!("{r:.0} rows/s")
     }
+}
+
+/// A seed: per table and TOTAL, rows, bytes, seconds and rows per second.
+pub fn render_csv(r: &SeedReport) -> String {
+    let per_s = |rows: u64, secs: f64| format!("{:.0}", rows as f64 / secs.max(1e-9));
+    let mut rows: Vec<Vec<String>> = r
+        .tables
+        .iter()
+        .map(|t| {
+            vec![
+                t.table.clone(),
+                t.rows.to_string(),
+                t.bytes.to_string(),
+                format!("{:.3}", t.load_seconds),
+                per_s(t.rows, t.load_seconds),
+                format!("{:.3}", t.index_seconds),
+                format!("{:.3}", t.analyze_seconds),
+            ]
+        })
+        .collect();
+    rows.push(vec![
+        "TOTAL".into(),
+        r.total_rows().to_string(),
+        r.total_bytes().to_string(),
+        format!("{:.3}", r.total_seconds),
+        per_s(r.total_rows(), r.total_seconds),
+        String::new(),
+        String::new(),
+    ]);
+    crate::report::csv_summary::write(
+        &[
+            "table",
+            "rows",
+            "bytes",
+            "load_s",
+            "rows_per_s",
+            "index_s",
+            "analyze_s",
+        ],
+        rows,
+    )
 }
 
 /// indicatif bars per table, drawn only when stderr is a terminal.

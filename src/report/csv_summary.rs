@@ -1,15 +1,16 @@
-//! `--format csv`: the stress and seed summaries as CSV (RFC 4180, via the
-//! `csv` crate), one row per scenario or table plus a TOTAL row, each
-//! duration column in one unit named in its header.
+//! `--format csv`: CSV text (RFC 4180, via the `csv` crate), and the
+//! stress summary as CSV: one row per scenario plus a TOTAL row, each
+//! duration column in ms, named in its header. (The seed's CSV is built by
+//! its glue, `commands::seed`, with [`write`].)
 
-use crate::seed::SeedReport;
 use crate::stress::results::{Latency, StressResults};
 
 fn ms(us: u64) -> String {
     format!("{:.3}", us as f64 / 1000.0)
 }
 
-fn write(header: &[&str], rows: Vec<Vec<String>>) -> String {
+/// `header` and `rows` as CSV text.
+pub fn write(header: &[&str], rows: Vec<Vec<String>>) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     // Writing to memory cannot fail.
     let _ = w.write_record(header);
@@ -81,47 +82,6 @@ pub fn stress(r: &StressResults) -> String {
             "lag_p99_ms",
             "pool_wait_p99_ms",
             "exec_p99_ms",
-        ],
-        rows,
-    )
-}
-
-/// A seed: per table and TOTAL, rows, bytes, seconds and rows per second.
-pub fn seed(r: &SeedReport) -> String {
-    let per_s = |rows: u64, secs: f64| format!("{:.0}", rows as f64 / secs.max(1e-9));
-    let mut rows: Vec<Vec<String>> = r
-        .tables
-        .iter()
-        .map(|t| {
-            vec![
-                t.table.clone(),
-                t.rows.to_string(),
-                t.bytes.to_string(),
-                format!("{:.3}", t.load_seconds),
-                per_s(t.rows, t.load_seconds),
-                format!("{:.3}", t.index_seconds),
-                format!("{:.3}", t.analyze_seconds),
-            ]
-        })
-        .collect();
-    rows.push(vec![
-        "TOTAL".into(),
-        r.total_rows().to_string(),
-        r.total_bytes().to_string(),
-        format!("{:.3}", r.total_seconds),
-        per_s(r.total_rows(), r.total_seconds),
-        String::new(),
-        String::new(),
-    ]);
-    write(
-        &[
-            "table",
-            "rows",
-            "bytes",
-            "load_s",
-            "rows_per_s",
-            "index_s",
-            "analyze_s",
         ],
         rows,
     )

@@ -298,7 +298,7 @@ impl StressResults {
             self.verdict.invalid_reasons.insert(0, INTERRUPTED.into());
         }
         self.verdict.valid = false;
-        self.verdict.exit_code = crate::EXIT_INVALID_RUN;
+        self.verdict.exit_code = 3; // EXIT_INVALID_RUN (the stress engine does not import the crate root)
     }
 }
 
