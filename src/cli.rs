@@ -349,6 +349,11 @@ pub struct StressArgs {
     /// Print live progress each second even when stderr is not a terminal.
     #[arg(long)]
     pub progress: bool,
+    /// Print live progress every DURATION (as pgbench -P; implies
+    /// --progress): the window's rate and errors, the median of its seconds'
+    /// p50 and its worst second's p99.
+    #[arg(short = 'P', long = "progress-interval", value_name = "DURATION", value_parser = parse_duration)]
+    pub progress_interval: Option<std::time::Duration>,
     /// Seed for arrivals, the scenario mix and parameters (default: random).
     #[arg(long)]
     pub seed: Option<u64>,

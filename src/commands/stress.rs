@@ -34,6 +34,12 @@ fn banner(name: &str, target: &crate::db::Target, cfg: &StressConfig, threads: u
 }
 
 pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCode> {
+    if args
+        .progress_interval
+        .is_some_and(|d| d < std::time::Duration::from_secs(1))
+    {
+        anyhow::bail!("--progress-interval must be at least 1s (progress is sampled each second)");
+    }
     let shape = shapes::shape(&args)?;
     let cfg = engine::config(&args, shape.as_ref())?;
     let workload = super::workload::load(args.workload.as_deref(), "--workload")?;
@@ -42,7 +48,10 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
     let session = engine::open(global, &args, workload).await?;
 
     let stop = super::signals::stop_flag("finishing in-flight work and writing partial results")?;
-    let show = args.progress || std::io::stderr().is_terminal();
+    let show = args.progress || args.progress_interval.is_some() || std::io::stderr().is_terminal();
+    let mut window = args
+        .progress_interval
+        .map(report::stress_progress::Window::new);
     let soak = shape.as_ref().is_some_and(|s| s.soak);
     let rss = RssSamples::default();
     let rss_hook = rss.clone();
@@ -54,7 +63,13 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
                     shapes::sample_rss(&rss_hook);
                 }
                 if show {
-                    eprintln!("{}", report::stress_progress::line(s, target_qps));
+                    let merged = match window.as_mut() {
+                        Some(w) => w.push(s),
+                        None => Some(s.clone()),
+                    };
+                    if let Some(m) = merged {
+                        eprintln!("{}", report::stress_progress::line(&m, target_qps));
+                    }
                 }
             }) as IntervalHook
         }),

@@ -130,3 +130,37 @@ fn local_status_speaks_format_json() {
         assert_eq!(v["running"], serde_json::json!(false), "{v}");
     }
 }
+
+/// `-P 2s` (as pgbench): one progress line per two seconds, not per second;
+/// under a second is refused before anything connects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_every_interval() {
+    let db = seeded().await;
+    let url = db.url();
+    let a = tokio::task::spawn_blocking(move || {
+        dbload()
+            .args(["-d", &url, "stress", "--force", "--qps", "20"])
+            .args(["--duration", "4s", "--warmup", "0s", "-P", "2s"])
+            .assert()
+            .success()
+    })
+    .await
+    .unwrap();
+    let err = crate::common::stderr_of(&a);
+    let lines = err.lines().filter(|l| l.contains("achieved")).count();
+    assert!((1..=3).contains(&lines), "{lines} progress lines:\n{err}");
+    let bad = dbload()
+        .args([
+            "-d",
+            "postgresql://nobody@127.0.0.1:1/x",
+            "stress",
+            "--qps",
+            "5",
+            "-P",
+            "500ms",
+        ])
+        .assert();
+    assert_eq!(bad.get_output().status.code(), Some(2));
+    let e = crate::common::stderr_of(&bad);
+    assert!(e.contains("--progress-interval must be at least 1s"), "{e}");
+}
