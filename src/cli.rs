@@ -104,7 +104,31 @@ Re-running is a no-op. A migration file changed after it was applied is an error
     /// Render stress or regress results as HTML, Markdown or JUnit XML.
     #[command(after_help = REPORT_HELP)]
     Report(ReportArgs),
+    /// Print a shell completion script for dbload (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print dbload's man page (roff), or write one page per command into --dir.
+    #[command(after_help = MAN_HELP)]
+    Man {
+        /// Write dbload.1, dbload-stress.1, … into DIR (created if needed).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
 }
+
+const COMPLETIONS_HELP: &str = "\
+Examples:
+  dbload completions bash > ~/.local/share/bash-completion/completions/dbload
+  dbload completions zsh > ~/.zfunc/_dbload      # with fpath+=~/.zfunc in ~/.zshrc
+  dbload completions fish > ~/.config/fish/completions/dbload.fish";
+
+const MAN_HELP: &str = "\
+Examples:
+  dbload man | man -l -
+  dbload man --dir ~/.local/share/man/man1      # then: man dbload-stress";
 
 const REGRESS_HELP: &str = "\
 Examples:
@@ -162,6 +186,16 @@ pub struct RegressArgs {
     pub threads: Option<usize>,
     #[command(flatten)]
     pub metrics: MetricsArgs,
+    /// What goes to stdout: the Markdown summary, or regress.json.
+    #[arg(long, value_enum, default_value = "markdown")]
+    pub format: RegressFormat,
+}
+
+/// `--format` of `dbload regress`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RegressFormat {
+    Markdown,
+    Json,
 }
 
 const REPORT_HELP: &str = "\
@@ -237,6 +271,17 @@ pub struct SeedArgs {
     /// DROP existing tables of the same names that dbload did not create.
     #[arg(long)]
     pub force: bool,
+    /// Summary format on stdout.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: SeedFormat,
+}
+
+/// `--format` of `dbload seed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SeedFormat {
+    Table,
+    Csv,
+    Json,
 }
 
 const STRESS_HELP: &str = "\
@@ -255,7 +300,8 @@ Examples:
 Latency is measured from each arrival's intended start (open model), so
 server stalls show up as queueing, not as fewer samples. Exit codes: 0 pass,
 1 a threshold breached, 2 usage/input/connection error, 3 invalid run (the
-driver could not hold the rate, or Ctrl-C; partial results are still written).";
+driver could not hold the rate, or a stop signal: Ctrl-C, SIGTERM, SIGHUP;
+partial results are still written; a second signal ends at once).";
 
 /// `dbload stress` flags.
 #[derive(Debug, Args, Clone)]
@@ -305,6 +351,11 @@ pub struct StressArgs {
     /// Print live progress each second even when stderr is not a terminal.
     #[arg(long)]
     pub progress: bool,
+    /// Print live progress every DURATION (as pgbench -P; implies
+    /// --progress): the window's rate and errors, the median of its seconds'
+    /// p50 and its worst second's p99.
+    #[arg(short = 'P', long = "progress-interval", value_name = "DURATION", value_parser = parse_duration)]
+    pub progress_interval: Option<std::time::Duration>,
     /// Seed for arrivals, the scenario mix and parameters (default: random).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -402,6 +453,9 @@ pub enum StressFormat {
     Table,
     Json,
     Markdown,
+    /// One row per scenario and a TOTAL row (multi-step modes: the
+    /// representative step).
+    Csv,
 }
 
 #[derive(Debug, Subcommand)]
@@ -477,8 +531,11 @@ pub enum LocalCommand {
     Stop,
     /// Show version, address, data size and extensions.
     Status {
-        /// Print JSON instead of text.
-        #[arg(long)]
+        /// Output format (one flag name across commands).
+        #[arg(long, value_enum, default_value = "text")]
+        format: StatusFormat,
+        /// Same as --format json.
+        #[arg(long, hide = true)]
         json: bool,
     },
     /// Print the connection URL (for psql, pgbench, your app).
@@ -489,6 +546,13 @@ pub enum LocalCommand {
         #[arg(long, short = 'y')]
         yes: bool,
     },
+}
+
+/// `--format` of `dbload local status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatusFormat {
+    Text,
+    Json,
 }
 
 const ANALYZE_HELP: &str = "\
@@ -559,8 +623,12 @@ pub struct AnalyzeArgs {
     /// Create the proposed indexes (CREATE INDEX CONCURRENTLY) after asking.
     #[arg(long)]
     pub apply: bool,
-    /// With --apply: do not ask.
-    #[arg(long, short = 'y', requires = "apply")]
+    /// Forget this database's pg_stat_statements entries (after asking) to
+    /// start a clean observation window; run the workload, then analyze.
+    #[arg(long, conflicts_with_all = ["apply", "from_file", "stdin", "from_results"])]
+    pub reset_stats: bool,
+    /// With --apply or --reset-stats: do not ask.
+    #[arg(long, short = 'y')]
     pub yes: bool,
     /// Verify GIN candidates (trigram, jsonb, arrays, full text), which HypoPG
     /// cannot simulate, by building each for real inside a transaction that is

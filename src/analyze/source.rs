@@ -40,15 +40,14 @@ pub struct PgssFilter {
     pub top: usize,
 }
 
-/// Read the statements of the current database from `pg_stat_statements`,
-/// grouped by query text (several users/top-level flags give several
-/// rows), ranked by total execution time. dbload's own statements (HypoPG
-/// calls, its what-if prepared statement, its bookkeeping tables) are left
-/// out, and typed-literal placeholders (`interval $2`) are made plannable.
-pub async fn from_pgss(
-    c: &Client,
-    filter: PgssFilter,
-) -> Result<Vec<WorkloadStatement>, SourceError> {
+/// Utility statements (DDL, COPY, ANALYZE, transaction control…): nothing
+/// an index serves, and what migrations and the seed send; left out.
+const UTILITY: &str = "^\\s*(CREATE|ALTER|DROP|COPY|ANALYZE|VACUUM|TRUNCATE|CLUSTER|REINDEX|\
+    REFRESH|COMMENT|GRANT|REVOKE|LOCK|BEGIN|START|COMMIT|END|ROLLBACK|SAVEPOINT|RELEASE|SET|\
+    RESET|SHOW|DISCARD|DEALLOCATE|CHECKPOINT|LISTEN|NOTIFY|UNLISTEN)\\M";
+
+/// The current database's name when `pg_stat_statements` can be read there.
+async fn pgss_available(c: &Client) -> Result<String, SourceError> {
     let row = c
         .query_one(
             "SELECT current_setting('server_version_num')::int, current_database()::text, \
@@ -64,6 +63,33 @@ pub async fn from_pgss(
     if !row.get::<_, bool>(2) {
         return Err(SourceError::NoPgss(db));
     }
+    Ok(db)
+}
+
+/// Forget the current database's `pg_stat_statements` entries (and only
+/// its own): a clean observation window. Returns the database's name.
+pub async fn reset_pgss(c: &Client) -> Result<String, SourceError> {
+    let db = pgss_available(c).await?;
+    c.batch_execute(
+        "SELECT pg_stat_statements_reset(0, \
+         (SELECT oid FROM pg_database WHERE datname = current_database()), 0)",
+    )
+    .await?;
+    Ok(db)
+}
+
+/// Read the statements of the current database from `pg_stat_statements`,
+/// grouped by query text (several users/top-level flags give several
+/// rows), ranked by total execution time. dbload's own statements (HypoPG
+/// calls, its what-if prepared statement, its bookkeeping tables, and what
+/// it marks `/* dbload */`: the seed's DDL, COPY and ANALYZE, the stress
+/// model's start-up queries) and utility statements (migrations' DDL) are
+/// left out, and typed-literal placeholders (`interval $2`) are made plannable.
+pub async fn from_pgss(
+    c: &Client,
+    filter: PgssFilter,
+) -> Result<Vec<WorkloadStatement>, SourceError> {
+    pgss_available(c).await?;
     let rows = c
         .query(
             "SELECT min(queryid)::text, query, sum(calls)::bigint, sum(total_exec_time)::float8, \
@@ -72,6 +98,7 @@ pub async fn from_pgss(
              WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
                AND query NOT LIKE '%hypopg%' AND query NOT LIKE '%dbload_whatif%' \
                AND query NOT LIKE '/* dbload */%' \
+               AND query !~* $4 \
                AND query !~ '\\m(dbload_migrations|dbload_datasets|dbload_seed_ddl)\\M' \
              GROUP BY query \
              HAVING sum(calls)::bigint >= $1::bigint \
@@ -82,6 +109,7 @@ pub async fn from_pgss(
                 &(filter.min_calls as i64),
                 &filter.min_mean_ms,
                 &(filter.top as i64),
+                &UTILITY,
             ],
         )
         .await?;

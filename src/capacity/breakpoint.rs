@@ -66,6 +66,8 @@ pub async fn search(
         if r.interrupted {
             interrupted = true;
             steps.push(st);
+            // The partial step stands in when nothing else completed.
+            first.get_or_insert(r);
             break;
         }
         let passed = st.passed;

@@ -121,7 +121,7 @@ pub async fn sweep(
     }
     Ok((
         report(steps, env.slos, target, interrupted),
-        best.map(|b| b.1),
+        best.map(|b| b.1).or(first),
     ))
 }
 

@@ -7,11 +7,14 @@
 //! and the recommendation), `concurrency` (the closed-model sweep behind
 //! `--capacity`). Pure math: `usl` (the Universal Scalability Law fit) and
 //! `plan` (the capacity plan). `pools` parses `--pool` lists and ranges.
+//! `limit` says what limited a plain run (database, generator, pool,
+//! clients, or headroom) from the same evidence, with fitting advice.
 //! `model` holds the result types capacity adds to a run's results.
 //! Nothing here prints or imports clap.
 
 pub mod breakpoint;
 pub mod concurrency;
+pub mod limit;
 pub mod model;
 pub mod plan;
 pub mod pools;

@@ -14,16 +14,9 @@ use super::server_context::{Sampler, ServerContext};
 use crate::stress::results::{StressResults, ThresholdResult};
 use crate::stress::{Hooks, Load, Session, StressConfig, StressError, Threshold};
 
-/// Schedule lag p99 (µs) above which the driver did not start work on time.
-pub const DRIVER_LAG_P99_US: u64 = 5_000;
-/// Share of the CPUs the driver may use before it counts as saturated.
-pub const DRIVER_CPU_SHARE: f64 = 0.9;
-/// Host CPU busy share from which a late driver counts as starved by others.
-pub const HOST_STARVED: f64 = 0.95;
-/// A driver using less than this share of the CPUs is not its own limit.
-pub const DRIVER_STARVED_SHARE: f64 = 0.25;
-/// Host CPU busy share from which a CPU-bound hint is given.
-pub const HOST_BUSY: f64 = 0.9;
+pub use super::limit::{
+    DRIVER_CPU_SHARE, DRIVER_LAG_P99_US, DRIVER_STARVED_SHARE, HOST_BUSY, HOST_STARVED,
+};
 
 /// Everything the steps of a search or sweep share.
 pub struct StepEnv<'a> {
@@ -75,21 +68,13 @@ pub fn judge(
         }
         evidence.extend(r.verdict.invalid_reasons.iter().cloned());
         // The driver is the limit when it used (nearly) all the CPUs, or
-        // when arrivals started late by a good part of the latency: a lag
-        // that is small next to the pool wait only reflects a busy host.
-        let driver_cpu = cpu
-            .driver_cores
-            .is_some_and(|c| c >= DRIVER_CPU_SHARE * cpu.cpus as f64);
-        let late = target_qps.is_some()
-            && (l.lag.p50_us > 1000
-                || (l.lag.p99_us > DRIVER_LAG_P99_US && 4 * l.lag.p99_us > l.total.p99_us));
-        // Late, but the host's CPUs are busy with other processes (the
-        // server) while the driver itself used little: the driver was
-        // starved, the limit is the server's CPU demand.
-        let starved = match (cpu.host_busy, cpu.driver_cores) {
-            (Some(h), Some(d)) => h >= HOST_STARVED && d < DRIVER_STARVED_SHARE * cpu.cpus as f64,
-            _ => false,
-        };
+        // when arrivals started late by a good part of the latency; late
+        // but starved by the server's backends, the database is.
+        let super::limit::DriverSigns {
+            busy: driver_cpu,
+            late,
+            starved,
+        } = super::limit::driver_signs(r, &cpu);
         if late && starved && !driver_cpu {
             limit = Some(Limit::Database);
             evidence.push(format!(
@@ -181,6 +166,23 @@ pub fn judge(
     }
 }
 
+/// Await `run` (a run on `session`) with the driver's and host's CPU and
+/// the server's context (counters, wait events on a connection of its own)
+/// recorded around it.
+pub async fn observed<T>(
+    session: &Session,
+    run: impl std::future::Future<Output = T>,
+) -> (T, CpuUse, ServerContext) {
+    let sampler_conn = crate::db::connect(session.target()).await.ok();
+    // The admin connection is taken only around the run, never across it.
+    let sampler = Sampler::start(&*session.admin().await, sampler_conn).await;
+    let mark = CpuMark::now();
+    let out = run.await;
+    let cpu = mark.since();
+    let server = sampler.finish(&*session.admin().await).await;
+    (out, cpu, server)
+}
+
 /// Run one step on `cfg` (its pool, rate or clients); returns its
 /// judgement and the full results.
 pub async fn run(
@@ -192,15 +194,11 @@ pub async fn run(
         seed: cfg.seed.wrapping_add(k.wrapping_mul(0x9E37_79B9)),
         ..cfg.clone()
     };
-    let sampler_conn = crate::db::connect(env.session.target()).await.ok();
-    let sampler = Sampler::start(&*env.session.admin().await, sampler_conn).await;
-    let mark = CpuMark::now();
-    let out = env
-        .session
-        .run(cfg, &[], Hooks::stop_on(env.stop.clone()))
-        .await;
-    let cpu = mark.since();
-    let server = sampler.finish(&*env.session.admin().await).await;
+    let (out, cpu, server) = observed(
+        env.session,
+        env.session.run(cfg, &[], Hooks::stop_on(env.stop.clone())),
+    )
+    .await;
     let r = out?;
     Ok((judge(&r, env.slos, cpu, server), r))
 }
@@ -208,19 +206,8 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capacity::limit::tests::{cpu, fixture};
     use crate::stress::threshold;
-
-    fn fixture() -> StressResults {
-        serde_json::from_str(include_str!("../../fixtures/stress_results.json")).unwrap()
-    }
-
-    fn cpu(driver: f64, host: f64) -> CpuUse {
-        CpuUse {
-            driver_cores: Some(driver),
-            host_busy: Some(host),
-            cpus: 2,
-        }
-    }
 
     #[test]
     fn tells_the_database_from_the_driver() {

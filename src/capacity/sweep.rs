@@ -126,6 +126,7 @@ pub async fn run(
                     probe,
                 } => {
                     let mut probe_qps = None;
+                    let mut probe_results = None;
                     let start = match start_qps {
                         Some(q) => *q,
                         None => {
@@ -134,8 +135,9 @@ pub async fn run(
                                 pool: size,
                                 ..probe.clone()
                             };
-                            let (st, _) = step::run(env, &cfg).await?;
+                            let (st, r) = step::run(env, &cfg).await?;
                             probe_qps = Some(st.qps);
+                            probe_results = Some(r);
                             (st.qps / 2.0).max(1.0)
                         }
                     };
@@ -155,7 +157,8 @@ pub async fn run(
                             breakpoint: Some(b),
                             step: None,
                         },
-                        r,
+                        // Stopped during the probe: its results are all there is.
+                        r.or(probe_results),
                     ))
                 }
                 Mode::Rate { cfg } => {

@@ -31,6 +31,12 @@ pub async fn run(global: &GlobalArgs, args: &AnalyzeArgs) -> anyhow::Result<Exit
             anyhow::bail!("{flag} must be a finite number, 0 or more (got {v})");
         }
     }
+    if args.yes && !args.apply && !args.reset_stats {
+        anyhow::bail!("--yes goes with --apply or --reset-stats (it answers their question)");
+    }
+    if args.reset_stats {
+        return reset_stats(global, args.yes).await;
+    }
     if args.write_sample.is_some_and(|d| d.is_zero()) {
         anyhow::bail!("--write-sample must be longer than 0");
     }
@@ -176,4 +182,24 @@ pub async fn run(global: &GlobalArgs, args: &AnalyzeArgs) -> anyhow::Result<Exit
         code = ExitCode::from(crate::EXIT_FAILED_CHECK);
     }
     Ok(code)
+}
+
+/// `--reset-stats`: forget this database's `pg_stat_statements` entries
+/// after asking (unless `--yes`).
+async fn reset_stats(global: &GlobalArgs, yes: bool) -> anyhow::Result<ExitCode> {
+    let target = super::resolve_target(global).await?;
+    let client = crate::db::connect(&target).await?;
+    let question = format!(
+        "Forget the pg_stat_statements entries of the database of {target} (other databases keep theirs)?"
+    );
+    if !yes && !super::local::confirm(&question)? {
+        anyhow::bail!("nothing reset (pass --yes to skip this question)");
+    }
+    let db = crate::analyze::source::reset_pgss(&client)
+        .await
+        .map_err(|e| anyhow::anyhow!("--reset-stats: {e}"))?;
+    eprintln!(
+        "dbload: pg_stat_statements reset for database \"{db}\"; run the workload, then `dbload analyze`"
+    );
+    Ok(ExitCode::SUCCESS)
 }

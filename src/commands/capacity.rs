@@ -165,8 +165,7 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
     };
     let target = session.target().clone();
     let name = session.prepared().workload.name.clone();
-    let (stop, ctrl_c) =
-        engine::stop_on_ctrl_c("finishing the current step and writing partial results");
+    let stop = super::signals::stop_flag("finishing the current step and writing partial results")?;
     let list = |pools: &[usize]| {
         pools
             .iter()
@@ -209,61 +208,68 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
             Done::Capacity(Box::new(c), r)
         }
     };
-    ctrl_c.abort();
 
-    let (mut results, interrupted, no_result, rendered, md) = match done {
+    // A signal may have ended a step whose own report cannot say so (a
+    // pool sweep's steps at a fixed rate; a probe).
+    let signalled = super::signals::received();
+    let (r, shaped, interrupted, no_result, rendered, md) = match done {
         Done::Sweep(sw, r) => {
-            let interrupted = sw
-                .pools
-                .iter()
-                .any(|p| p.breakpoint.as_ref().is_some_and(|b| b.interrupted));
+            let interrupted = signalled
+                || sw
+                    .pools
+                    .iter()
+                    .any(|p| p.breakpoint.as_ref().is_some_and(|b| b.interrupted));
             let no_result = sw.recommendation.pool.is_none();
             let (t, m) = (
                 report::capacity_table::render_sweep(&sw),
                 report::capacity_markdown::render_sweep(&sw),
             );
-            let mut r = r.ok_or_else(|| anyhow::anyhow!("no step completed"))?;
-            Shaped {
+            let shaped = Shaped {
                 sweep: Some(*sw),
                 ..Shaped::default()
-            }
-            .attach(&mut r)
-            .map_err(anyhow::Error::msg)?;
-            (r, interrupted, no_result, t, m)
+            };
+            (r, shaped, interrupted, no_result, t, m)
         }
         Done::Capacity(c, r) => {
             let short = c.plan.headroom_pct.is_some_and(|h| h < 0.0);
             let no_result = c.plan.max_qps.is_none() || short;
-            let interrupted = c.interrupted;
+            let interrupted = signalled || c.interrupted;
             let (t, m) = (
                 report::capacity_table::render_capacity(&c),
                 report::capacity_markdown::render_capacity(&c),
             );
-            let mut r = r.ok_or_else(|| anyhow::anyhow!("no step completed"))?;
-            Shaped {
+            let shaped = Shaped {
                 capacity: Some(*c),
                 ..Shaped::default()
-            }
-            .attach(&mut r)
-            .map_err(anyhow::Error::msg)?;
-            (r, interrupted, no_result, t, m)
+            };
+            (r, shaped, interrupted, no_result, t, m)
         }
     };
+    let mut results = match r {
+        Some(r) => r,
+        None if interrupted => {
+            eprintln!("dbload: interrupted before any step completed: nothing to report");
+            return Ok(ExitCode::from(crate::EXIT_INVALID_RUN));
+        }
+        None => anyhow::bail!("no step completed"),
+    };
+    shaped.attach(&mut results).map_err(anyhow::Error::msg)?;
     // The server-side view covers every step.
     results.server_statements = session.statements_since_open().await;
     crate::stress::threshold::apply(&thresholds, &mut results);
-    results.verdict.exit_code = if interrupted {
-        crate::EXIT_INVALID_RUN
+    if interrupted {
+        results.mark_interrupted();
     } else if no_result || results.verdict.thresholds.iter().any(|t| !t.passed) {
-        crate::EXIT_FAILED_CHECK
+        results.verdict.exit_code = crate::EXIT_FAILED_CHECK;
     } else {
-        0
-    };
+        results.verdict.exit_code = 0;
+    }
     engine::write_results(args.out.as_deref(), &results)?;
     match args.format {
         StressFormat::Table => print!("{rendered}"),
         StressFormat::Markdown => print!("{md}"),
         StressFormat::Json => println!("{}", serde_json::to_string_pretty(&results)?),
+        StressFormat::Csv => print!("{}", report::csv_summary::stress(&results)),
     }
     if let Some(l) = live {
         l.finish().await;

@@ -2,8 +2,8 @@
 //! stress engine: the flags as engine [`Settings`] (checked by the engine,
 //! errors named by flag), thresholds checked against the workload's
 //! scenarios, a [`Session`] opened on the target (refusing to let the
-//! built-in workload write into a database dbload did not seed), Ctrl-C as
-//! a stop signal, and the results file.
+//! built-in workload write into a database dbload did not seed), and the
+//! results file. (Stop signals: [`super::signals`].)
 
 use std::path::Path;
 
@@ -100,6 +100,10 @@ pub async fn open(
     args: &StressArgs,
     workload: Workload,
 ) -> anyhow::Result<Session> {
+    if let Some(p) = &args.out {
+        // Checked before the run, not found unwritable after it.
+        super::paths::writable_file(p, "--out")?;
+    }
     let target = super::resolve_target(global).await?;
     if args.workload.is_none() && !args.force {
         require_dataset(&target).await?;
@@ -108,24 +112,6 @@ pub async fn open(
         .await?
         .with_threads(args.threads)
         .map_err(flag_error)
-}
-
-/// A stop signal raised by Ctrl-C (saying what happens next), and the
-/// listener task to abort when the run is over.
-pub fn stop_on_ctrl_c(
-    what_next: &'static str,
-) -> (
-    tokio::sync::watch::Receiver<bool>,
-    tokio::task::JoinHandle<()>,
-) {
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\ndbload: interrupted; {what_next}");
-            let _ = stop_tx.send(true);
-        }
-    });
-    (stop_rx, task)
 }
 
 /// Write `results` to `--out` (when given).

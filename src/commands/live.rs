@@ -2,8 +2,8 @@
 //! of `stress` (every mode) and `regress`: the session's live metrics
 //! served on `/metrics` while the runs go on, the server's
 //! `pg_stat_database` counters read once a second beside them, the endpoint
-//! kept up for the linger after the end so the last scrape lands (Ctrl-C
-//! cuts it short), and the final figures pushed to a Pushgateway.
+//! kept up for the linger after the end so the last scrape lands (a stop
+//! signal cuts it short), and the final figures pushed to a Pushgateway.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -105,7 +105,7 @@ impl Live {
     }
 
     /// Push the final figures (when asked), keep serving for the linger
-    /// (Ctrl-C ends it early), then stop.
+    /// (a stop signal ends it early), then stop.
     pub async fn finish(self) {
         self.poller.abort();
         if let Some(url) = self.pushgateway.clone() {
@@ -123,14 +123,19 @@ impl Live {
             }
         }
         if let Some(endpoint) = self.endpoint {
-            if !self.linger.is_zero() {
+            // A stop signal (already received, or during the linger) ends it.
+            let stop = super::signals::stop_flag("ending the metrics linger");
+            if let Ok(mut stop) = stop
+                && !self.linger.is_zero()
+                && !*stop.borrow()
+            {
                 eprintln!(
                     "dbload: metrics stay at http://{}/metrics for {:?}",
                     endpoint.addr, self.linger
                 );
                 tokio::select! {
                     _ = tokio::time::sleep(self.linger) => {}
-                    _ = tokio::signal::ctrl_c() => {}
+                    _ = stop.wait_for(|v| *v) => {}
                 }
             }
             drop(endpoint);

@@ -3,7 +3,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
-use crate::cli::LocalCommand;
+use crate::cli::{LocalCommand, StatusFormat};
 use crate::db::local::{LocalCluster, default_home};
 
 pub async fn run(cmd: LocalCommand) -> anyhow::Result<ExitCode> {
@@ -30,9 +30,9 @@ pub async fn run(cmd: LocalCommand) -> anyhow::Result<ExitCode> {
             let t = cluster.target()?;
             println!("{}", t.redacted());
         }
-        LocalCommand::Status { json } => {
+        LocalCommand::Status { format, json } => {
             let st = cluster.status().await?;
-            if json {
+            if json || format == StatusFormat::Json {
                 println!("{}", serde_json::to_string_pretty(&st)?);
             } else {
                 let yes = |b: bool| if b { "active" } else { "not active" };

@@ -4,15 +4,18 @@
 mod analyze;
 mod capacity;
 mod demo;
+mod docs;
 mod engine;
 mod live;
 mod local;
 mod migrate;
+mod paths;
 mod prove;
 mod regress;
 mod report;
 mod seed;
 mod shapes;
+mod signals;
 mod stress;
 mod workload;
 
@@ -22,6 +25,8 @@ use crate::cli::{Cli, Command, GlobalArgs};
 use crate::db::{Target, local::LocalCluster};
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Box drawing only for a terminal; logs, pipes and CI get plain tables.
+    crate::report::table::plain_tables(!std::io::IsTerminal::is_terminal(&std::io::stdout()));
     match cli.command {
         Command::Local(cmd) => local::run(cmd).await,
         Command::Migrate => migrate::run(&cli.global).await,
@@ -35,6 +40,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Workload(cmd) => workload::run(&cli.global, cmd).await,
         Command::Regress(args) => regress::run(&cli.global, args).await,
         Command::Report(args) => report::run(args),
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man { dir } => docs::man(dir.as_deref()),
     }
 }
 

@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use super::report::{Outputs, assess_inputs, step_summary, write_outputs};
-use crate::cli::{GlobalArgs, RegressArgs};
+use crate::cli::{GlobalArgs, RegressArgs, RegressFormat};
 use crate::regress::assess;
 use crate::regress::compare::{DEFAULT_TAIL_TOLERANCE, DEFAULT_TOLERANCE};
 use crate::regress::model::{SuiteInfo, read_results};
@@ -38,8 +38,14 @@ pub async fn run(global: &GlobalArgs, args: RegressArgs) -> anyhow::Result<ExitC
         ),
         _ => None,
     };
-    std::fs::create_dir_all(&args.out)
-        .map_err(|e| anyhow::anyhow!("--out {}: {e}", args.out.display()))?;
+    // Every path the night writes is checked before any load runs.
+    super::paths::writable_dir(&args.out, "--out")?;
+    if let Some(dir) = &args.history {
+        super::paths::writable_dir(dir, "--history")?;
+    }
+    if let (true, Some(path)) = (args.update_baseline, &args.baseline) {
+        super::paths::writable_file(path, "--baseline")?;
+    }
 
     let target = super::resolve_target(global).await?;
     if let Some(scale) = suite.scale {
@@ -72,8 +78,9 @@ pub async fn run(global: &GlobalArgs, args: RegressArgs) -> anyhow::Result<ExitC
     )
     .await?;
     let observer = live.as_ref().map(|l| l.observer());
-    let (stop_rx, ctrl_c) =
-        super::engine::stop_on_ctrl_c("finishing the current run (the results will be invalid)");
+    let stop_rx = super::signals::stop_flag(
+        "finishing the current run and writing the night's partial results (no baseline update)",
+    )?;
     let show = args.progress || std::io::stderr().is_terminal();
     let mut runs = Vec::new();
     for spec in &suite.runs {
@@ -108,7 +115,6 @@ pub async fn run(global: &GlobalArgs, args: RegressArgs) -> anyhow::Result<ExitC
             break;
         }
     }
-    ctrl_c.abort();
 
     let (baseline, mut settings) = assess_inputs(
         base_file.as_ref(),
@@ -128,7 +134,7 @@ pub async fn run(global: &GlobalArgs, args: RegressArgs) -> anyhow::Result<ExitC
             ),
         }
     }
-    let results = assess::assess(
+    let mut results = assess::assess(
         SuiteInfo {
             name: suite.name.clone(),
             path: suite.path.clone(),
@@ -139,18 +145,45 @@ pub async fn run(global: &GlobalArgs, args: RegressArgs) -> anyhow::Result<ExitC
         &settings,
     );
 
+    // What can still fail (the baseline, the history) happens before the
+    // reports are rendered, so the exit code they print is the process's.
+    let json = serde_json::to_string_pretty(&results)? + "\n";
+    let mut failed = None;
+    if args.update_baseline {
+        let path = args.baseline.as_ref().expect("clap: requires --baseline");
+        if results.outcome.invalid_runs > 0 || super::signals::received() {
+            eprintln!(
+                "dbload: baseline {} NOT updated: a run is invalid or the night was interrupted",
+                path.display()
+            );
+        } else {
+            match std::fs::write(path, &json) {
+                Ok(()) => eprintln!("dbload: baseline {} updated", path.display()),
+                Err(e) => failed = Some(format!("--baseline {}: {e}", path.display())),
+            }
+        }
+    }
+    let mut points = Vec::new();
+    if let Some(dir) = &args.history {
+        let kept = history::save(dir, &results).and_then(|saved| {
+            eprintln!("dbload: kept {}", saved.display());
+            history::load(dir)
+        });
+        match kept {
+            Ok(p) => points = p,
+            Err(e) => failed = failed.or(Some(format!("--history {}: {e}", dir.display()))),
+        }
+    }
+    if let Some(f) = failed {
+        eprintln!("error: {f}");
+        results.outcome.exit_code = crate::EXIT_USAGE;
+        results.outcome.summary = format!("ERROR: {f} ({})", results.outcome.summary);
+    }
+
     let json = serde_json::to_string_pretty(&results)? + "\n";
     let json_path = args.out.join("regress.json");
     std::fs::write(&json_path, &json)
         .map_err(|e| anyhow::anyhow!("--out {}: {e}", json_path.display()))?;
-    let mut points = Vec::new();
-    if let Some(dir) = &args.history {
-        let saved = history::save(dir, &results)
-            .map_err(|e| anyhow::anyhow!("--history {}: {e}", dir.display()))?;
-        eprintln!("dbload: kept {}", saved.display());
-        points =
-            history::load(dir).map_err(|e| anyhow::anyhow!("--history {}: {e}", dir.display()))?;
-    }
     let extras = report::html::Extras {
         baseline: baseline
             .as_ref()
@@ -168,22 +201,12 @@ pub async fn run(global: &GlobalArgs, args: RegressArgs) -> anyhow::Result<ExitC
         },
     )?;
     let md = report::regress_markdown::render(&results);
-    print!("{md}");
+    match args.format {
+        RegressFormat::Markdown => print!("{md}"),
+        RegressFormat::Json => print!("{json}"),
+    }
     step_summary(&md);
 
-    if args.update_baseline {
-        let path = args.baseline.as_ref().expect("clap: requires --baseline");
-        if results.outcome.invalid_runs > 0 {
-            eprintln!(
-                "dbload: baseline {} NOT updated: a run is invalid",
-                path.display()
-            );
-        } else {
-            std::fs::write(path, &json)
-                .map_err(|e| anyhow::anyhow!("--baseline {}: {e}", path.display()))?;
-            eprintln!("dbload: baseline {} updated", path.display());
-        }
-    }
     eprintln!(
         "dbload: {} — reports in {}",
         results.outcome.summary,

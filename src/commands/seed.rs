@@ -1,15 +1,17 @@
 //! `dbload seed`: validate the flags, resolve the target, run the seed engine
-//! with indicatif progress bars (only on a terminal), print the summary.
+//! with indicatif progress bars (only on a terminal), print the summary. A
+//! stop signal (Ctrl-C, SIGTERM, SIGHUP) abandons the seed: its dataset row
+//! stays incomplete and the next `dbload seed` repairs it.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
-use comfy_table::{CellAlignment, Table as Grid, presets::UTF8_FULL_CONDENSED};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cli::{GlobalArgs, SeedArgs};
+use crate::cli::{GlobalArgs, SeedArgs, SeedFormat};
+use crate::report::table::{Width, right_align_from, table};
 use crate::seed::{self, Progress, SeedPlan, SeedReport, Table, plan::human_bytes};
 
 pub async fn run(global: &GlobalArgs, args: &SeedArgs) -> anyhow::Result<ExitCode> {
@@ -17,6 +19,7 @@ pub async fn run(global: &GlobalArgs, args: &SeedArgs) -> anyhow::Result<ExitCod
     // Bad flags fail here, before any connection.
     let plan = SeedPlan::new(args.scale, args.seed, jobs, args.force)?;
     let target = super::resolve_target(global).await?;
+    let mut stop = super::signals::stop_flag("stopping the seed")?;
     eprintln!(
         "dbload: seeding {target}: scale {}, seed {}, {} jobs",
         plan.scale, plan.seed, plan.jobs
@@ -24,7 +27,7 @@ pub async fn run(global: &GlobalArgs, args: &SeedArgs) -> anyhow::Result<ExitCod
     let bars = Arc::new(Bars::new());
     let result = tokio::select! {
         r = seed::seed(&target, &plan, bars.clone()) => r,
-        _ = tokio::signal::ctrl_c() => {
+        _ = stop.wait_for(|v| *v) => {
             bars.clear();
             eprintln!(
                 "error: interrupted; the dataset is marked incomplete in dbload_datasets, \
@@ -46,23 +49,28 @@ pub async fn run(global: &GlobalArgs, args: &SeedArgs) -> anyhow::Result<ExitCod
             .await);
         }
     };
-    println!("{}", render(&report));
+    match args.format {
+        SeedFormat::Table => println!("{}", render(&report)),
+        SeedFormat::Csv => print!("{}", render_csv(&report)),
+        SeedFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
     Ok(ExitCode::SUCCESS)
 }
 
 /// The summary: one line per table, then the phases.
 pub fn render(r: &SeedReport) -> String {
-    let mut g = Grid::new();
-    g.load_style(UTF8_FULL_CONDENSED);
-    g.set_header(vec![
-        "table",
-        "rows",
-        "size",
-        "seconds",
-        "rows/s",
-        "index s",
-        "analyze s",
-    ]);
+    let mut g = table(
+        vec![
+            "table",
+            "rows",
+            "size",
+            "seconds",
+            "rows/s",
+            "index s",
+            "analyze s",
+        ],
+        Width::Natural,
+    );
     for t in &r.tables {
         g.add_row(vec![
             t.table.clone(),
@@ -83,11 +91,7 @@ pub fn render(r: &SeedReport) -> String {
         String::new(),
         String::new(),
     ]);
-    for c in 1..7 {
-        if let Some(col) = g.column_mut(c) {
-            col.set_cell_alignment(CellAlignment::Right);
-        }
-    }
+    right_align_from(&mut g, 1);
     format!(
         "{g}\ntables loaded, indexed and analyzed in {:.1} s ({} at a time), foreign keys {:.1} s; \
          total {:.1} s (the total row counts everything, constraints included)\n\
@@ -99,6 +103,60 @@ pub fn render(r: &SeedReport) -> String {
         r.dataset_id,
         r.seed,
         r.scale
+    )
+}
+
+/// A progress rate: whole rows per second, thousands as k, millions as M.
+fn rows_per_sec(r: f64) -> String {
+    if !r.is_finite() || r < 0.0 {
+        "- rows/s".into()
+    } else if r >= 1e6 {
+        format!("{:.2}M rows/s", r / 1e6)
+    } else if r >= 1e4 {
+        format!("{:.0}k rows/s", r / 1e3)
+    } else {
+        format!("{r:.0} rows/s")
+    }
+}
+
+/// A seed: per table and TOTAL, rows, bytes, seconds and rows per second.
+pub fn render_csv(r: &SeedReport) -> String {
+    let per_s = |rows: u64, secs: f64| format!("{:.0}", rows as f64 / secs.max(1e-9));
+    let mut rows: Vec<Vec<String>> = r
+        .tables
+        .iter()
+        .map(|t| {
+            vec![
+                t.table.clone(),
+                t.rows.to_string(),
+                t.bytes.to_string(),
+                format!("{:.3}", t.load_seconds),
+                per_s(t.rows, t.load_seconds),
+                format!("{:.3}", t.index_seconds),
+                format!("{:.3}", t.analyze_seconds),
+            ]
+        })
+        .collect();
+    rows.push(vec![
+        "TOTAL".into(),
+        r.total_rows().to_string(),
+        r.total_bytes().to_string(),
+        format!("{:.3}", r.total_seconds),
+        per_s(r.total_rows(), r.total_seconds),
+        String::new(),
+        String::new(),
+    ]);
+    crate::report::csv_summary::write(
+        &[
+            "table",
+            "rows",
+            "bytes",
+            "load_s",
+            "rows_per_s",
+            "index_s",
+            "analyze_s",
+        ],
+        rows,
     )
 }
 
@@ -148,10 +206,17 @@ impl Progress for Bars {
     }
 
     fn table_started(&self, table: Table, rows: u64) {
+        // indicatif's own {per_sec} prints every decimal of the rate.
         let style = ProgressStyle::with_template(
-            "{prefix:>16} [{bar:30}] {human_pos:>10}/{human_len} rows  {per_sec:>14}  {elapsed}",
+            "{prefix:>16} [{bar:30}] {human_pos:>10}/{human_len} rows  {rate:>14}  {elapsed}",
         )
         .expect("progress template")
+        .with_key(
+            "rate",
+            |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = w.write_str(&rows_per_sec(s.per_sec()));
+            },
+        )
         .progress_chars("=> ");
         let bar = self
             .multi
@@ -177,6 +242,14 @@ impl Progress for Bars {
 mod tests {
     use super::*;
     use crate::seed::TableReport;
+
+    #[test]
+    fn progress_rates_have_no_long_decimals() {
+        assert_eq!(rows_per_sec(123.456_789_012_345), "123 rows/s");
+        assert_eq!(rows_per_sec(45_678.9), "46k rows/s");
+        assert_eq!(rows_per_sec(1_234_567.891_234), "1.23M rows/s");
+        assert_eq!(rows_per_sec(f64::NAN), "- rows/s");
+    }
 
     #[test]
     fn summary_has_a_line_per_table_and_a_total() {

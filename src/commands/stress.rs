@@ -1,7 +1,9 @@
 //! `dbload stress` for one run (constant, `--stages`, `--profile`,
 //! `--client-stages`): the flags → a checked [`crate::stress::StressConfig`],
-//! a session on the target, the run with live progress and Ctrl-C, then
-//! the results file and the summary. (Searches and sweeps: `capacity.rs`.)
+//! a session on the target, the run with live progress and stop signals, then
+//! the results file and the summary, which ends with what limited the run
+//! (`capacity::limit`, from the CPU and server context observed around
+//! it). (Searches and sweeps: `capacity.rs`.)
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -33,6 +35,12 @@ fn banner(name: &str, target: &crate::db::Target, cfg: &StressConfig, threads: u
 
 pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCode> {
     super::live::check(&args.metrics)?;
+    if args
+        .progress_interval
+        .is_some_and(|d| d < std::time::Duration::from_secs(1))
+    {
+        anyhow::bail!("--progress-interval must be at least 1s (progress is sampled each second)");
+    }
     let shape = shapes::shape(&args)?;
     let cfg = engine::config(&args, shape.as_ref())?;
     let workload = super::workload::load(args.workload.as_deref(), "--workload")?;
@@ -60,9 +68,11 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
         None => session,
     };
 
-    let (stop, ctrl_c) =
-        engine::stop_on_ctrl_c("finishing in-flight work and writing partial results");
-    let show = args.progress || std::io::stderr().is_terminal();
+    let stop = super::signals::stop_flag("finishing in-flight work and writing partial results")?;
+    let show = args.progress || args.progress_interval.is_some() || std::io::stderr().is_terminal();
+    let mut window = args
+        .progress_interval
+        .map(report::stress_progress::Window::new);
     let soak = shape.as_ref().is_some_and(|s| s.soak);
     let rss = RssSamples::default();
     let rss_hook = rss.clone();
@@ -74,7 +84,13 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
                     shapes::sample_rss(&rss_hook);
                 }
                 if show {
-                    eprintln!("{}", report::stress_progress::line(s, target_qps));
+                    let merged = match window.as_mut() {
+                        Some(w) => w.push(s),
+                        None => Some(s.clone()),
+                    };
+                    if let Some(m) = merged {
+                        eprintln!("{}", report::stress_progress::line(&m, target_qps));
+                    }
                 }
             }) as IntervalHook
         }),
@@ -98,8 +114,8 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
             eprintln!("{line}");
         }
     }
-    let run = session.run(&cfg, &thresholds, hooks).await;
-    ctrl_c.abort();
+    let (run, cpu, server) =
+        crate::capacity::step::observed(&session, session.run(&cfg, &thresholds, hooks)).await;
     let mut results = match run {
         Ok(r) => r,
         Err(e) => {
@@ -111,20 +127,30 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
     if let Some(s) = &shape {
         shapes::attach(&mut results, s, &rss)?;
     }
+    let limit = crate::capacity::limit::of(&results, &cpu, &server);
+    results
+        .extensions
+        .set("limit", &limit)
+        .map_err(anyhow::Error::msg)?;
 
     engine::write_results(args.out.as_deref(), &results)?;
     match args.format {
         StressFormat::Table => print!(
-            "{}{}",
+            "{}{}\nlimit     {}\nnext      {}\n",
             report::stress_table::render(&results),
-            report::capacity_table::render_stages(&results)
+            report::capacity_table::render_stages(&results),
+            limit.verdict,
+            limit.advice
         ),
         StressFormat::Markdown => print!(
-            "{}{}",
+            "{}{}\n**Limit**: {}. {}\n",
             report::stress_markdown::render(&results),
-            report::capacity_markdown::render_stages(&results)
+            report::capacity_markdown::render_stages(&results),
+            limit.verdict,
+            limit.advice
         ),
         StressFormat::Json => println!("{}", serde_json::to_string_pretty(&results)?),
+        StressFormat::Csv => print!("{}", report::csv_summary::stress(&results)),
     }
     for r in &results.verdict.invalid_reasons {
         eprintln!("dbload: invalid run: {r}");

@@ -34,7 +34,8 @@ pub async fn dataset_of(target: &Target) -> Result<Option<serde_json::Value>, Ru
 }
 
 /// Run `spec` against `target` on `threads` driver threads (None: the
-/// engine's default), watched by `observer` (live metrics) if any. `stop` ends the run early (Ctrl-C): the results are
+/// engine's default), watched by `observer` (live metrics) if any. `stop`
+/// ends the run early (a stop signal): the results are
 /// then marked interrupted (an invalid run).
 pub async fn run_one(
     target: &Target,

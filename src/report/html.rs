@@ -12,7 +12,7 @@
 use std::fmt::Write as _;
 
 use super::html_charts::{self, BarGroup, PALETTE, Series};
-use super::regress_markdown::{change, value};
+use super::regress_markdown::value;
 use crate::capacity::model::{PoolRun, Shaped, StageWindow};
 use crate::regress::RegressResults;
 use crate::regress::compare::Verdict;
@@ -136,6 +136,58 @@ fn environment(o: &mut String, r: &StressResults) {
     );
 }
 
+/// p99 beyond this multiple of p50 gets a chart of its own.
+pub const TAIL_SPLIT: u64 = 10;
+
+/// Whether the run's worst per-second p99 is more than [`TAIL_SPLIT`]×
+/// its median per-second p50.
+fn tail_dwarfs_median(r: &StressResults) -> bool {
+    let mut p50: Vec<u64> = r
+        .intervals
+        .iter()
+        .filter(|i| i.calls > 0)
+        .map(|i| i.p50_us)
+        .collect();
+    if p50.is_empty() {
+        return false;
+    }
+    p50.sort_unstable();
+    let median = p50[p50.len() / 2].max(1);
+    let worst = r.intervals.iter().map(|i| i.p99_us).max().unwrap_or(0);
+    worst > TAIL_SPLIT * median
+}
+
+/// Metrics with the direction that is better and the change in words.
+fn metric_table(o: &mut String, ms: &[&crate::regress::model::MetricVerdict]) {
+    let _ = writeln!(
+        o,
+        "<table><tr><th>scenario</th><th>metric</th><th>better</th><th>baseline</th><th>current</th><th>change</th><th>95 % interval (+ = worse)</th><th>verdict</th></tr>"
+    );
+    for m in ms {
+        let _ = writeln!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=\"{}\">{}</td></tr>",
+            esc(if m.scenario == "*" {
+                "all"
+            } else {
+                &m.scenario
+            }),
+            esc(&m.metric),
+            super::regress_markdown::better_word(m.better),
+            esc(&value(m.baseline, &m.unit)),
+            esc(&value(m.current, &m.unit)),
+            esc(&super::regress_markdown::change_words(m.change)),
+            esc(&m
+                .interval
+                .map(|(a, b)| format!("{:+.1} % … {:+.1} %", a * 100.0, b * 100.0))
+                .unwrap_or_else(|| "–".into())),
+            verdict_class(m.verdict),
+            verdict_class(m.verdict)
+        );
+    }
+    let _ = writeln!(o, "</table>");
+}
+
 fn run_section(o: &mut String, run: &crate::regress::RunReport, base: Option<&StressResults>) {
     let r = &run.results;
     let _ = writeln!(o, "<h2>Run {}</h2>", esc(&run.name));
@@ -153,7 +205,7 @@ fn run_section(o: &mut String, run: &crate::regress::RunReport, base: Option<&St
     let t = &r.totals;
     let _ = writeln!(
         o,
-        "<table><tr><th>calls</th><th>rate</th><th>errors</th><th>p50</th><th>p95</th><th>p99</th><th>max</th><th>lag p99</th><th>dropped</th></tr>\
+        "<table><tr><th>calls</th><th>rate</th><th>errors</th><th>p50 (whole run)</th><th>p95 (whole run)</th><th>p99 (whole run)</th><th>max</th><th>lag p99</th><th>dropped</th></tr>\
          <tr><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr></table>",
         t.calls,
         esc(&super::rate(t.rate)),
@@ -184,32 +236,27 @@ fn run_section(o: &mut String, run: &crate::regress::RunReport, base: Option<&St
         let _ = writeln!(o, "</table>");
     }
     if !run.metrics.is_empty() {
-        let _ = writeln!(
-            o,
-            "<h3>Baseline vs current</h3><table><tr><th>scenario</th><th>metric</th><th>baseline</th><th>current</th><th>change</th><th>95 % interval</th><th>verdict</th></tr>"
-        );
-        for m in &run.metrics {
+        let (changed, rest) = super::regress_markdown::split_metrics(&run.metrics);
+        let _ = writeln!(o, "<h3>Baseline vs current</h3>");
+        if changed.is_empty() {
+            let _ = writeln!(o, "<p>No metric changed beyond its tolerance.</p>");
+        } else {
+            metric_table(o, &changed);
+        }
+        if !rest.is_empty() {
             let _ = writeln!(
                 o,
-                "<tr><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=\"{}\">{}</td></tr>",
-                esc(if m.scenario == "*" {
-                    "all"
-                } else {
-                    &m.scenario
-                }),
-                esc(&m.metric),
-                esc(&value(m.baseline, &m.unit)),
-                esc(&value(m.current, &m.unit)),
-                esc(&change(m.change)),
-                esc(&m
-                    .interval
-                    .map(|(a, b)| format!("{:+.1} % … {:+.1} %", a * 100.0, b * 100.0))
-                    .unwrap_or_else(|| "–".into())),
-                verdict_class(m.verdict),
-                verdict_class(m.verdict)
+                "<details><summary>{} unchanged or inconclusive metric(s)</summary>",
+                rest.len()
             );
+            metric_table(o, &rest);
+            let _ = writeln!(o, "</details>");
         }
-        let _ = writeln!(o, "</table>");
+        let _ = writeln!(
+            o,
+            "<p class=\"note\">{}.</p>",
+            esc(super::regress_markdown::MEDIANS_NOTE)
+        );
     }
     let _ = writeln!(o, "<h3>Over time</h3>");
     let mut thr = vec![series("achieved", 0, r, |i| {
@@ -227,27 +274,51 @@ fn run_section(o: &mut String, run: &crate::regress::RunReport, base: Option<&St
         o,
         html_charts::lines("Throughput vs target", "seconds", "scenarios/s", &thr),
     );
-    let mut lat = vec![
-        series("p50", 0, r, |i| (i.calls > 0).then(|| ms(i.p50_us))),
-        series("p99", 1, r, |i| (i.calls > 0).then(|| ms(i.p99_us))),
-    ];
-    if let Some(b) = base {
-        lat.push(series("baseline p50", 2, b, |i| {
-            (i.calls > 0).then(|| ms(i.p50_us))
-        }));
-        lat.push(series("baseline p99", 3, b, |i| {
-            (i.calls > 0).then(|| ms(i.p99_us))
-        }));
+    let p50 = |x: &StressResults, c: usize, name: &str| {
+        series(name, c, x, |i| (i.calls > 0).then(|| ms(i.p50_us)))
+    };
+    let p99 = |x: &StressResults, c: usize, name: &str| {
+        series(name, c, x, |i| (i.calls > 0).then(|| ms(i.p99_us)))
+    };
+    let title = "Latency percentiles (from the intended start)";
+    if tail_dwarfs_median(r) {
+        // One axis would flatten p50 against the floor: a panel each.
+        let _ = writeln!(
+            o,
+            "<p class=\"note\">p99 is more than {TAIL_SPLIT}× the median p50: p50 and p99 get a chart each.</p>"
+        );
+        let mut lo = vec![p50(r, 0, "p50")];
+        let mut hi = vec![p99(r, 1, "p99")];
+        if let Some(b) = base {
+            lo.push(p50(b, 2, "baseline p50"));
+            hi.push(p99(b, 3, "baseline p99"));
+        }
+        chart(
+            o,
+            html_charts::lines(
+                "Latency p50 (from the intended start)",
+                "seconds",
+                "ms",
+                &lo,
+            ),
+        );
+        chart(
+            o,
+            html_charts::lines(
+                "Latency p99 (from the intended start)",
+                "seconds",
+                "ms",
+                &hi,
+            ),
+        );
+    } else {
+        let mut lat = vec![p50(r, 0, "p50"), p99(r, 1, "p99")];
+        if let Some(b) = base {
+            lat.push(p50(b, 2, "baseline p50"));
+            lat.push(p99(b, 3, "baseline p99"));
+        }
+        chart(o, html_charts::lines(title, "seconds", "ms", &lat));
     }
-    chart(
-        o,
-        html_charts::lines(
-            "Latency percentiles (from the intended start)",
-            "seconds",
-            "ms",
-            &lat,
-        ),
-    );
     if r.config.target_qps().is_some() {
         chart(
             o,
@@ -558,7 +629,7 @@ fn trend(o: &mut String, history: &[Point]) {
     let _ = writeln!(o, "<h2>History</h2>");
     let _ = writeln!(
         o,
-        "<p>Runs stored: {} (x axis: run number, oldest first).</p>",
+        "<p>Runs stored: {} (x axis: when each run started, UTC, oldest first).</p>",
         history.len()
     );
     for name in runs {
@@ -576,11 +647,16 @@ fn trend(o: &mut String, history: &[Point]) {
             color: PALETTE[c],
             markers: true,
         };
+        let when: Vec<String> = pts
+            .iter()
+            .map(|p| p.at.format("%m-%d %H:%M").to_string())
+            .collect();
         chart(
             o,
-            html_charts::lines(
+            html_charts::lines_labelled(
                 &format!("{name}: latency trend"),
-                "run",
+                "run started (UTC)",
+                &when,
                 "ms",
                 &[
                     line("p50", 0, |p| p.p50_ms),
@@ -591,9 +667,10 @@ fn trend(o: &mut String, history: &[Point]) {
         );
         chart(
             o,
-            html_charts::lines(
+            html_charts::lines_labelled(
                 &format!("{name}: throughput trend"),
-                "run",
+                "run started (UTC)",
+                &when,
                 "scenarios/s",
                 &[line("rate", 2, |p| p.rate)],
             ),
@@ -869,5 +946,39 @@ mod tests {
         }
         assert!(html.contains("<h3>Load shape</h3>"));
         assert!(html.contains("Concurrency vs throughput, USL fit"));
+    }
+
+    #[test]
+    fn history_axis_shows_dates_and_a_long_tail_gets_its_own_panel() {
+        use chrono::TimeZone;
+        let mut r = crate::regress::assess::tests::sample();
+        let at = |d: u32| chrono::Utc.with_ymd_and_hms(2026, 11, d, 2, 17, 0).unwrap();
+        let point = |d: u32| Point {
+            at: at(d),
+            run: "steady".into(),
+            rate: 100.0,
+            p50_ms: 1.0,
+            p95_ms: 2.0,
+            p99_ms: 3.0,
+            valid: true,
+        };
+        let extras = Extras {
+            baseline: vec![],
+            history: vec![point(27), point(28), point(29)],
+        };
+        let html = render(&r, &extras);
+        assert!(html.contains("11-28 02:17"), "dates on the trend's x axis");
+        assert!(html.contains("run started (UTC)"));
+        // Changed metrics first with the better direction; the rest folded.
+        assert!(html.contains("<th>better</th>") && html.contains("50.2 % worse"));
+        assert!(html.contains("<details><summary>2 unchanged"));
+        assert!(!html.contains("get a chart each"));
+
+        // One second whose p99 is 100× the p50: p50 and p99 apart.
+        let iv = &mut r.runs[0].results.intervals;
+        iv[0].p99_us = iv[0].p50_us.max(1) * 100;
+        let html = render(&r, &extras);
+        assert!(html.contains("get a chart each"));
+        assert!(html.contains("Latency p99 (from the intended start)"));
     }
 }

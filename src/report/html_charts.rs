@@ -55,6 +55,37 @@ pub fn lines(
     y_desc: &str,
     series: &[Series],
 ) -> Result<Option<String>, String> {
+    draw_lines(title, x_desc, y_desc, series, None)
+}
+
+/// A line chart over points numbered 1, 2, …, the axis labelled with
+/// `x_labels` (e.g. the dates of stored runs) instead of the numbers.
+pub fn lines_labelled(
+    title: &str,
+    x_desc: &str,
+    x_labels: &[String],
+    y_desc: &str,
+    series: &[Series],
+) -> Result<Option<String>, String> {
+    draw_lines(title, x_desc, y_desc, series, Some(x_labels))
+}
+
+/// The label of position `x` (1-based, whole numbers only).
+fn label_at(labels: &[String], x: f64) -> String {
+    let i = x.round();
+    if (x - i).abs() > 1e-6 || i < 1.0 {
+        return String::new();
+    }
+    labels.get(i as usize - 1).cloned().unwrap_or_default()
+}
+
+fn draw_lines(
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    series: &[Series],
+    x_labels: Option<&[String]>,
+) -> Result<Option<String>, String> {
     let drawn: Vec<&Series> = series.iter().filter(|s| !s.points.is_empty()).collect();
     if drawn.is_empty() {
         return Ok(None);
@@ -88,13 +119,16 @@ pub fn lines(
             .y_label_area_size(60)
             .build_cartesian_2d(x0..x1, 0f64..upper(y1))
             .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(x_desc)
+        let by_label = |x: &f64| label_at(x_labels.unwrap_or_default(), *x);
+        let mut mesh = chart.configure_mesh();
+        mesh.x_desc(x_desc)
             .y_desc(y_desc)
-            .light_line_style(RGBColor(235, 235, 235))
-            .draw()
-            .map_err(err)?;
+            .light_line_style(RGBColor(235, 235, 235));
+        if let Some(l) = x_labels {
+            mesh.x_labels(l.len().clamp(2, 12))
+                .x_label_formatter(&by_label);
+        }
+        mesh.draw().map_err(err)?;
         for s in drawn {
             let c = s.color;
             chart

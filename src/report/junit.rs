@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use super::regress_markdown::{change, value};
+use super::regress_markdown::value;
 use crate::regress::RegressResults;
 use crate::regress::compare::Verdict;
 
@@ -91,12 +91,13 @@ pub fn render(r: &RegressResults) -> String {
                 &m.scenario
             };
             let numbers = format!(
-                "{} {}: baseline {}, current {}, change {} (95 % interval {}), tolerance ±{:.0} %{}, samples {}/{}",
+                "{} {} ({} is better): baseline {}, current {} (medians of per-second samples), change {} (95 % interval {}, + = worse), tolerance ±{:.0} %{}, samples {}/{}",
                 scenario,
                 m.metric,
+                super::regress_markdown::better_word(m.better),
                 value(m.baseline, &m.unit),
                 value(m.current, &m.unit),
-                change(m.change),
+                super::regress_markdown::change_words(m.change),
                 m.interval
                     .map(|(a, b)| format!("{:+.1} % … {:+.1} %", a * 100.0, b * 100.0))
                     .unwrap_or_else(|| "–".into()),
@@ -173,6 +174,17 @@ pub fn render(r: &RegressResults) -> String {
             o,
             r#"      <property name="dataset" value="{}"/>"#,
             escape(&super::dataset_line(&run.results.dataset))
+        );
+        // The night's outcome, with the exit code `dbload regress` returns.
+        let _ = writeln!(
+            o,
+            r#"      <property name="dbload_exit_code" value="{}"/>"#,
+            r.outcome.exit_code
+        );
+        let _ = writeln!(
+            o,
+            r#"      <property name="dbload_outcome" value="{}"/>"#,
+            escape(&r.outcome.summary)
         );
         let _ = writeln!(o, "    </properties>");
         for c in cases {
@@ -323,7 +335,7 @@ mod tests {
             "{xml}"
         );
         assert!(
-            xml.contains("regressed: dashboard_schedule p95: baseline"),
+            xml.contains("regressed: dashboard_schedule p95 (lower is better): baseline"),
             "{xml}"
         );
         assert!(xml.contains("a&lt;b&amp;c"), "escaped mismatch text");

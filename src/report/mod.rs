@@ -8,6 +8,7 @@ pub mod analyze_markdown;
 pub mod analyze_table;
 pub mod capacity_markdown;
 pub mod capacity_table;
+pub mod csv_summary;
 pub mod html;
 pub mod html_charts;
 pub mod junit;
@@ -17,6 +18,44 @@ pub mod stress_markdown;
 pub mod stress_progress;
 pub mod stress_table;
 pub mod table;
+
+/// Columns of durations (µs) in one unit each, chosen by the column's
+/// largest value (µs below 1 ms, ms below 10 s, else s) and named in the
+/// header (`p99 ms`): figures in a column compare at a glance.
+pub fn duration_columns(header: &[&str], rows: &[Vec<u64>]) -> (Vec<String>, Vec<Vec<String>>) {
+    let units: Vec<(&str, f64, usize)> = (0..header.len())
+        .map(|c| {
+            let max = rows
+                .iter()
+                .filter_map(|r| r.get(c))
+                .max()
+                .copied()
+                .unwrap_or(0);
+            if max < 1_000 {
+                ("µs", 1.0, 0)
+            } else if max < 10_000_000 {
+                ("ms", 1_000.0, 2)
+            } else {
+                ("s", 1_000_000.0, 3)
+            }
+        })
+        .collect();
+    let names = header
+        .iter()
+        .zip(&units)
+        .map(|(h, (u, _, _))| format!("{h} {u}"))
+        .collect();
+    let cells = rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .zip(&units)
+                .map(|(v, (_, div, dec))| format!("{:.*}", *dec, *v as f64 / div))
+                .collect()
+        })
+        .collect();
+    (names, cells)
+}
 
 /// A duration in µs for humans: `840µs`, `12.3ms`, `1.24s`.
 pub fn us(v: u64) -> String {

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::regress::RegressResults;
-use crate::regress::compare::Verdict;
+use crate::regress::compare::{Better, Verdict};
 use crate::regress::model::MetricVerdict;
 
 /// A verdict as a word (regressions in bold).
@@ -27,10 +27,65 @@ pub fn value(v: Option<f64>, unit: &str) -> String {
     }
 }
 
-/// A relative change as a signed percentage.
-pub fn change(c: Option<f64>) -> String {
-    c.map(|c| format!("{:+.1} %", c * 100.0 + 0.0))
-        .unwrap_or_else(|| "–".into())
+/// Which way is better for a metric, in words.
+pub fn better_word(b: Better) -> &'static str {
+    match b {
+        Better::Lower => "lower",
+        Better::Higher => "higher",
+    }
+}
+
+/// A change (stored positive = worse) in words: `12.0 % worse`.
+pub fn change_words(c: Option<f64>) -> String {
+    match c {
+        None => "–".into(),
+        Some(c) if c.abs() < 0.0005 => "±0.0 %".into(),
+        Some(c) if c > 0.0 => format!("{:.1} % worse", c * 100.0),
+        Some(c) => format!("{:.1} % better", -c * 100.0),
+    }
+}
+
+/// The metrics shown first (regressed, then improved) and the rest
+/// (unchanged, inconclusive), folded by default.
+pub fn split_metrics(ms: &[MetricVerdict]) -> (Vec<&MetricVerdict>, Vec<&MetricVerdict>) {
+    let of = |v: Verdict| ms.iter().filter(move |m| m.verdict == v);
+    let changed = of(Verdict::Regressed)
+        .chain(of(Verdict::Improved))
+        .collect();
+    let rest = of(Verdict::Unchanged)
+        .chain(of(Verdict::Inconclusive))
+        .collect();
+    (changed, rest)
+}
+
+/// What the numbers of the metric tables are (said under each).
+pub const MEDIANS_NOTE: &str = "baseline and current are medians of the per-second samples the \
+     comparison uses; the run table's p50/p99 are percentiles of the whole run";
+
+fn metric_rows(o: &mut String, ms: &[&MetricVerdict]) {
+    let _ = writeln!(
+        o,
+        "| scenario | metric | better | baseline | current | change | 95 % interval (+ = worse) | verdict |"
+    );
+    let _ = writeln!(o, "|---|---|---|---:|---:|---:|---|---|");
+    for m in ms {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            if m.scenario == "*" {
+                "all".to_string()
+            } else {
+                cell(&m.scenario)
+            },
+            m.metric,
+            better_word(m.better),
+            value(m.baseline, &m.unit),
+            value(m.current, &m.unit),
+            change_words(m.change),
+            interval(m),
+            verdict_word(m.verdict)
+        );
+    }
 }
 
 fn interval(m: &MetricVerdict) -> String {
@@ -78,7 +133,7 @@ pub fn render_titled(r: &RegressResults, title: &str) -> String {
     let _ = writeln!(o);
     let _ = writeln!(
         o,
-        "| run | rate | p50 | p99 | errors | thresholds | regressed | improved | unchanged | inconclusive |"
+        "| run | rate | p50 (whole run) | p99 (whole run) | errors | thresholds | regressed | improved | unchanged | inconclusive |"
     );
     let _ = writeln!(o, "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|");
     for run in &r.runs {
@@ -132,7 +187,12 @@ pub fn render_titled(r: &RegressResults, title: &str) -> String {
             let _ = writeln!(o);
             let _ = writeln!(o, "| threshold | actual | result |");
             let _ = writeln!(o, "|---|---:|---|");
-            for t in &run.results.verdict.thresholds {
+            let th = &run.results.verdict.thresholds;
+            for t in th
+                .iter()
+                .filter(|t| !t.passed)
+                .chain(th.iter().filter(|t| t.passed))
+            {
                 let _ = writeln!(
                     o,
                     "| {} | {} {} | {} |",
@@ -144,29 +204,23 @@ pub fn render_titled(r: &RegressResults, title: &str) -> String {
             }
         }
         if !run.metrics.is_empty() {
+            let (changed, rest) = split_metrics(&run.metrics);
             let _ = writeln!(o);
-            let _ = writeln!(
-                o,
-                "| scenario | metric | baseline | current | change | 95 % interval | verdict |"
-            );
-            let _ = writeln!(o, "|---|---|---:|---:|---:|---|---|");
-            for m in &run.metrics {
+            if changed.is_empty() {
+                let _ = writeln!(o, "No metric changed beyond its tolerance.");
+            } else {
+                metric_rows(&mut o, &changed);
+            }
+            if !rest.is_empty() {
                 let _ = writeln!(
                     o,
-                    "| {} | {} | {} | {} | {} | {} | {} |",
-                    if m.scenario == "*" {
-                        "all".to_string()
-                    } else {
-                        cell(&m.scenario)
-                    },
-                    m.metric,
-                    value(m.baseline, &m.unit),
-                    value(m.current, &m.unit),
-                    change(m.change),
-                    interval(m),
-                    verdict_word(m.verdict)
+                    "\n<details><summary>{} unchanged or inconclusive metric(s)</summary>\n",
+                    rest.len()
                 );
+                metric_rows(&mut o, &rest);
+                let _ = writeln!(o, "\n</details>");
             }
+            let _ = writeln!(o, "\n_{MEDIANS_NOTE}._");
             let widened: Vec<String> = run
                 .metrics
                 .iter()
@@ -228,6 +282,14 @@ mod tests {
         assert!(md.contains("**regressed**") && md.contains("**breached**"));
         // The suite's name holds HTML characters: escaped, never raw.
         assert!(md.contains("nightly &lt;&amp;&gt;") && !md.contains("<&>"));
+        // Which way is better, said plainly; changed metrics first, the
+        // rest folded; the two p99s named.
+        assert!(md.contains("| all | p99 | lower |") && md.contains("| all | rate | higher |"));
+        assert!(md.contains("50.2 % worse"), "{md}");
+        let folded = md.find("<details>").unwrap();
+        assert!(md.find("**regressed**").unwrap() < folded);
+        assert!(md.find("| unchanged |\n").unwrap() > folded);
+        assert!(md.contains("p99 (whole run)") && md.contains("medians of the per-second samples"));
         snapshot("summary.md", &md);
     }
 

@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use super::table::{Width, right_align_from, table};
-use super::{dataset_line, pct, rate, us};
+use super::{dataset_line, pct, rate};
 use crate::stress::Load;
 use crate::stress::results::StressResults;
 
@@ -48,53 +48,63 @@ pub fn render(r: &StressResults) -> String {
         let _ = writeln!(out, "INTERRUPTED: partial results");
     }
 
-    let mut t = table(
+    let lat = |l: &crate::stress::results::Latency| {
         vec![
-            "scenario", "calls", "rate", "err %", "p50", "p90", "p95", "p99", "p99.9", "max",
-            "mean",
-        ],
-        Width::Natural,
-    );
-    let row = |name: &str, calls: u64, rt: f64, er: f64, l: &crate::stress::results::Latency| {
-        vec![
-            name.to_string(),
-            calls.to_string(),
-            rate(rt),
-            pct(er),
-            us(l.p50_us),
-            us(l.p90_us),
-            us(l.p95_us),
-            us(l.p99_us),
-            us(l.p999_us),
-            us(l.max_us),
-            us(l.mean_us.round() as u64),
+            l.p50_us,
+            l.p90_us,
+            l.p95_us,
+            l.p99_us,
+            l.p999_us,
+            l.max_us,
+            l.mean_us.round() as u64,
         ]
     };
-    for s in &r.scenarios {
-        t.add_row(row(
-            &s.name,
-            s.calls,
-            s.rate,
-            s.error_rate,
-            &s.latency.total,
-        ));
-    }
-    t.add_row(row(
-        "TOTAL",
+    let mut named: Vec<(String, u64, f64, f64)> = r
+        .scenarios
+        .iter()
+        .map(|s| (s.name.clone(), s.calls, s.rate, s.error_rate))
+        .collect();
+    named.push((
+        "TOTAL".into(),
         r.totals.calls,
         r.totals.rate,
         r.totals.error_rate,
-        &r.totals.latency.total,
     ));
+    let mut times: Vec<Vec<u64>> = r.scenarios.iter().map(|s| lat(&s.latency.total)).collect();
+    times.push(lat(&r.totals.latency.total));
+    let (units, cells) = super::duration_columns(
+        &["p50", "p90", "p95", "p99", "p99.9", "max", "mean"],
+        &times,
+    );
+    let mut header = vec!["scenario", "calls", "rate", "err %"];
+    header.extend(units.iter().map(String::as_str));
+    let mut t = table(header, Width::Natural);
+    for ((name, calls, rt, er), c) in named.iter().zip(cells) {
+        let mut row = vec![name.clone(), calls.to_string(), rate(*rt), pct(*er)];
+        row.extend(c);
+        t.add_row(row);
+    }
     right_align_from(&mut t, 1);
     let _ = writeln!(
         out,
         "\nLatency from the intended start (µs resolution, 1 % precision)\n{t}"
     );
 
-    let mut t = table(
+    let parts = |p: &crate::stress::results::Parts| {
         vec![
-            "scenario",
+            p.lag.p50_us,
+            p.lag.p99_us,
+            p.pool_wait.p50_us,
+            p.pool_wait.p99_us,
+            p.exec.p50_us,
+            p.exec.p99_us,
+            p.exec.max_us,
+        ]
+    };
+    let mut times: Vec<Vec<u64>> = r.scenarios.iter().map(|s| parts(&s.latency)).collect();
+    times.push(parts(&r.totals.latency));
+    let (units, cells) = super::duration_columns(
+        &[
             "lag p50",
             "lag p99",
             "pool wait p50",
@@ -103,24 +113,16 @@ pub fn render(r: &StressResults) -> String {
             "exec p99",
             "exec max",
         ],
-        Width::Natural,
+        &times,
     );
-    let parts = |name: &str, p: &crate::stress::results::Parts| {
-        vec![
-            name.to_string(),
-            us(p.lag.p50_us),
-            us(p.lag.p99_us),
-            us(p.pool_wait.p50_us),
-            us(p.pool_wait.p99_us),
-            us(p.exec.p50_us),
-            us(p.exec.p99_us),
-            us(p.exec.max_us),
-        ]
-    };
-    for s in &r.scenarios {
-        t.add_row(parts(&s.name, &s.latency));
+    let mut header = vec!["scenario"];
+    header.extend(units.iter().map(String::as_str));
+    let mut t = table(header, Width::Natural);
+    for ((name, ..), c) in named.iter().zip(cells) {
+        let mut row = vec![name.clone()];
+        row.extend(c);
+        t.add_row(row);
     }
-    t.add_row(parts("TOTAL", &r.totals.latency));
     right_align_from(&mut t, 1);
     let _ = writeln!(
         out,
@@ -259,6 +261,13 @@ mod tests {
         ] {
             assert!(t.contains(needle), "missing {needle:?} in\n{t}");
         }
+        // One unit per duration column, named in its header.
+        assert!(t.contains(" p99 ms ") && t.contains(" exec p99 ms "), "{t}");
+        let lines: Vec<&str> = t.lines().filter(|l| l.contains("│ TOTAL")).collect();
+        assert!(
+            lines.iter().all(|l| !l.contains("µs") && !l.contains("ms")),
+            "{t}"
+        );
         let md = super::super::stress_markdown::render(&r);
         assert!(md.starts_with("## dbload stress: vetclinic"));
         assert!(md.contains("| checkout | 1 |"), "{md}");

@@ -1,8 +1,38 @@
 //! The terminal tables every `*_table` renderer draws (comfy-table): one
-//! style, and right-aligned number columns.
+//! style (box drawing on a terminal, plain psql-like columns otherwise),
+//! and right-aligned number columns.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{CellAlignment, ContentArrangement, Table};
+use comfy_table::{
+    CellAlignment, ContentArrangement, ContentLineStyle, LineStyle, Table, TableStyle,
+};
+
+/// Plain tables (no box drawing) for every terminal table of this process.
+static PLAIN_TABLES: AtomicBool = AtomicBool::new(false);
+
+/// psql's aligned style: `a | b` columns under a `---+---` rule, nothing
+/// else; what logs, pipes and CI get instead of box drawing.
+pub const PLAIN: TableStyle = TableStyle::new()
+    .header_lines(ContentLineStyle::none().junction('|'))
+    .header_separator(LineStyle::none().fill('-').junction('+'))
+    .content_lines(ContentLineStyle::none().junction('|'));
+
+/// Draw tables plainly ([`PLAIN`]) from now on: the command glue asks for
+/// it when stdout is not a terminal.
+pub fn plain_tables(on: bool) {
+    PLAIN_TABLES.store(on, Ordering::Relaxed);
+}
+
+/// The style of every table: box drawing on a terminal, else [`PLAIN`].
+pub fn style() -> TableStyle {
+    if PLAIN_TABLES.load(Ordering::Relaxed) {
+        PLAIN
+    } else {
+        UTF8_FULL_CONDENSED
+    }
+}
 
 /// How a table uses the width it has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,7 +46,7 @@ pub enum Width {
 /// An empty table with `header`.
 pub fn table(header: Vec<&str>, width: Width) -> Table {
     let mut t = Table::new();
-    t.load_style(UTF8_FULL_CONDENSED).set_header(header);
+    t.load_style(style()).set_header(header);
     match width {
         Width::Natural => {
             t.set_content_arrangement(ContentArrangement::Disabled);

@@ -249,14 +249,17 @@ async fn load_table(
     progress.table_started(table, total);
     let name = ident(table.name());
     client
-        .batch_execute(&format!("BEGIN; TRUNCATE {name}"))
+        .batch_execute(&format!(
+            "BEGIN; {}",
+            schema::own(&format!("TRUNCATE {name}"))
+        ))
         .await
         .during(&step)?;
     let sink = client
-        .copy_in::<_, Bytes>(&format!(
+        .copy_in::<_, Bytes>(&schema::own(&format!(
             "COPY {name} ({}) FROM STDIN (FORMAT binary, FREEZE)",
             columns(table)
-        ))
+        )))
         .await
         .during(&step)?;
     futures_util::pin_mut!(sink);
@@ -331,7 +334,7 @@ async fn table_pipeline(
     let index_seconds = t.elapsed().as_secs_f64();
     let t = Instant::now();
     client
-        .batch_execute(&format!("ANALYZE {}", ident(table.name())))
+        .batch_execute(&schema::own(&format!("ANALYZE {}", ident(table.name()))))
         .await
         .during(&format!("analyzing {}", table.name()))?;
     Ok(Loaded {

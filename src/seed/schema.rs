@@ -163,7 +163,7 @@ pub async fn blockers(
 pub async fn drop_tables(client: &Client, tables: &[String]) -> Result<(), tokio_postgres::Error> {
     let list: Vec<String> = tables.iter().map(|t| ident(t)).collect();
     client
-        .batch_execute(&format!("DROP TABLE IF EXISTS {}", list.join(", ")))
+        .batch_execute(&own(&format!("DROP TABLE IF EXISTS {}", list.join(", "))))
         .await
 }
 
@@ -203,11 +203,18 @@ pub struct Ddl {
     pub definition: String,
 }
 
+/// `sql` marked as dbload's own ([`crate::db::OWN_QUERY_MARK`]), so that
+/// `dbload analyze` leaves the seed's DDL, COPY and ANALYZE out of the
+/// workload it reads from `pg_stat_statements`.
+pub fn own(sql: &str) -> String {
+    format!("{} {sql}", crate::db::OWN_QUERY_MARK)
+}
+
 impl Ddl {
     /// The statement that re-creates it (foreign keys as NOT VALID, to be
     /// validated by [`Ddl::validate_sql`]).
     pub fn create_sql(&self) -> String {
-        match self.kind {
+        let sql = match self.kind {
             Kind::Index => self.definition.clone(),
             Kind::Key => format!(
                 "ALTER TABLE {} ADD CONSTRAINT {} {}",
@@ -221,26 +228,27 @@ impl Ddl {
                 ident(&self.name),
                 self.definition
             ),
-        }
+        };
+        own(&sql)
     }
 
     pub fn validate_sql(&self) -> String {
-        format!(
+        own(&format!(
             "ALTER TABLE {} VALIDATE CONSTRAINT {}",
             ident(&self.table),
             ident(&self.name)
-        )
+        ))
     }
 
     fn drop_sql(&self) -> String {
-        match self.kind {
+        own(&match self.kind {
             Kind::Index => format!("DROP INDEX IF EXISTS {}", ident(&self.name)),
             _ => format!(
                 "ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}",
                 ident(&self.table),
                 ident(&self.name)
             ),
-        }
+        })
     }
 }
 

@@ -281,6 +281,27 @@ pub struct Verdict {
     pub exit_code: u8,
 }
 
+/// Why a run stopped by a signal is invalid.
+pub const INTERRUPTED: &str = "interrupted (Ctrl-C, SIGTERM or SIGHUP): the results are partial";
+
+impl StressResults {
+    /// Mark results interrupted (a multi-step mode stopped by a signal whose
+    /// representative step had ended before it): partial, invalid, exit 3.
+    pub fn mark_interrupted(&mut self) {
+        self.interrupted = true;
+        if !self
+            .verdict
+            .invalid_reasons
+            .iter()
+            .any(|r| r == INTERRUPTED)
+        {
+            self.verdict.invalid_reasons.insert(0, INTERRUPTED.into());
+        }
+        self.verdict.valid = false;
+        self.verdict.exit_code = 3; // EXIT_INVALID_RUN (the stress engine does not import the crate root)
+    }
+}
+
 /// One `--threshold` checked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdResult {
@@ -314,7 +335,7 @@ pub struct StressResults {
     pub finished_at: DateTime<Utc>,
     /// Length of the measured window, seconds.
     pub measured_secs: f64,
-    /// Ended by Ctrl-C (the results are partial).
+    /// Ended by a stop signal: Ctrl-C, SIGTERM or SIGHUP (the results are partial).
     pub interrupted: bool,
     pub config: StressConfig,
     pub workload: WorkloadInfo,

@@ -121,13 +121,20 @@ pub fn build(
     if out.interrupted {
         verdict
             .invalid_reasons
-            .push("interrupted (Ctrl-C): the results are partial".into());
+            .push(super::results::INTERRUPTED.into());
     }
     if cfg.target_qps().is_some() {
         let dropped_frac = ratio(out.dropped, out.scheduled);
         if dropped_frac > 0.01 {
+            // Raising --max-inflight only helps when the slots were not
+            // all queued for a connection.
+            let why = if totals.latency.pool_wait.p99_us > totals.latency.exec.p99_us {
+                "the in-flight slots were queued for a connection (the pool or the server cannot keep up; more --max-inflight would only queue longer)"
+            } else {
+                "every in-flight slot was busy (raise --max-inflight, or the server cannot keep up)"
+            };
             verdict.invalid_reasons.push(format!(
-                "{} of {} arrivals ({:.1} %) were dropped: every in-flight slot was busy (raise --max-inflight, or the server/pool cannot keep up)",
+                "{} of {} arrivals ({:.1} %) were dropped: {why}",
                 out.dropped,
                 out.scheduled,
                 dropped_frac * 100.0

@@ -45,50 +45,82 @@ fn template(load: Load, pool: usize, secs: f64) -> StressConfig {
     }
 }
 
+/// Each statement holds its connection for 20 ms on the server, so a pool
+/// of 4 can never serve more than 200/s: the server side, not the machine's
+/// load, sets the capacity (a busy host adds ~1 ms per statement, 5 %).
+const SERVER_BOUND_WORKLOAD: &str = "\
+-- @workload server-bound
+
+-- @scenario pet weight=1
+-- @param p = int(1, 200)
+SELECT name, pg_sleep(0.02) FROM pets WHERE id = :p;
+";
+
+/// Seconds each statement of [`SERVER_BOUND_WORKLOAD`] holds its connection.
+const HOLD_SECS: f64 = 0.02;
+
+/// The breakpoint search against what bounds it, with nothing that a busy
+/// machine can move by more than a few percent: the server-side hold makes
+/// the capacity about pool / 20 ms; the closed-loop maximum is measured
+/// before and after the search (a machine whose load changes meanwhile
+/// widens the envelope instead of failing the test); and the search must
+/// agree with its own steps (bracketed, converged, the failing step judged
+/// with evidence). Uniform arrivals: a step's achieved rate and its queueing
+/// are not at the mercy of a Poisson draw of 1.5 s. It replaces a comparison with one closed-loop
+/// measurement on a 3 ms hold, which failed at 895 vs 769/s on a busy host.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn breakpoint_is_within_15_percent_of_the_closed_loop_max() {
-    // Both figures compared must come from the same machine state.
     let db = with_dataset(TestDb::new_exclusive().await).await;
-    let w = workload::parse("capacity.sql", WORKLOAD).unwrap();
+    let w = workload::parse("server-bound.sql", SERVER_BOUND_WORKLOAD).unwrap();
     let session = Session::open(&db.target, w).await.unwrap();
     let pool_size = 4;
+    let physical = pool_size as f64 / HOLD_SECS;
 
     // The closed-loop maximum: one client per connection, back to back.
-    let cfg = template(Load::closed(pool_size), pool_size, 2.0);
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    let r = session
-        .run(&cfg, &[], Hooks::stop_on(rx.clone()))
-        .await
-        .unwrap();
-    let closed_max = r.totals.rate;
-    assert_eq!(r.totals.errors, 0);
+    let closed_max = |rx: tokio::sync::watch::Receiver<bool>| {
+        let cfg = template(Load::closed(pool_size), pool_size, 2.0);
+        let session = &session;
+        async move {
+            let r = session.run(&cfg, &[], Hooks::stop_on(rx)).await.unwrap();
+            assert_eq!(r.totals.errors, 0);
+            r.totals.rate
+        }
+    };
+    let before = closed_max(rx.clone()).await;
+    assert!(
+        before <= physical * 1.02,
+        "closed loop {before:.0}/s beyond the server-side bound {physical:.0}/s"
+    );
 
     // The breakpoint search on the same pool size, from half the closed max.
     let slos = vec![
         threshold::parse("p99<100ms").unwrap(),
         threshold::parse("error_rate<0.1%").unwrap(),
     ];
-    let env = StepEnv::new(&session, &slos, rx);
+    let env = StepEnv::new(&session, &slos, rx.clone());
     let open = Load::Open {
         profile: RateProfile::Constant { qps: 1.0 },
-        arrival: Arrival::Poisson,
+        arrival: Arrival::Uniform,
         max_inflight: 1000,
     };
+    let search = Search {
+        start_qps: (before / 2.0).round(),
+        growth: 1.5,
+        tolerance: 0.05,
+        max_steps: 8,
+        template: template(open, pool_size, 1.5),
+    };
     let mode = Mode::FindMax {
-        search: Search {
-            start_qps: closed_max / 2.0,
-            growth: 1.5,
-            tolerance: 0.05,
-            max_steps: 8,
-            template: template(open, pool_size, 1.5),
-        },
-        start_qps: Some((closed_max / 2.0).round()),
+        search: search.clone(),
+        start_qps: Some(search.start_qps),
         probe: template(Load::closed(1), 1, 1.0),
     };
     let mut seen = 0;
     let (sw, rep) = sweep::run(&env, &[pool_size], &mode, &mut |_| seen += 1)
         .await
         .unwrap();
+    let after = closed_max(rx).await;
     let b = sw.pools[0].breakpoint.as_ref().unwrap();
     let summary: Vec<String> = b
         .steps
@@ -100,37 +132,48 @@ async fn breakpoint_is_within_15_percent_of_the_closed_loop_max() {
             )
         })
         .collect();
-    eprintln!(
-        "closed-loop max {closed_max:.0}/s; breakpoint {b:#?}",
-        b = summary
-    );
+    eprintln!("closed-loop max {before:.0}/s before, {after:.0}/s after; breakpoint {summary:#?}");
     assert_eq!(seen, b.steps.len());
     assert!(b.steps.len() >= 3, "{summary:?}");
     let max = b
         .max_qps
         .unwrap_or_else(|| panic!("no passing step: {summary:?}"));
+    let failed_at = b
+        .failed_qps
+        .unwrap_or_else(|| panic!("the search found no failing rate: {summary:?}"));
+
+    // What bounds it: never beyond the server-side hold; within 15 % of
+    // the closed loop measured around it.
     assert!(
-        b.failed_qps.is_some(),
-        "the search found no failing rate: {summary:?}"
+        max <= physical * 1.05,
+        "{max}/s > {physical:.0}/s: {summary:?}"
     );
+    let (lo, hi) = (before.min(after), before.max(after));
     assert!(
-        (max - closed_max).abs() / closed_max <= 0.15,
-        "breakpoint {max}/s vs closed-loop max {closed_max:.0}/s: {summary:?}"
+        max >= lo * 0.85 && max <= hi * 1.15,
+        "breakpoint {max}/s vs closed-loop max {lo:.0}–{hi:.0}/s: {summary:?}"
     );
-    // The failing step was the database's (the driver kept up at ~1 k/s), with evidence.
+    // Its own steps: the failing rate is above the passing one, the search
+    // converged to its tolerance (or used every step), every passing step
+    // achieved its rate, and the failing step says why, with evidence.
+    assert!(failed_at > max, "{summary:?}");
+    assert!(
+        (failed_at - max) / max <= search.tolerance + 0.02 || b.steps.len() == search.max_steps,
+        "not converged: {summary:?}"
+    );
+    for s in b.steps.iter().filter(|s| s.passed) {
+        let t = s.target_qps.unwrap();
+        assert!((s.qps - t).abs() / t < 0.15, "{summary:?}");
+    }
     let failed = b
         .steps
         .iter()
         .find(|s| s.target_qps == b.failed_qps)
         .unwrap();
     assert!(!failed.passed && !failed.evidence.is_empty());
+    assert!(failed.limit.is_some(), "{summary:?}");
     assert!(failed.server.db.is_some(), "pg_stat_database deltas");
     assert!(failed.server.samples > 0, "wait-event samples");
-    // Steps are consistent: every passing step achieved its rate.
-    for s in b.steps.iter().filter(|s| s.passed) {
-        let t = s.target_qps.unwrap();
-        assert!((s.qps - t).abs() / t < 0.15, "{summary:?}");
-    }
     assert_eq!(sw.recommendation.pool, Some(pool_size));
     let rep = rep.unwrap();
     assert_eq!(rep.config.target_qps(), Some(max));

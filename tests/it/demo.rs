@@ -1,4 +1,5 @@
-//! `dbload demo` end to end on a throw-away database: seed, stress, analyze.
+//! `dbload demo` end to end on a throw-away database: seed, stress (before),
+//! analyze with the proposals applied, stress (after), side by side.
 
 use crate::common::{TestDb, dbload};
 
@@ -21,10 +22,19 @@ async fn demo_seeds_stresses_and_analyzes() {
         .success();
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
-    for step in ["1/3: seed", "2/3: run the default workload", "3/3: analyze"] {
+    for step in [
+        "1/4: seed",
+        "2/4: run the default workload (before)",
+        "3/4: analyze what it did and apply the proposals",
+        "4/4: run it again (after)",
+    ] {
         assert!(stderr.contains(step), "missing step {step}: {stderr}");
     }
     assert!(stdout.contains("TOTAL"), "stress summary: {stdout}");
+    assert!(
+        stdout.contains("Before and after the proposed indexes") && stdout.contains("before: "),
+        "side by side: {stdout}"
+    );
     assert!(
         stdout.contains("pg_stat_statements"),
         "analyze header: {stdout}"

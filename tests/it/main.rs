@@ -15,8 +15,12 @@ mod faults;
 mod local_cluster;
 mod metrics;
 mod migrations;
+mod nightly;
+mod observation;
+mod output;
 mod regress;
 mod seed;
+mod signals;
 mod stress;
 
 // Hostile input and faults: the malformed-input corpus, property tests,
@@ -24,3 +28,4 @@ mod stress;
 mod corpus;
 mod fuzz;
 mod reliability;
+mod verdict;

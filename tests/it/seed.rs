@@ -385,7 +385,7 @@ async fn interrupted_seed_is_incomplete_and_a_rerun_starts_clean() {
 }
 
 /// Wait until some session in the server waits for a lock.
-async fn until_blocked(c: &Client) {
+pub(crate) async fn until_blocked(c: &Client) {
     let t0 = Instant::now();
     loop {
         let waiting: i64 = c
