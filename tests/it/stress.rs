@@ -892,3 +892,53 @@ async fn two_driver_threads_share_one_schedule() {
     let rate = t.rate;
     assert!((rate - 300.0).abs() < 15.0, "rate {rate}");
 }
+
+/// Rates no process could schedule are refused before connecting, with the
+/// ceiling named; a run at the ceiling ends on time (its arrivals dropped
+/// and counted), instead of spinning past its end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn absurd_rates_are_refused_and_a_run_at_the_ceiling_ends_on_time() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let wl = write(&dir, "one.sql", "-- @scenario one weight=1\nSELECT 1;\n");
+    let url = db.url();
+    let (a, b, started, c) = tokio::task::spawn_blocking(move || {
+        let a = dbload()
+            .args([
+                "-d",
+                &url,
+                "stress",
+                "-w",
+                &wl,
+                "--qps",
+                "1e12",
+                "--duration",
+                "2s",
+            ])
+            .assert();
+        let b = dbload()
+            .args(["-d", &url, "stress", "-w", &wl, "--stages", "1s:1e12"])
+            .assert();
+        let started = std::time::Instant::now();
+        let c = dbload()
+            .args(["-d", &url, "stress", "-w", &wl, "--qps", "1000000"])
+            .args(["--duration", "1s", "--warmup", "0s"])
+            .assert();
+        (a, b, started.elapsed(), c)
+    })
+    .await
+    .unwrap();
+    for x in [&a, &b] {
+        let err = stderr_of(x);
+        assert_eq!(x.get_output().status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("more than one process can schedule (1000000/s"),
+            "{err}"
+        );
+    }
+    assert!(stderr_of(&b).contains("--stages"), "{}", stderr_of(&b));
+    // Generous for a busy machine; an unbounded scheduler took minutes.
+    assert!(started < Duration::from_secs(30), "took {started:?}");
+    assert_eq!(c.get_output().status.code(), Some(3), "{}", stderr_of(&c));
+    assert!(stderr_of(&c).contains("were dropped"), "{}", stderr_of(&c));
+}
