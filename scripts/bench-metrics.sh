@@ -14,18 +14,7 @@ RUNS=${RUNS:-3}
 QPS=${QPS:-10000}
 SECS=${SECS:-20}
 WORKLOAD=queries/examples/pgbench_select.sql
-if [ -z "${BIN:-}" ]; then
-  cargo build --release -q
-  BIN=target/release/dbload
-fi
-$BIN local start >/dev/null
-URL=$($BIN local url)
-ANCHOR=$(echo "$URL" | sed -E 's#/[^/?]+(\?|$)#/pgbench_anchor\1#')
-if [ "$(psql "$URL" -tAc "SELECT 1 FROM pg_database WHERE datname = 'pgbench_anchor'")" != 1 ]; then
-  echo "bench: creating pgbench_anchor (pgbench -i -s 10)"
-  psql "$URL" -qc "CREATE DATABASE pgbench_anchor"
-  pgbench -q -i -s 10 "$ANCHOR" >/dev/null 2>&1
-fi
+. scripts/anchor.sh
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"; kill $(jobs -p) 2>/dev/null || true' EXIT
 median() { python3 -c 'import sys, statistics; v=[float(x) for x in sys.argv[1:]]; print(round(statistics.median(v), 2))' "$@"; }

@@ -32,19 +32,7 @@ QPS=${QPS:-10000}
 OPEN_SECS=${OPEN_SECS:-30}
 WORKLOAD=queries/examples/pgbench_select.sql
 
-# BIN=path runs another build of dbload (e.g. before and after a change).
-if [ -z "${BIN:-}" ]; then
-  cargo build --release -q
-  BIN=target/release/dbload
-fi
-$BIN local start >/dev/null
-URL=$($BIN local url)
-ANCHOR=$(echo "$URL" | sed -E 's#/[^/?]+(\?|$)#/pgbench_anchor\1#')
-if [ "$(psql "$URL" -tAc "SELECT 1 FROM pg_database WHERE datname = 'pgbench_anchor'")" != 1 ]; then
-  echo "bench: creating pgbench_anchor (pgbench -i -s 10)"
-  psql "$URL" -qc "CREATE DATABASE pgbench_anchor"
-  pgbench -q -i -s 10 "$ANCHOR" >/dev/null 2>&1
-fi
+. scripts/anchor.sh
 if [ -n "$SOCKET" ]; then
   dir=$($BIN local status | sed -nE 's/^socket directory: *//p')
   port=$(echo "$URL" | sed -E 's#.*:([0-9]+)/.*#\1#')

@@ -145,24 +145,12 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
     let slos = engine::thresholds(&slo_exprs, "--slo", &workload)?;
     let thresholds = engine::thresholds(&args.thresholds, "--threshold", &workload)?;
     let session = engine::open(global, &args, workload).await?;
-    let live = super::live::start(
-        &args.metrics,
-        session.target(),
-        super::live::RunInfo {
-            workload: &session.prepared().workload.name,
-            mode: match &job {
-                Job::Capacity { .. } => "capacity",
-                Job::Sweep(_, Mode::FindMax { .. }) => "find_max",
-                Job::Sweep(_, Mode::Rate { .. }) => "pool_sweep",
-            },
-            stages: Vec::new(),
-        },
-    )
-    .await?;
-    let session = match &live {
-        Some(l) => session.with_observer(l.observer()),
-        None => session,
+    let mode = match &job {
+        Job::Capacity { .. } => "capacity",
+        Job::Sweep(_, Mode::FindMax { .. }) => "find_max",
+        Job::Sweep(_, Mode::Rate { .. }) => "pool_sweep",
     };
+    let (session, live) = super::live::watch(&args.metrics, session, mode, Vec::new()).await?;
     let target = session.target().clone();
     let name = session.prepared().workload.name.clone();
     let stop = super::signals::stop_flag("finishing the current step and writing partial results")?;

@@ -98,6 +98,26 @@ pub async fn start(
     }))
 }
 
+/// Start keeping metrics for the runs of `session` (a stress mode): the
+/// session comes back watched by them when the flags ask for metrics.
+pub async fn watch(
+    args: &MetricsArgs,
+    session: crate::stress::Session,
+    mode: &str,
+    stages: StageWindows,
+) -> anyhow::Result<(crate::stress::Session, Option<Live>)> {
+    let info = RunInfo {
+        workload: &session.prepared().workload.name,
+        mode,
+        stages,
+    };
+    let live = start(args, session.target(), info).await?;
+    Ok(match &live {
+        Some(l) => (session.with_observer(l.observer()), live),
+        None => (session, live),
+    })
+}
+
 impl Live {
     /// What the session's runs report to.
     pub fn observer(&self) -> Arc<dyn Observer> {

@@ -47,26 +47,15 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
     let exprs: Vec<String> = args.thresholds.iter().chain(&args.slos).cloned().collect();
     let thresholds = engine::thresholds(&exprs, "--threshold", &workload)?;
     let session = engine::open(global, &args, workload).await?;
-    let live = super::live::start(
-        &args.metrics,
-        session.target(),
-        super::live::RunInfo {
-            workload: &session.prepared().workload.name,
-            mode: match &cfg.load {
-                Load::Open { .. } => "open",
-                Load::Closed { .. } => "closed",
-            },
-            stages: shape
-                .as_ref()
-                .map(|s| s.windows.iter().map(|w| (w.start_s, w.end_s)).collect())
-                .unwrap_or_default(),
-        },
-    )
-    .await?;
-    let session = match &live {
-        Some(l) => session.with_observer(l.observer()),
-        None => session,
+    let mode = match &cfg.load {
+        Load::Open { .. } => "open",
+        Load::Closed { .. } => "closed",
     };
+    let stages = shape
+        .as_ref()
+        .map(|s| s.windows.iter().map(|w| (w.start_s, w.end_s)).collect())
+        .unwrap_or_default();
+    let (session, live) = super::live::watch(&args.metrics, session, mode, stages).await?;
 
     let stop = super::signals::stop_flag("finishing in-flight work and writing partial results")?;
     let show = args.progress || args.progress_interval.is_some() || std::io::stderr().is_terminal();
