@@ -262,13 +262,15 @@ pub fn error_budget(r: &mut StressResults, thresholds: &[Threshold]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stress::stats::Stats;
 
-    #[test]
-    fn a_worker_panic_makes_the_run_invalid_with_its_message() {
+    /// A one-scenario workload, a closed-model config of `secs` and an
+    /// outcome with `totals` over that window (no intervals, no panics).
+    fn one_scenario(secs: u64, totals: Stats) -> (Workload, StressConfig, RunOutcome) {
         let w = crate::workload::parse("t.sql", "-- @scenario one weight=1\nSELECT 1;\n").unwrap();
         let cfg = StressConfig {
             load: crate::stress::Load::closed(1),
-            duration: std::time::Duration::from_secs(1),
+            duration: std::time::Duration::from_secs(secs),
             warmup: std::time::Duration::ZERO,
             pool: 1,
             seed: 1,
@@ -276,19 +278,26 @@ mod tests {
             timer_resolution: std::time::Duration::ZERO,
         };
         let out = RunOutcome {
-            totals: crate::stress::stats::Stats::new(&[1]),
+            totals,
             intervals: vec![],
             scheduled: 0,
             dropped: 0,
             unfinished: 0,
             interrupted: false,
-            measured_secs: 1.0,
+            measured_secs: secs as f64,
             started_at: chrono::Utc::now(),
             finished_at: chrono::Utc::now(),
             peak_inflight: 1,
-            worker_panics: vec!["boom".into()],
+            worker_panics: vec![],
             window_calls: vec![],
         };
+        (w, cfg, out)
+    }
+
+    #[test]
+    fn a_worker_panic_makes_the_run_invalid_with_its_message() {
+        let (w, cfg, mut out) = one_scenario(1, Stats::new(&[1]));
+        out.worker_panics = vec!["boom".into()];
         let r = build(&w, &cfg, &out, Default::default(), None, None);
         assert!(!r.verdict.valid);
         assert_eq!(r.verdict.exit_code, 3);
@@ -301,76 +310,37 @@ mod tests {
 
     #[test]
     fn the_rate_counts_only_calls_completed_within_the_measured_window() {
-        let w = crate::workload::parse("t.sql", "-- @scenario one weight=1\nSELECT 1;\n").unwrap();
-        let cfg = StressConfig {
-            load: crate::stress::Load::closed(1),
-            duration: std::time::Duration::from_secs(2),
-            warmup: std::time::Duration::ZERO,
-            pool: 1,
-            seed: 1,
-            drain_timeout: std::time::Duration::from_secs(1),
-            timer_resolution: std::time::Duration::ZERO,
-        };
-        let mut totals = crate::stress::stats::Stats::new(&[1]);
+        let mut totals = Stats::new(&[1]);
         totals.scenarios[0].calls = 150; // 50 of them completed while draining
-        let out = RunOutcome {
-            totals,
-            intervals: vec![],
-            scheduled: 0,
-            dropped: 0,
-            unfinished: 0,
-            interrupted: false,
-            measured_secs: 2.0,
-            started_at: chrono::Utc::now(),
-            finished_at: chrono::Utc::now(),
-            peak_inflight: 1,
-            worker_panics: vec![],
-            window_calls: vec![100],
-        };
+        let (w, cfg, mut out) = one_scenario(2, totals);
+        out.window_calls = vec![100];
         let r = build(&w, &cfg, &out, Default::default(), None, None);
         assert_eq!((r.totals.calls, r.totals.rate), (150, 50.0));
         assert_eq!((r.scenarios[0].calls, r.scenarios[0].rate), (150, 50.0));
     }
 
     fn failing(errors_per_s: &[u64]) -> StressResults {
-        let w = crate::workload::parse("t.sql", "-- @scenario one weight=1\nSELECT 1;\n").unwrap();
-        let cfg = StressConfig {
-            load: crate::stress::Load::closed(1),
-            duration: std::time::Duration::from_secs(errors_per_s.len() as u64),
-            warmup: std::time::Duration::ZERO,
-            pool: 1,
-            seed: 1,
-            drain_timeout: std::time::Duration::from_secs(1),
-            timer_resolution: std::time::Duration::ZERO,
-        };
-        let mut totals = crate::stress::stats::Stats::new(&[1]);
-        let intervals = errors_per_s
-            .iter()
-            .enumerate()
-            .map(|(k, e)| {
-                let mut s = crate::stress::stats::Stats::new(&[1]);
-                s.scenarios[0].calls = 100 - e;
-                for _ in 0..*e {
-                    s.scenarios[0].error(*b"08", None);
-                }
-                totals.merge(&s);
-                crate::stress::results::interval_sample(&w, &s, k as f64 + 1.0, 1.0, None, 1)
-            })
-            .collect();
-        let out = RunOutcome {
-            totals,
-            intervals,
-            scheduled: 0,
-            dropped: 0,
-            unfinished: 0,
-            interrupted: false,
-            measured_secs: errors_per_s.len() as f64,
-            started_at: chrono::Utc::now(),
-            finished_at: chrono::Utc::now(),
-            peak_inflight: 1,
-            worker_panics: vec![],
-            window_calls: vec![],
-        };
+        let (w, _, _) = one_scenario(1, Stats::new(&[1]));
+        let mut totals = Stats::new(&[1]);
+        let mut intervals = Vec::new();
+        for (k, e) in errors_per_s.iter().enumerate() {
+            let mut s = Stats::new(&[1]);
+            s.scenarios[0].calls = 100 - e;
+            for _ in 0..*e {
+                s.scenarios[0].error(*b"08", None);
+            }
+            totals.merge(&s);
+            intervals.push(crate::stress::results::interval_sample(
+                &w,
+                &s,
+                k as f64 + 1.0,
+                1.0,
+                None,
+                1,
+            ));
+        }
+        let (w, cfg, mut out) = one_scenario(errors_per_s.len() as u64, totals);
+        out.intervals = intervals;
         build(&w, &cfg, &out, Default::default(), None, None)
     }
 
