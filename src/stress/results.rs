@@ -317,6 +317,28 @@ pub struct ThresholdResult {
     pub note: Option<String>,
 }
 
+/// One worker of a segmented run: which segment, of which run, and how its
+/// clock stood against the database server's. `dbload merge` checks these.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentInfo {
+    /// This worker's segment, 0-based (`--segment K/N`, `JOB_COMPLETION_INDEX`).
+    pub index: u32,
+    /// Segments in the run (N).
+    pub count: u32,
+    /// Shared by every worker of one run.
+    pub run_id: String,
+    /// The agreed first intended start (`--start-at`, `--rendezvous`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_at: Option<DateTime<Utc>>,
+    /// This worker's clock minus the database server's, microseconds
+    /// (best of several `clock_timestamp()` round trips); None if not measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_offset_us: Option<f64>,
+    /// CPU time this worker's process used during the run, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver_cpu_secs: Option<f64>,
+}
+
 /// Information about the workload that ran.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkloadInfo {
@@ -352,6 +374,10 @@ pub struct StressResults {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_statements_note: Option<String>,
     pub verdict: Verdict,
+    /// This worker's place in a segmented run (`--segment K/N`); absent
+    /// for a one-process run and for a merged file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<SegmentInfo>,
     /// What load shapes and multi-step modes add to a run's results
     /// (`stages`, `soak`, `sweep`, `capacity`: `capacity::model`), carried
     /// as top-level fields without the engine knowing them.

@@ -192,6 +192,7 @@ pub fn build(
         server_statements,
         server_statements_note: None,
         verdict,
+        segment: None,
         extensions: Extensions::default(),
     }
 }
