@@ -4,7 +4,8 @@
 use clap::{Args, Parser, Subcommand};
 
 const AFTER_HELP: &str = "\
-Connection target (every command that needs a database), as psql:
+Connection target, for the commands that connect (before or after the
+command name; `report`, `local`, `completions` and `man` refuse them), as psql:
   -h HOST -p PORT -U USER, and -d/--url: a postgres:// URL, a keyword conninfo
   string (service=NAME works) or a database name; else DATABASE_URL. Missing
   values come from the service (PGSERVICE), then PGHOST, PGPORT, PGUSER,
@@ -35,6 +36,8 @@ Exit codes: 0 success, 1 a check failed (regression, proposals with
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
+    #[command(flatten)]
+    pub conn: ConnArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -42,6 +45,20 @@ pub struct Cli {
 /// Flags every command accepts.
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
+    /// Print help (-h is the host, as in psql and pgbench).
+    #[arg(short = '?', long = "help", global = true, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    /// More log output on stderr (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// The connection flags, as psql's: offered before the command
+/// (`dbload -d URL stress`) and after it by the commands that connect
+/// (`dbload stress -d URL`); a command that does not connect refuses them.
+#[derive(Debug, Args, Clone, Default, PartialEq)]
+#[command(next_help_heading = "Connection")]
+pub struct ConnArgs {
     /// Target database: postgres:// URL, conninfo ("host=… dbname=…",
     /// "service=…") or a database name, as psql -d. Default: DATABASE_URL,
     /// then PGSERVICE and PG* variables, then the managed local cluster.
@@ -49,25 +66,50 @@ pub struct GlobalArgs {
         short = 'd',
         long = "url",
         visible_alias = "dbname",
-        global = true,
         value_name = "URL|CONNINFO|DBNAME"
     )]
     pub url: Option<String>,
     /// Database server host or socket directory (as psql -h; help is --help).
-    #[arg(short = 'h', long = "host", global = true, value_name = "HOST")]
+    #[arg(short = 'h', long = "host", value_name = "HOST")]
     pub host: Option<String>,
     /// Database server port (as psql -p).
-    #[arg(short = 'p', long = "port", global = true, value_name = "PORT")]
+    #[arg(short = 'p', long = "port", value_name = "PORT")]
     pub port: Option<String>,
     /// Database user name (as psql -U).
-    #[arg(short = 'U', long = "username", global = true, value_name = "USER")]
+    #[arg(short = 'U', long = "username", value_name = "USER")]
     pub username: Option<String>,
-    /// Print help (-h is the host, as in psql and pgbench).
-    #[arg(short = '?', long = "help", global = true, action = clap::ArgAction::Help)]
-    pub help: Option<bool>,
-    /// More log output on stderr (-v info, -vv debug).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
-    pub verbose: u8,
+}
+
+impl ConnArgs {
+    /// These flags, each one not given filled from `outer` (the flags
+    /// given before the command name).
+    pub fn or(self, outer: &ConnArgs) -> ConnArgs {
+        ConnArgs {
+            url: self.url.or_else(|| outer.url.clone()),
+            host: self.host.or_else(|| outer.host.clone()),
+            port: self.port.or_else(|| outer.port.clone()),
+            username: self.username.or_else(|| outer.username.clone()),
+        }
+    }
+
+    /// The first connection flag given, as written on the command line.
+    pub fn first_given(&self) -> Option<&'static str> {
+        [
+            (self.url.is_some(), "-d/--url"),
+            (self.host.is_some(), "-h/--host"),
+            (self.port.is_some(), "-p/--port"),
+            (self.username.is_some(), "-U/--username"),
+        ]
+        .into_iter()
+        .find_map(|(given, flag)| given.then_some(flag))
+    }
+}
+
+/// `dbload migrate` flags.
+#[derive(Debug, Args, Clone)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,7 +122,7 @@ pub enum Command {
         after_help = "Examples:\n  dbload migrate\n  dbload -d postgres://me@localhost/bench migrate\n\n\
 Re-running is a no-op. A migration file changed after it was applied is an error."
     )]
-    Migrate,
+    Migrate(MigrateArgs),
     /// The whole story in one command: seed a small dataset, run the default
     /// workload, and analyze what it did (on the local cluster unless --url).
     #[command(after_help = DEMO_HELP)]
@@ -151,6 +193,8 @@ connection error (also: environment differs from the baseline), 3 invalid run.";
 /// `dbload regress` flags.
 #[derive(Debug, Args, Clone)]
 pub struct RegressArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
     /// The suite file (TOML), e.g. queries/nightly.toml.
     #[arg(long, value_name = "FILE")]
     pub suite: std::path::PathBuf,
@@ -254,6 +298,8 @@ Examples:
 /// `dbload seed` flags.
 #[derive(Debug, Args, Clone)]
 pub struct SeedArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
     /// Dataset size; 1.0 = 10,000 clinics, 100,000 users, 1,000,000 pets.
     #[arg(
         long,
@@ -306,6 +352,8 @@ partial results are still written; a second signal ends at once).";
 /// `dbload stress` flags.
 #[derive(Debug, Args, Clone)]
 pub struct StressArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
     /// Workload file (default: the embedded queries/vetclinic.sql).
     #[arg(short, long, value_name = "FILE")]
     pub workload: Option<std::path::PathBuf>,
@@ -471,6 +519,8 @@ pub enum WorkloadCommand {
         /// Only check the file itself; do not connect to a database.
         #[arg(long)]
         offline: bool,
+        #[command(flatten)]
+        conn: ConnArgs,
     },
 }
 
@@ -491,6 +541,8 @@ Examples:
 /// `dbload demo` flags.
 #[derive(Debug, Args, Clone)]
 pub struct DemoArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
     /// Dataset size for the seed step (1.0 = 1,000,000 pets).
     #[arg(
         long,
@@ -580,6 +632,8 @@ pub enum AnalyzeFormat {
 /// `dbload analyze` flags.
 #[derive(Debug, Args, Clone)]
 pub struct AnalyzeArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
     /// pg_stat_statements: ignore statements called fewer times.
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub min_calls: u64,
@@ -694,6 +748,51 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connection_flags_go_before_or_after_a_connecting_command_only() {
+        let before = parse_from(["dbload", "-h", "db", "-d", "app", "migrate"]).unwrap();
+        let Command::Migrate(m) = &before.command else {
+            panic!("{before:?}")
+        };
+        let conn = m.conn.clone().or(&before.conn);
+        assert_eq!(
+            (conn.host.as_deref(), conn.url.as_deref()),
+            (Some("db"), Some("app"))
+        );
+        // After the command name, and winning over the same flag before it.
+        let after = parse_from([
+            "dbload", "-p", "1", "stress", "-p", "5433", "-U", "me", "--qps", "1",
+        ])
+        .unwrap();
+        let Command::Stress(s) = &after.command else {
+            panic!("{after:?}")
+        };
+        let conn = s.conn.clone().or(&after.conn);
+        assert_eq!(
+            (conn.port.as_deref(), conn.username.as_deref()),
+            (Some("5433"), Some("me"))
+        );
+        assert_eq!(conn.first_given(), Some("-p/--port"));
+        // Commands that never connect do not offer them.
+        for args in [
+            &["dbload", "report", "-d", "x", "r.json"][..],
+            &["dbload", "local", "-h", "db", "status"],
+            &["dbload", "completions", "-U", "me", "bash"],
+        ] {
+            let e = parse_from(args.iter().copied()).unwrap_err();
+            assert_eq!(
+                e.kind(),
+                clap::error::ErrorKind::UnknownArgument,
+                "{args:?}"
+            );
+        }
+        let check = parse_from(["dbload", "workload", "check", "f.sql", "-d", "x"]).unwrap();
+        assert!(matches!(
+            check.command,
+            Command::Workload(WorkloadCommand::Check { ref conn, .. }) if conn.url.as_deref() == Some("x")
+        ));
+    }
 
     #[test]
     fn negative_numbers_are_refused_by_flag_name() {

@@ -9,11 +9,11 @@ use crate::analyze::apply::{ApplyStatus, apply};
 use crate::analyze::health::HealthSettings;
 use crate::analyze::source::PgssFilter;
 use crate::analyze::{Input, Settings, run as analyze};
-use crate::cli::{AnalyzeArgs, AnalyzeFormat, GlobalArgs};
+use crate::cli::{AnalyzeArgs, AnalyzeFormat, ConnArgs};
 use crate::db::connect;
 use crate::report::{analyze_json, analyze_markdown, analyze_table};
 
-pub async fn run(global: &GlobalArgs, args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(conn: &ConnArgs, args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
     if !(0.0..=100.0).contains(&args.min_savings) {
         anyhow::bail!(
             "--min-savings must be between 0 and 100 (got {})",
@@ -35,7 +35,7 @@ pub async fn run(global: &GlobalArgs, args: &AnalyzeArgs) -> anyhow::Result<Exit
         anyhow::bail!("--yes goes with --apply or --reset-stats (it answers their question)");
     }
     if args.reset_stats {
-        return reset_stats(global, args.yes).await;
+        return reset_stats(conn, args.yes).await;
     }
     if args.write_sample.is_some_and(|d| d.is_zero()) {
         anyhow::bail!("--write-sample must be longer than 0");
@@ -106,7 +106,7 @@ pub async fn run(global: &GlobalArgs, args: &AnalyzeArgs) -> anyhow::Result<Exit
             slow_mean_ms: args.slow_ms,
         },
     };
-    let target = super::resolve_target(global).await?;
+    let target = super::resolve_target(conn).await?;
     let client = connect(&target).await?;
     let report = analyze(&client, &settings)
         .await
@@ -186,8 +186,8 @@ pub async fn run(global: &GlobalArgs, args: &AnalyzeArgs) -> anyhow::Result<Exit
 
 /// `--reset-stats`: forget this database's `pg_stat_statements` entries
 /// after asking (unless `--yes`).
-async fn reset_stats(global: &GlobalArgs, yes: bool) -> anyhow::Result<ExitCode> {
-    let target = super::resolve_target(global).await?;
+async fn reset_stats(conn: &ConnArgs, yes: bool) -> anyhow::Result<ExitCode> {
+    let target = super::resolve_target(conn).await?;
     let client = crate::db::connect(&target).await?;
     let question = format!(
         "Forget the pg_stat_statements entries of the database of {target} (other databases keep theirs)?"

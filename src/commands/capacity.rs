@@ -15,7 +15,7 @@ use crate::capacity::model::{CapacityReport, Shaped, StepResult, Sweep};
 use crate::capacity::stages::Profile;
 use crate::capacity::step::StepEnv;
 use crate::capacity::sweep::{self, Mode};
-use crate::cli::{GlobalArgs, StressArgs, StressFormat};
+use crate::cli::{ConnArgs, StressArgs, StressFormat};
 use crate::report;
 use crate::stress::results::StressResults;
 use crate::stress::{Settings, StressConfig};
@@ -131,7 +131,7 @@ fn job(args: &StressArgs) -> anyhow::Result<Job> {
     Ok(Job::Sweep(pools, Mode::Rate { cfg }))
 }
 
-pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(conn: &ConnArgs, args: StressArgs) -> anyhow::Result<ExitCode> {
     super::live::check(&args.metrics)?;
     let job = job(&args)?;
     let slo_exprs: Vec<String> = if args.slos.is_empty() {
@@ -144,7 +144,7 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
     let workload = super::workload::load(args.workload.as_deref(), "--workload")?;
     let slos = engine::thresholds(&slo_exprs, "--slo", &workload)?;
     let thresholds = engine::thresholds(&args.thresholds, "--threshold", &workload)?;
-    let session = engine::open(global, &args, workload).await?;
+    let session = engine::open(conn, &args, workload).await?;
     let mode = match &job {
         Job::Capacity { .. } => "capacity",
         Job::Sweep(_, Mode::FindMax { .. }) => "find_max",

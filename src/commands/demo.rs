@@ -10,12 +10,12 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::capacity::limit::{Limiter, RunLimit};
-use crate::cli::{Cli, Command, DemoArgs, GlobalArgs};
+use crate::cli::{Cli, Command, ConnArgs, DemoArgs};
 use crate::stress::results::{Latency, StressResults};
 
-pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(conn: &ConnArgs, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     // Resolve (and start, if needed) the target once; every step reuses it.
-    let target = super::resolve_target(global).await?;
+    let target = super::resolve_target(conn).await?;
     let url = target.to_url_with_password();
     let (scale, qps) = (args.scale.to_string(), args.qps.to_string());
     let duration = format!("{}s", args.duration.as_secs_f64());
@@ -62,12 +62,12 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<ExitCod
         full.extend(argv.iter().cloned());
         let cli = Cli::try_parse_from(&full)?;
         let code = match &cli.command {
-            Command::Seed(a) => super::seed::run(&cli.global, a).await?,
-            Command::Stress(a) => super::stress::run(&cli.global, (**a).clone()).await?,
+            Command::Seed(a) => super::seed::run(&cli.conn, a).await?,
+            Command::Stress(a) => super::stress::run(&cli.conn, (**a).clone()).await?,
             Command::Analyze(a) => {
                 // Analyze has nothing partial to write: a signal ends it.
                 super::signals::exit_on_signal()?;
-                super::analyze::run(&cli.global, a).await?
+                super::analyze::run(&cli.conn, a).await?
             }
             other => anyhow::bail!("internal error: demo step {other:?} is not a demo step"),
         };

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use crate::cli::{ArrivalArg, GlobalArgs, StressArgs};
+use crate::cli::{ArrivalArg, ConnArgs, StressArgs};
 use crate::stress::{
     Arrival, ConfigError, Session, Settings, StressConfig, StressResults, Threshold, threshold,
 };
@@ -96,7 +96,7 @@ async fn require_dataset(target: &crate::db::Target) -> anyhow::Result<()> {
 /// The target of the flags, the workload checked against it, on the asked
 /// driver threads.
 pub async fn open(
-    global: &GlobalArgs,
+    conn: &ConnArgs,
     args: &StressArgs,
     workload: Workload,
 ) -> anyhow::Result<Session> {
@@ -104,7 +104,7 @@ pub async fn open(
         // Checked before the run, not found unwritable after it.
         super::paths::writable_file(p, "--out")?;
     }
-    let target = super::resolve_target(global).await?;
+    let target = super::resolve_target(conn).await?;
     if args.workload.is_none() && !args.force {
         require_dataset(&target).await?;
     }

@@ -2,11 +2,11 @@
 
 use std::process::ExitCode;
 
-use crate::cli::GlobalArgs;
+use crate::cli::ConnArgs;
 use crate::db::{connect, migrate};
 
-pub async fn run(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let target = super::resolve_target(global).await?;
+pub async fn run(conn: &ConnArgs) -> anyhow::Result<ExitCode> {
+    let target = super::resolve_target(conn).await?;
     let mut client = connect(&target).await?;
     let report = migrate::apply(&mut client, migrate::MIGRATIONS).await?;
     for name in &report.applied {

@@ -21,27 +21,51 @@ mod workload;
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, GlobalArgs};
+use crate::cli::{Cli, Command, ConnArgs};
 use crate::db::{Target, local::LocalCluster};
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     // Box drawing only for a terminal; logs, pipes and CI get plain tables.
     crate::report::table::plain_tables(!std::io::IsTerminal::is_terminal(&std::io::stdout()));
+    let outer = cli.conn;
     match cli.command {
-        Command::Local(cmd) => local::run(cmd).await,
-        Command::Migrate => migrate::run(&cli.global).await,
-        Command::Demo(args) => demo::run(&cli.global, &args).await,
-        Command::Analyze(args) => analyze::run(&cli.global, &args).await,
-        Command::Seed(args) => seed::run(&cli.global, &args).await,
-        Command::Stress(args) if capacity::wanted(&args)? => {
-            capacity::run(&cli.global, *args).await
+        Command::Local(cmd) => {
+            refuse_connection(&outer, "local")?;
+            local::run(cmd).await
         }
-        Command::Stress(args) => stress::run(&cli.global, *args).await,
-        Command::Workload(cmd) => workload::run(&cli.global, cmd).await,
-        Command::Regress(args) => regress::run(&cli.global, args).await,
-        Command::Report(args) => report::run(args),
-        Command::Completions { shell } => docs::completions(shell),
-        Command::Man { dir } => docs::man(dir.as_deref()),
+        Command::Migrate(args) => migrate::run(&args.conn.or(&outer)).await,
+        Command::Demo(args) => demo::run(&args.conn.clone().or(&outer), &args).await,
+        Command::Analyze(args) => analyze::run(&args.conn.clone().or(&outer), &args).await,
+        Command::Seed(args) => seed::run(&args.conn.clone().or(&outer), &args).await,
+        Command::Stress(args) if capacity::wanted(&args)? => {
+            capacity::run(&args.conn.clone().or(&outer), *args).await
+        }
+        Command::Stress(args) => stress::run(&args.conn.clone().or(&outer), *args).await,
+        Command::Workload(cmd) => workload::run(&outer, cmd).await,
+        Command::Regress(args) => regress::run(&args.conn.clone().or(&outer), args).await,
+        Command::Report(args) => {
+            refuse_connection(&outer, "report")?;
+            report::run(args)
+        }
+        Command::Completions { shell } => {
+            refuse_connection(&outer, "completions")?;
+            docs::completions(shell)
+        }
+        Command::Man { dir } => {
+            refuse_connection(&outer, "man")?;
+            docs::man(dir.as_deref())
+        }
+    }
+}
+
+/// A command that never connects refuses the connection flags given
+/// before its name, rather than ignoring them.
+fn refuse_connection(conn: &ConnArgs, command: &str) -> anyhow::Result<()> {
+    match conn.first_given() {
+        Some(flag) => anyhow::bail!(
+            "{flag}: `dbload {command}` does not connect to a database; remove {flag}"
+        ),
+        None => Ok(()),
     }
 }
 
@@ -83,14 +107,14 @@ pub async fn explain_too_many_connections(
 /// The target the command line and environment name (`db::resolve`), else
 /// the managed local cluster (started if needed, with one notice on stderr).
 /// Warnings (an ignored password file) are printed once per process.
-pub async fn resolve_target(global: &GlobalArgs) -> anyhow::Result<Target> {
+pub async fn resolve_target(conn: &ConnArgs) -> anyhow::Result<Target> {
     static WARNED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let env = |k: &str| std::env::var(k).ok();
     let explicit = crate::db::resolve::Explicit {
-        url: global.url.as_deref(),
-        host: global.host.as_deref(),
-        port: global.port.as_deref(),
-        user: global.username.as_deref(),
+        url: conn.url.as_deref(),
+        host: conn.host.as_deref(),
+        port: conn.port.as_deref(),
+        user: conn.username.as_deref(),
     };
     let resolved = crate::db::resolve::resolve(&explicit, &env)?;
     {

@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use super::report::{Outputs, assess_inputs, step_summary, write_outputs};
-use crate::cli::{GlobalArgs, RegressArgs, RegressFormat};
+use crate::cli::{ConnArgs, RegressArgs, RegressFormat};
 use crate::regress::assess;
 use crate::regress::compare::{DEFAULT_TAIL_TOLERANCE, DEFAULT_TOLERANCE};
 use crate::regress::model::{SuiteInfo, read_results};
@@ -15,7 +15,7 @@ use crate::regress::{environment, history, noise, run as engine, suite};
 use crate::report;
 use crate::stress;
 
-pub async fn run(global: &GlobalArgs, args: RegressArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(conn: &ConnArgs, args: RegressArgs) -> anyhow::Result<ExitCode> {
     super::live::check(&args.metrics)?;
     let suite = suite::load(&args.suite)?;
     let tolerance = match &args.tolerance {
@@ -47,7 +47,7 @@ pub async fn run(global: &GlobalArgs, args: RegressArgs) -> anyhow::Result<ExitC
         super::paths::writable_file(path, "--baseline")?;
     }
 
-    let target = super::resolve_target(global).await?;
+    let target = super::resolve_target(conn).await?;
     if let Some(scale) = suite.scale {
         let dataset = engine::dataset_of(&target).await?;
         if let Some(m) = environment::scale_mismatch(scale, dataset.as_ref()) {

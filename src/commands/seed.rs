@@ -10,15 +10,15 @@ use std::sync::{Arc, Mutex};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cli::{GlobalArgs, SeedArgs, SeedFormat};
+use crate::cli::{ConnArgs, SeedArgs, SeedFormat};
 use crate::report::table::{Width, right_align_from, table};
 use crate::seed::{self, Progress, SeedPlan, SeedReport, Table, plan::human_bytes};
 
-pub async fn run(global: &GlobalArgs, args: &SeedArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(conn: &ConnArgs, args: &SeedArgs) -> anyhow::Result<ExitCode> {
     let jobs = args.jobs.unwrap_or_else(crate::sys::cpus);
     // Bad flags fail here, before any connection.
     let plan = SeedPlan::new(args.scale, args.seed, jobs, args.force)?;
-    let target = super::resolve_target(global).await?;
+    let target = super::resolve_target(conn).await?;
     let mut stop = super::signals::stop_flag("stopping the seed")?;
     eprintln!(
         "dbload: seeding {target}: scale {}, seed {}, {} jobs",

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use super::engine;
 use super::shapes::{self, RssSamples};
-use crate::cli::{GlobalArgs, StressArgs, StressFormat};
+use crate::cli::{ConnArgs, StressArgs, StressFormat};
 use crate::report;
 use crate::stress::{Hooks, IntervalHook, Load, StressConfig, results::IntervalSample};
 
@@ -33,7 +33,7 @@ fn banner(name: &str, target: &crate::db::Target, cfg: &StressConfig, threads: u
     )
 }
 
-pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(conn: &ConnArgs, args: StressArgs) -> anyhow::Result<ExitCode> {
     super::live::check(&args.metrics)?;
     if args
         .progress_interval
@@ -46,7 +46,7 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
     let workload = super::workload::load(args.workload.as_deref(), "--workload")?;
     let exprs: Vec<String> = args.thresholds.iter().chain(&args.slos).cloned().collect();
     let thresholds = engine::thresholds(&exprs, "--threshold", &workload)?;
-    let session = engine::open(global, &args, workload).await?;
+    let session = engine::open(conn, &args, workload).await?;
     let mode = match &cfg.load {
         Load::Open { .. } => "open",
         Load::Closed { .. } => "closed",

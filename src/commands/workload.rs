@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::cli::{GlobalArgs, WorkloadCommand};
+use crate::cli::{ConnArgs, WorkloadCommand};
 use crate::db::connect;
 use crate::workload::{self, DEFAULT_WORKLOAD, DEFAULT_WORKLOAD_PATH, Workload};
 
@@ -48,9 +48,19 @@ pub async fn prepare_against(
         .map_err(|e| anyhow::anyhow!("workload {path} does not fit {target}: {e}"))
 }
 
-pub async fn run(global: &GlobalArgs, cmd: WorkloadCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(outer: &ConnArgs, cmd: WorkloadCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        WorkloadCommand::Check { file, offline } => {
+        WorkloadCommand::Check {
+            file,
+            offline,
+            conn,
+        } => {
+            let conn = conn.or(outer);
+            if let (true, Some(flag)) = (offline, conn.first_given()) {
+                anyhow::bail!(
+                    "{flag}: --offline does not connect to a database; remove one of them"
+                );
+            }
             let w = load(Some(&file), "workload file")?;
             let stmts: usize = w.scenarios.iter().map(|s| s.statements.len()).sum();
             println!(
@@ -64,7 +74,7 @@ pub async fn run(global: &GlobalArgs, cmd: WorkloadCommand) -> anyhow::Result<Ex
             if offline {
                 return Ok(ExitCode::SUCCESS);
             }
-            let target = super::resolve_target(global).await?;
+            let target = super::resolve_target(&conn).await?;
             let p = prepare_against(&target, w).await?;
             let total: f64 = p.workload.scenarios.iter().map(|s| s.weight).sum();
             for s in &p.workload.scenarios {

@@ -144,3 +144,34 @@ fn timer_resolution_is_checked_before_connecting() {
     let err = run(&["--timer-resolution", "1 fortnight"]);
     assert!(err.contains("invalid duration"), "{err}");
 }
+
+#[test]
+fn connection_flags_are_refused_by_commands_that_do_not_connect() {
+    // Before the command name: the glue names the flag and the command.
+    let err = stderr_of(
+        &dbload()
+            .args(["-d", "postgres://bob:sup3rsecret@db/x", "report", "r.json"])
+            .assert()
+            .code(2),
+    );
+    assert!(
+        err.contains("-d/--url") && err.contains("dbload report") && !err.contains("sup3rsecret"),
+        "{err}"
+    );
+    // After it: clap does not offer the flag there at all.
+    let err = stderr_of(
+        &dbload()
+            .args(["local", "-h", "db", "status"])
+            .assert()
+            .code(2),
+    );
+    assert!(err.contains("'-h'"), "{err}");
+    // A connecting command takes them after its name too (psql habit).
+    let err = stderr_of(
+        &dbload()
+            .args(["migrate", "-h", "127.0.0.1", "-p", "1"])
+            .assert()
+            .code(2),
+    );
+    assert!(err.contains("127.0.0.1:1"), "{err}");
+}
