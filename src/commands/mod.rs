@@ -16,6 +16,7 @@ mod report;
 mod seed;
 mod shapes;
 mod signals;
+mod segment;
 mod stress;
 mod workload;
 
@@ -34,6 +35,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Analyze(args) => analyze::run(&cli.global, &args).await,
         Command::Seed(args) => seed::run(&cli.global, &args).await,
         Command::Stress(args) if capacity::wanted(&args)? => {
+            segment::refuse_multi_step(&args.segments)?;
             capacity::run(&cli.global, *args).await
         }
         Command::Stress(args) => stress::run(&cli.global, *args).await,

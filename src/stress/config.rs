@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::profile::{ClientRamp, RateProfile};
 use super::schedule::Arrival;
 use super::segment::Segment;
-use super::think::ThinkTime;
+pub use super::think::ThinkTime;
 
 /// Highest target rate one process accepts, arrivals per second. The
 /// driver starts about 10^4–10^5 scenarios per second per CPU; beyond this

@@ -15,6 +15,7 @@ pub mod clock;
 pub mod config;
 pub mod observer;
 pub mod profile;
+pub mod rendezvous;
 pub mod results;
 pub mod schedule;
 pub mod segment;
