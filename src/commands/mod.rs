@@ -14,9 +14,9 @@ mod prove;
 mod regress;
 mod report;
 mod seed;
+mod segment;
 mod shapes;
 mod signals;
-mod segment;
 mod stress;
 mod workload;
 

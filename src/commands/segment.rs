@@ -36,7 +36,8 @@ pub fn request(args: &StressArgs) -> anyhow::Result<Option<Request>> {
         (Some(s), _) => Segment::parse(s).map_err(|e| anyhow::anyhow!("--segment {e}"))?,
         (None, Some(n)) => {
             let v = std::env::var(JOB_INDEX_ENV).ok();
-            Segment::from_job_index(n, v.as_deref()).map_err(|e| anyhow::anyhow!("--segments: {e}"))?
+            Segment::from_job_index(n, v.as_deref())
+                .map_err(|e| anyhow::anyhow!("--segments: {e}"))?
         }
         (None, None) => {
             if a.start_at.is_some() || a.rendezvous {
@@ -50,7 +51,8 @@ pub fn request(args: &StressArgs) -> anyhow::Result<Option<Request>> {
     };
     let run_id = match (&a.run_id, args.seed) {
         (Some(id), _) => {
-            segment::check_run_id(id).map_err(|e| anyhow::anyhow!("--run-id (DBLOAD_RUN_ID) {e}"))?;
+            segment::check_run_id(id)
+                .map_err(|e| anyhow::anyhow!("--run-id (DBLOAD_RUN_ID) {e}"))?;
             id.clone()
         }
         (None, Some(seed)) => format!("seed-{seed}"),
@@ -106,7 +108,10 @@ pub async fn plan(
         .map_err(|e| anyhow::anyhow!("reading the server's clock on {}: {e}", session.target()))?;
     let server_now = crate::stress::clock::server_time(chrono::Utc::now(), offset.us);
     let start_at = if let Some(t) = &a.start_at {
-        Some(segment::parse_start_at(t, server_now).map_err(|e| anyhow::anyhow!("--start-at {e}"))?)
+        Some(
+            segment::parse_start_at(t, server_now)
+                .map_err(|e| anyhow::anyhow!("--start-at {e}"))?,
+        )
     } else if a.rendezvous {
         let meeting = rendezvous::Meeting {
             run_id: req.run_id.clone(),

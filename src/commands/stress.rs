@@ -108,7 +108,10 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
         )
     );
     if let Some(p) = session.plan() {
-        eprintln!("dbload: {}", report::segment_line(&cfg, p.segment, &p.run_id));
+        eprintln!(
+            "dbload: {}",
+            report::segment_line(&cfg, p.segment, &p.run_id)
+        );
     }
     if let Load::Closed {
         ramp: Some(ramp), ..

@@ -13,8 +13,10 @@
 //!   refreshed for [`STALE`] (a worker that died) and rows whose start has
 //!   passed (an earlier run that reused the id) are deleted when a worker
 //!   registers, so stale rows never count toward a new run;
-//! - a worker that waits longer than its timeout removes its row and fails
-//!   naming the segments that never arrived ([`Error::Missing`]).
+//! - a worker that waits longer than its timeout marks its row `gave_up`
+//!   (no longer counted, so a late worker cannot start a partial run with
+//!   it; deleted by the next registration) and fails naming the segments
+//!   that never arrived ([`Error::Missing`]).
 
 use std::time::{Duration, Instant};
 
@@ -43,6 +45,7 @@ const CREATE: &str = "CREATE TABLE IF NOT EXISTS dbload_rendezvous (
     registered_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     seen_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
     start_at      timestamptz,
+    gave_up       boolean     NOT NULL DEFAULT false,
     PRIMARY KEY (run_id, segment)
 )";
 
@@ -159,7 +162,7 @@ async fn register(c: &mut Client, m: &Meeting, token: uuid::Uuid) -> Result<(), 
     tx.execute(
         "DELETE FROM dbload_rendezvous WHERE run_id = $1
            AND (seen_at < clock_timestamp() - $2::float8 * interval '1 second'
-                OR start_at < clock_timestamp())",
+                OR start_at < clock_timestamp() OR gave_up)",
         &[&m.run_id, &STALE.as_secs_f64()],
     )
     .await?;
@@ -234,7 +237,7 @@ async fn poll(
     }
     let live: i64 = tx
         .query_one(
-            "SELECT count(*) FROM dbload_rendezvous WHERE run_id = $1
+            "SELECT count(*) FROM dbload_rendezvous WHERE run_id = $1 AND NOT gave_up
                 AND seen_at >= clock_timestamp() - $2::float8 * interval '1 second'",
             &[&m.run_id, &STALE.as_secs_f64()],
         )
@@ -244,21 +247,25 @@ async fn poll(
         tx.commit().await?;
         return Ok(None);
     }
+    // One instant for every row (clock_timestamp() would differ per row).
     let at: DateTime<Utc> = tx
         .query_one(
-            "UPDATE dbload_rendezvous
-                SET start_at = clock_timestamp() + $2::float8 * interval '1 second'
-              WHERE run_id = $1 RETURNING start_at",
-            &[&m.run_id, &LEAD.as_secs_f64()],
+            "SELECT clock_timestamp() + $1::float8 * interval '1 second'",
+            &[&LEAD.as_secs_f64()],
         )
         .await?
         .get(0);
+    tx.execute(
+        "UPDATE dbload_rendezvous SET start_at = $2 WHERE run_id = $1",
+        &[&m.run_id, &at],
+    )
+    .await?;
     tx.commit().await?;
     Ok(Some(at))
 }
 
-/// Remove this worker's row (unless the start was set meanwhile: then
-/// that start) and say who is missing.
+/// Mark this worker's row given up and say who is missing (every segment
+/// that registered, live or given up, arrived).
 async fn give_up(
     c: &mut Client,
     m: &Meeting,
@@ -279,7 +286,8 @@ async fn give_up(
         .map(|r| r.get::<_, i32>(0) as u32)
         .collect();
     tx.execute(
-        "DELETE FROM dbload_rendezvous WHERE run_id = $1 AND segment = $2 AND token = $3",
+        "UPDATE dbload_rendezvous SET gave_up = true
+          WHERE run_id = $1 AND segment = $2 AND token = $3",
         &[&m.run_id, &(m.segment.index as i32), &token],
     )
     .await?;

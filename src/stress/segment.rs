@@ -134,7 +134,7 @@ pub fn parse_start_at(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Stri
     let at = if let Ok(d) = DateTime::parse_from_rfc3339(t) {
         d.with_timezone(&Utc)
     } else if let Ok(secs) = t.parse::<f64>() {
-        if !secs.is_finite() || secs < 0.0 || secs > 1e11 {
+        if !(0.0..=1e11).contains(&secs) {
             return Err(format!("{s:?}: not a Unix time in seconds"));
         }
         let whole = secs.floor();
