@@ -285,6 +285,12 @@ fn load(s: &Settings) -> Result<Load, ConfigError> {
         });
     }
     let open = |profile: RateProfile| -> Result<Load, ConfigError> {
+        if s.think.is_some() {
+            return Err(Field::ThinkTime.err(
+                "is for the closed model (--clients, --client-stages): an open model's arrivals \
+                 follow the schedule, not the clients",
+            ));
+        }
         let max_inflight = s.max_inflight.unwrap_or(DEFAULT_MAX_INFLIGHT);
         if max_inflight == 0 {
             return Err(Field::MaxInflight.err("must be at least 1"));
@@ -446,6 +452,7 @@ pub enum Field {
     DrainTimeout,
     TimerResolution,
     Threads,
+    ThinkTime,
 }
 
 impl Field {
@@ -463,6 +470,7 @@ impl Field {
             Field::DrainTimeout => "drain_timeout",
             Field::TimerResolution => "timer_resolution",
             Field::Threads => "threads",
+            Field::ThinkTime => "think_time",
         }
     }
 
@@ -614,6 +622,15 @@ mod tests {
         });
         assert_eq!(e.field, Field::TimerResolution);
         assert_eq!(bad(Settings::default()).field, Field::Qps);
+        let e = bad(Settings {
+            think: Some(ThinkTime::Constant { secs: 1.0 }),
+            ..open(10.0)
+        });
+        assert!(
+            e.as_flag()
+                .starts_with("--think-time is for the closed model"),
+            "{e}"
+        );
         assert_eq!(
             check_threads(0).unwrap_err().as_flag(),
             "--threads must be at least 1"

@@ -255,6 +255,72 @@ async fn closed_model_clients_and_pool_split_and_think_time_paces_them() {
     assert_eq!((clients, pool), (7, 4));
 }
 
+/// `--start-at` with stages: two workers of a staged run set off at the
+/// given instant (within 50 ms, on the server's clock) and their arrivals
+/// add up to the one-process staged run's exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_at_and_stages_keep_two_workers_on_one_schedule() {
+    let db = seeded().await;
+    let url = db.url();
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("w.sql");
+    std::fs::write(&w, "-- @scenario one weight=1\nSELECT 1;\n").unwrap();
+    let w = w.display().to_string();
+    let d = dir.path().to_path_buf();
+    let at = chrono::Utc::now() + chrono::Duration::seconds(4);
+    let at_arg = format!("{:.3}", at.timestamp_millis() as f64 / 1000.0);
+    let (workers, single) = tokio::task::spawn_blocking(move || {
+        let common = [
+            "--workload",
+            &w,
+            "--stages",
+            "1s:40,0s:150,1s:150",
+            "--seed",
+            "9",
+        ];
+        let children: Vec<Child> = (0..2)
+            .map(|k| {
+                let o = out(&d, &format!("s{k}.json")).display().to_string();
+                let seg = format!("{k}/2");
+                let mut a = common.to_vec();
+                a.extend(["--segment", &seg, "--start-at", &at_arg, "--out", &o]);
+                spawn(&url, &a, &[])
+            })
+            .collect();
+        let workers: Vec<Output> = children.into_iter().map(|c| finish(c, 60)).collect();
+        let o = out(&d, "one.json").display().to_string();
+        let mut a = common.to_vec();
+        a.extend(["--out", &o]);
+        (workers, finish(spawn(&url, &a, &[]), 60))
+    })
+    .await
+    .unwrap();
+    assert!(ran(&single), "{}", stderr(&single));
+    let one = read_results(&dir.path().join("one.json"));
+    let mut sum = 0;
+    for (k, o) in workers.iter().enumerate() {
+        assert!(ran(o), "worker {k}: {}", stderr(o));
+        let r = read_results(&dir.path().join(format!("s{k}.json")));
+        let s = r.segment.clone().unwrap();
+        assert_eq!(
+            s.start_at.unwrap().timestamp_millis(),
+            at.timestamp_millis()
+        );
+        let actual =
+            r.started_at - chrono::Duration::microseconds(s.clock_offset_us.unwrap() as i64);
+        let late_ms = (actual - s.start_at.unwrap()).num_microseconds().unwrap() as f64 / 1000.0;
+        println!(
+            "worker {k}: {} scheduled, started {late_ms:+.3} ms from --start-at",
+            r.totals.scheduled
+        );
+        assert!(late_ms.abs() < 50.0, "worker {k} started {late_ms} ms off");
+        assert_eq!(r.config, one.config);
+        sum += r.totals.scheduled;
+    }
+    println!("one process: {} scheduled", one.totals.scheduled);
+    assert_eq!(sum, one.totals.scheduled);
+}
+
 /// `--rendezvous`: three workers started 2 s apart meet in the target
 /// database and set off at the one chosen instant (each one's actual start,
 /// on the server's clock, within 50 ms of it).
