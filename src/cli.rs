@@ -459,8 +459,46 @@ pub struct StressArgs {
     /// even though the target is not a complete dbload dataset.
     #[arg(long)]
     pub force: bool,
+    /// Closed model: pause between one client's scenarios, not counted as
+    /// latency ("concurrent users"): 500ms, exp:500ms (exponential mean),
+    /// uniform:200ms..800ms.
+    #[arg(long, value_name = "DIST", value_parser = parse_think_time, conflicts_with = "qps")]
+    pub think_time: Option<ThinkTime>,
+    #[command(flatten)]
+    pub segments: SegmentArgs,
     #[command(flatten)]
     pub metrics: MetricsArgs,
+}
+
+/// Segmented runs: one run's load split over N worker processes.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SegmentArgs {
+    /// Run segment K of N of the load (K is 0-based: 0/3, 1/3, 2/3). Arrival
+    /// i of the one global schedule (same --seed) goes to segment i mod N;
+    /// closed-model clients and pool split by the same rule.
+    #[arg(long, value_name = "K/N", conflicts_with = "segments")]
+    pub segment: Option<String>,
+    /// Run one of N segments, K read from JOB_COMPLETION_INDEX (a Kubernetes
+    /// Indexed Job sets it in each pod).
+    #[arg(long, value_name = "N")]
+    pub segments: Option<u32>,
+    /// The identity shared by every worker of a segmented run (default:
+    /// seed-<--seed>); without --seed, the seed is derived from it.
+    #[arg(long, value_name = "ID", env = "DBLOAD_RUN_ID")]
+    pub run_id: Option<String>,
+    /// Segmented run: the first intended start, on the database server's
+    /// clock: RFC 3339 (2026-12-02T12:30:00Z) or Unix seconds.
+    #[arg(long, value_name = "TIME", conflicts_with = "rendezvous")]
+    pub start_at: Option<String>,
+    /// Segmented run: meet the other workers in the target database
+    /// (table dbload_rendezvous) and start together, a few seconds after the
+    /// last one arrives, on the server's clock.
+    #[arg(long)]
+    pub rendezvous: bool,
+    /// Give up the rendezvous (exit 2, naming the missing segments) after
+    /// DURATION [default: 60s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "rendezvous")]
+    pub rendezvous_timeout: Option<std::time::Duration>,
 }
 
 /// Live metrics flags of `stress` and `regress`.
@@ -524,7 +562,7 @@ pub enum WorkloadCommand {
     },
 }
 
-pub use crate::stress::config::parse_duration;
+pub use crate::stress::config::{ThinkTime, parse_duration, parse_think_time};
 
 const DEMO_HELP: &str = "\
 Runs, in order: `dbload seed --scale F`, `dbload stress --qps N --duration D`

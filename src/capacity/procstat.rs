@@ -5,20 +5,8 @@
 //! database, and for the soak profile's memory report. Linux only; on other
 //! systems every reading is `None`.
 
-/// Clock ticks per second of `/proc` CPU times (USER_HZ, 100 on Linux).
-const TICKS: f64 = 100.0;
-
 /// CPU seconds (user + system) used by this process so far.
-pub fn process_cpu_secs() -> Option<f64> {
-    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name (which may contain spaces) in parentheses.
-    let rest = &s[s.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the full line: 11 and 12 here.
-    let ut: f64 = f.get(11)?.parse().ok()?;
-    let st: f64 = f.get(12)?.parse().ok()?;
-    Some((ut + st) / TICKS)
-}
+pub use crate::sys::process_cpu_secs;
 
 /// Resident memory of this process, KiB.
 pub fn rss_kib() -> Option<u64> {

@@ -32,6 +32,7 @@ pub fn settings(args: &StressArgs, shape: Option<&Shape>) -> Settings {
         drain_timeout: args.drain_timeout,
         timer_resolution: args.timer_resolution,
         seed: args.seed,
+        think: args.think_time,
         ..Settings::default()
     };
     if let Some(sh) = shape {

@@ -14,6 +14,7 @@ mod prove;
 mod regress;
 mod report;
 mod seed;
+mod segment;
 mod shapes;
 mod signals;
 mod stress;
@@ -38,6 +39,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Analyze(args) => analyze::run(&args.conn.clone().or(&outer), &args).await,
         Command::Seed(args) => seed::run(&args.conn.clone().or(&outer), &args).await,
         Command::Stress(args) if capacity::wanted(&args)? => {
+            segment::refuse_multi_step(&args.segments)?;
             capacity::run(&args.conn.clone().or(&outer), *args).await
         }
         Command::Stress(args) => stress::run(&args.conn.clone().or(&outer), *args).await,

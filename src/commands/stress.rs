@@ -42,7 +42,12 @@ pub async fn run(conn: &ConnArgs, args: StressArgs) -> anyhow::Result<ExitCode> 
         anyhow::bail!("--progress-interval must be at least 1s (progress is sampled each second)");
     }
     let shape = shapes::shape(&args)?;
-    let cfg = engine::config(&args, shape.as_ref())?;
+    let segment = super::segment::request(&args)?;
+    let mut settings = engine::settings(&args, shape.as_ref());
+    if let Some(r) = &segment {
+        r.apply(&mut settings);
+    }
+    let cfg = StressConfig::from_settings(&settings).map_err(engine::flag_error)?;
     let workload = super::workload::load(args.workload.as_deref(), "--workload")?;
     let exprs: Vec<String> = args.thresholds.iter().chain(&args.slos).cloned().collect();
     let thresholds = engine::thresholds(&exprs, "--threshold", &workload)?;
@@ -58,6 +63,13 @@ pub async fn run(conn: &ConnArgs, args: StressArgs) -> anyhow::Result<ExitCode> 
     let (session, live) = super::live::watch(&args.metrics, session, mode, stages).await?;
 
     let stop = super::signals::stop_flag("finishing in-flight work and writing partial results")?;
+    let session = match segment {
+        Some(req) => {
+            let plan = super::segment::plan(&args.segments, &session, req, stop.clone()).await?;
+            session.with_plan(plan)
+        }
+        None => session,
+    };
     let show = args.progress || args.progress_interval.is_some() || std::io::stderr().is_terminal();
     let mut window = args
         .progress_interval
@@ -95,6 +107,12 @@ pub async fn run(conn: &ConnArgs, args: StressArgs) -> anyhow::Result<ExitCode> 
             session.threads_for(&cfg)
         )
     );
+    if let Some(p) = session.plan() {
+        eprintln!(
+            "dbload: {}",
+            report::segment_line(&cfg, p.segment, &p.run_id)
+        );
+    }
     if let Load::Closed {
         ramp: Some(ramp), ..
     } = &cfg.load

@@ -91,6 +91,51 @@ pub fn pct(f: f64) -> String {
     }
 }
 
+/// "segment K/N of run ID" and the share this worker runs of the whole
+/// configuration `whole` (by the rule of `stress::segment`).
+pub fn segment_line(
+    whole: &crate::stress::StressConfig,
+    seg: crate::stress::Segment,
+    run_id: &str,
+) -> String {
+    let (k, n) = (seg.index, seg.count);
+    let share = match &whole.load {
+        crate::stress::Load::Open { .. } => format!(
+            "arrivals i with i mod {n} = {k} of the run's schedule at {} (about {})",
+            rate(whole.target_qps().unwrap_or(0.0)),
+            rate(whole.target_qps().unwrap_or(0.0) / f64::from(n))
+        ),
+        crate::stress::Load::Closed { clients, .. } => {
+            let mine = whole.for_segment(seg);
+            format!(
+                "clients k with k mod {n} = {k}: {} of {clients} clients on {} of {} connections",
+                mine.load.workers(),
+                mine.pool,
+                whole.pool
+            )
+        }
+    };
+    format!("segment {}/{n} of run {run_id}: {share}", k)
+}
+
+/// The segment line of a worker's results, with its agreed start and clock
+/// offset (None: not a segmented run).
+pub fn segment_summary(r: &crate::stress::StressResults) -> Option<String> {
+    let s = r.segment.as_ref()?;
+    let seg = crate::stress::Segment::new(s.index, s.count).ok()?;
+    let mut line = segment_line(&r.config, seg, &s.run_id);
+    if let Some(at) = s.start_at {
+        line += &format!(
+            "; start {}",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        );
+    }
+    if let Some(o) = s.clock_offset_us {
+        line += &format!("; clock {:+.3} ms off the server's", o / 1000.0);
+    }
+    Some(line)
+}
+
 /// One line describing the dataset fingerprint.
 pub fn dataset_line(d: &Option<serde_json::Value>) -> String {
     match d {

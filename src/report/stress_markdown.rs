@@ -32,6 +32,9 @@ pub fn render(r: &StressResults) -> String {
             "pass".to_string()
         }
     );
+    if let Some(line) = super::segment_summary(r) {
+        let _ = writeln!(o, "**Segmented run**: {}\n", md::text(&line));
+    }
     let _ = writeln!(
         o,
         "| scenario | calls | rate | err % | p50 | p90 | p95 | p99 | p99.9 | max | lag p99 | pool wait p99 | exec p99 |"

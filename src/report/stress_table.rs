@@ -44,6 +44,9 @@ pub fn render(r: &StressResults) -> String {
         r.server.version.split(" on ").next().unwrap_or("")
     );
     let _ = writeln!(out, "dataset   {}", dataset_line(&r.dataset));
+    if let Some(line) = super::segment_summary(r) {
+        let _ = writeln!(out, "segment   {}", line.trim_start_matches("segment "));
+    }
     if r.interrupted {
         let _ = writeln!(out, "INTERRUPTED: partial results");
     }

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use super::profile::{ClientRamp, RateProfile};
 use super::schedule::Arrival;
+use super::segment::Segment;
+pub use super::think::ThinkTime;
 
 /// Highest target rate one process accepts, arrivals per second. The
 /// driver starts about 10^4–10^5 scenarios per second per CPU; beyond this
@@ -76,6 +78,10 @@ pub enum Load {
         /// written to results files, which carry the stages instead).
         #[serde(skip)]
         ramp: Option<ClientRamp>,
+        /// `--think-time`: a pause between one client's scenarios, not
+        /// counted as latency.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        think: Option<ThinkTime>,
     },
 }
 
@@ -85,6 +91,7 @@ impl Load {
         Load::Closed {
             clients,
             ramp: None,
+            think: None,
         }
     }
 
@@ -133,22 +140,54 @@ impl StressConfig {
         }
     }
 
+    /// What worker `seg` of a run of this (whole) configuration runs, by
+    /// the rule of [`Segment`]: the closed model's clients and pool are its
+    /// share (at least one connection), the client ramp still counts global
+    /// clients; the open model keeps the whole rate profile (the schedule
+    /// hands the worker only its own arrivals), its own pool and in-flight
+    /// slots. The one place the rule is applied to a configuration.
+    pub fn for_segment(&self, seg: Segment) -> StressConfig {
+        let mut c = self.clone();
+        if let Load::Closed { clients, .. } = &mut c.load {
+            *clients = seg.share(*clients);
+            c.pool = seg.share(self.pool).max(1);
+        }
+        c
+    }
+
+    /// The rate profile worker `seg` is expected to carry, for its reports
+    /// (target rates): the whole profile over N (open model).
+    pub fn share_rate(&self, seg: Segment) -> Option<RateProfile> {
+        match &self.load {
+            Load::Open { profile, .. } => Some(profile.scaled(1.0 / f64::from(seg.count))),
+            Load::Closed { .. } => None,
+        }
+    }
+
     /// Check `s` and fill its gaps with the defaults: the one way a
     /// [`StressConfig`] is made from what a user asked for.
     pub fn from_settings(s: &Settings) -> Result<StressConfig, ConfigError> {
         let load = load(s)?;
+        // The closed model's pool is split over the segments; the open
+        // model's is each worker's own.
+        let split = matches!(load, Load::Closed { .. });
+        let local = |p: usize| if split { per_worker(p, s) } else { p };
         let pool = match s.pool {
             Some(0) => return Err(Field::Pool.err("must be at least 1")),
-            Some(p) if p > MAX_POOL => {
-                return Err(Field::Pool.err(format!("{p}: more than {MAX_POOL} connections")));
+            Some(p) if local(p) > MAX_POOL => {
+                return Err(Field::Pool.err(format!(
+                    "{p}: more than {MAX_POOL} connections{}",
+                    per_segment(s)
+                )));
             }
             Some(p) => p,
             None => {
                 let p = default_pool(&load);
-                if p > MAX_POOL {
+                if local(p) > MAX_POOL {
                     return Err(Field::Clients.err(format!(
-                        "{p} clients would each get a connection, more than {MAX_POOL}: give \
-                         --pool N (clients beyond the pool share its connections, pipelined)"
+                        "{p} clients would each get a connection, more than {MAX_POOL}{}: give \
+                         --pool N (clients beyond the pool share its connections, pipelined)",
+                        per_segment(s)
                     )));
                 }
                 p
@@ -184,13 +223,13 @@ impl StressConfig {
         {
             // Workers claim arrivals up to one timer period ahead and sleep
             // on them: at the peak rate that many must fit in --max-inflight.
-            let asleep = profile.peak_rate() * timer_resolution.as_secs_f64();
+            let asleep = per_worker_rate(profile.peak_rate(), s) * timer_resolution.as_secs_f64();
             if asleep > *max_inflight as f64 / 2.0 {
                 return Err(Field::TimerResolution.err(format!(
                     "{timer_resolution:?} at {:.0}/s keeps about {asleep:.0} arrivals waiting for \
                      the next wake-up, more than half of --max-inflight {max_inflight}: use a \
                      finer --timer-resolution or a larger --max-inflight",
-                    profile.peak_rate()
+                    per_worker_rate(profile.peak_rate(), s)
                 )));
             }
         }
@@ -206,6 +245,26 @@ impl StressConfig {
     }
 }
 
+/// The largest share of `n` items one worker of `s` gets (segment 0's,
+/// by the rule of [`Segment`]); `n` when the run is not segmented.
+fn per_worker(n: usize, s: &Settings) -> usize {
+    n.div_ceil(s.segments.unwrap_or(1).max(1) as usize)
+}
+
+/// One worker's share of a rate.
+fn per_worker_rate(r: f64, s: &Settings) -> f64 {
+    r / f64::from(s.segments.unwrap_or(1).max(1))
+}
+
+/// " per segment" in a limit's message when the run is segmented.
+fn per_segment(s: &Settings) -> &'static str {
+    if s.segments.is_some_and(|n| n > 1) {
+        " per segment"
+    } else {
+        ""
+    }
+}
+
 /// The load of `s`, checked.
 fn load(s: &Settings) -> Result<Load, ConfigError> {
     if let Some(ramp) = &s.ramp {
@@ -213,15 +272,25 @@ fn load(s: &Settings) -> Result<Load, ConfigError> {
         if clients == 0 {
             return Err(Field::Stages.err("every stage has 0 clients"));
         }
-        if clients > MAX_CLIENTS {
-            return Err(Field::Stages.err(format!("{clients} clients: more than {MAX_CLIENTS}")));
+        if per_worker(clients, s) > MAX_CLIENTS {
+            return Err(Field::Stages.err(format!(
+                "{clients} clients: more than {MAX_CLIENTS}{}",
+                per_segment(s)
+            )));
         }
         return Ok(Load::Closed {
             clients,
             ramp: Some(ramp.clone()),
+            think: s.think,
         });
     }
     let open = |profile: RateProfile| -> Result<Load, ConfigError> {
+        if s.think.is_some() {
+            return Err(Field::ThinkTime.err(
+                "is for the closed model (--clients, --client-stages): an open model's arrivals \
+                 follow the schedule, not the clients",
+            ));
+        }
         let max_inflight = s.max_inflight.unwrap_or(DEFAULT_MAX_INFLIGHT);
         if max_inflight == 0 {
             return Err(Field::MaxInflight.err("must be at least 1"));
@@ -237,7 +306,7 @@ fn load(s: &Settings) -> Result<Load, ConfigError> {
     };
     if let Some(profile) = &s.profile {
         let peak = profile.peak_rate();
-        if !(peak.is_finite() && peak <= MAX_QPS) {
+        if !(peak.is_finite() && per_worker_rate(peak, s) <= MAX_QPS) {
             return Err(Field::Stages.err(format!(
                 "a peak rate of {peak}/s: more than one process can schedule ({MAX_QPS}/s; \
                  split the load over segments)"
@@ -254,7 +323,7 @@ fn load(s: &Settings) -> Result<Load, ConfigError> {
             if !(q > 0.0 && q.is_finite()) {
                 return Err(Field::Qps.err(format!("{q}: must be a positive number")));
             }
-            if q > MAX_QPS {
+            if per_worker_rate(q, s) > MAX_QPS {
                 return Err(Field::Qps.err(format!(
                     "{q}: more than one process can schedule ({MAX_QPS}/s; split the load over \
                      segments)"
@@ -263,10 +332,14 @@ fn load(s: &Settings) -> Result<Load, ConfigError> {
             open(RateProfile::Constant { qps: q })
         }
         (None, Some(0)) => Err(Field::Clients.err("must be at least 1")),
-        (None, Some(c)) if c > MAX_CLIENTS => {
-            Err(Field::Clients.err(format!("{c}: more than {MAX_CLIENTS}")))
+        (None, Some(c)) if per_worker(c, s) > MAX_CLIENTS => {
+            Err(Field::Clients.err(format!("{c}: more than {MAX_CLIENTS}{}", per_segment(s))))
         }
-        (None, Some(c)) => Ok(Load::closed(c)),
+        (None, Some(c)) => Ok(Load::Closed {
+            clients: c,
+            ramp: None,
+            think: s.think,
+        }),
         (None, None) => {
             Err(Field::Qps.err("give either --qps N (open model) or --clients N (closed model)"))
         }
@@ -300,6 +373,36 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
+/// Parse a `--think-time`: `500ms`, `exp:500ms` or `uniform:200ms..800ms`.
+pub fn parse_think_time(s: &str) -> Result<ThinkTime, String> {
+    let t = s.trim();
+    let secs = |v: &str| parse_duration(v).map(|d| d.as_secs_f64());
+    let think = if let Some(m) = t.strip_prefix("exp:") {
+        ThinkTime::Exp {
+            mean_secs: secs(m)?,
+        }
+    } else if let Some(r) = t.strip_prefix("uniform:") {
+        let (lo, hi) = r
+            .split_once("..")
+            .ok_or_else(|| format!("{s:?}: uniform needs a range, e.g. uniform:200ms..800ms"))?;
+        let (lo, hi) = (secs(lo)?, secs(hi)?);
+        if lo > hi {
+            return Err(format!("{s:?}: the range runs backwards"));
+        }
+        ThinkTime::Uniform {
+            lo_secs: lo,
+            hi_secs: hi,
+        }
+    } else if t.contains(':') {
+        return Err(format!(
+            "{s:?}: unknown distribution (500ms, exp:500ms or uniform:200ms..800ms)"
+        ));
+    } else {
+        ThinkTime::Constant { secs: secs(t)? }
+    };
+    Ok(think)
+}
+
 /// A number of driver threads asked for, checked.
 pub fn check_threads(n: usize) -> Result<usize, ConfigError> {
     match n {
@@ -329,6 +432,11 @@ pub struct Settings {
     pub timer_resolution: Option<Duration>,
     /// None: a random seed.
     pub seed: Option<u64>,
+    /// Closed model: a pause between one client's scenarios.
+    pub think: Option<ThinkTime>,
+    /// Segments of a segmented run (N): the limits that protect one
+    /// process apply to one worker's share (the largest, segment 0's).
+    pub segments: Option<u32>,
 }
 
 /// A setting of a run.
@@ -344,6 +452,7 @@ pub enum Field {
     DrainTimeout,
     TimerResolution,
     Threads,
+    ThinkTime,
 }
 
 impl Field {
@@ -361,6 +470,7 @@ impl Field {
             Field::DrainTimeout => "drain_timeout",
             Field::TimerResolution => "timer_resolution",
             Field::Threads => "threads",
+            Field::ThinkTime => "think_time",
         }
     }
 
@@ -512,11 +622,110 @@ mod tests {
         });
         assert_eq!(e.field, Field::TimerResolution);
         assert_eq!(bad(Settings::default()).field, Field::Qps);
+        let e = bad(Settings {
+            think: Some(ThinkTime::Constant { secs: 1.0 }),
+            ..open(10.0)
+        });
+        assert!(
+            e.as_flag()
+                .starts_with("--think-time is for the closed model"),
+            "{e}"
+        );
         assert_eq!(
             check_threads(0).unwrap_err().as_flag(),
             "--threads must be at least 1"
         );
         assert_eq!(check_threads(257).unwrap_err().field, Field::Threads);
+    }
+
+    #[test]
+    fn the_closed_model_splits_clients_and_pool_the_open_model_keeps_its_rate() {
+        let whole = StressConfig::from_settings(&Settings {
+            clients: Some(100_000),
+            pool: Some(1000),
+            seed: Some(1),
+            segments: Some(16),
+            ..Default::default()
+        })
+        .unwrap();
+        let w = whole.for_segment(Segment::new(15, 16).unwrap());
+        // Limits that protect one process apply to one worker's share:
+        // 200,000 clients, one connection each, over 100 workers.
+        let many = Settings {
+            clients: Some(200_000),
+            segments: Some(100),
+            ..Default::default()
+        };
+        let c = StressConfig::from_settings(&many).unwrap();
+        assert_eq!((c.pool, c.load.workers()), (200_000, 200_000));
+        let last = c.for_segment(Segment::new(99, 100).unwrap());
+        assert_eq!((last.pool, last.load.workers()), (2000, 2000));
+        let e = StressConfig::from_settings(&Settings {
+            segments: None,
+            ..many.clone()
+        })
+        .unwrap_err();
+        assert_eq!(e.field, Field::Clients);
+        let e = StressConfig::from_settings(&Settings {
+            segments: Some(10),
+            ..many
+        })
+        .unwrap_err();
+        assert!(e.message.contains("per segment"), "{e}");
+        assert_eq!(w.load.workers(), 6250);
+        assert_eq!(w.pool, 62);
+        let open = StressConfig::from_settings(&Settings {
+            qps: Some(9000.0),
+            seed: Some(1),
+            ..Default::default()
+        })
+        .unwrap();
+        let seg = Segment::new(1, 3).unwrap();
+        assert_eq!(open.for_segment(seg), open);
+        assert_eq!(open.share_rate(seg).unwrap().peak_rate(), 3000.0);
+    }
+
+    #[test]
+    fn the_three_forms_parse_and_bad_ones_say_why() {
+        assert_eq!(
+            parse_think_time("500ms").unwrap(),
+            ThinkTime::Constant { secs: 0.5 }
+        );
+        assert_eq!(
+            parse_think_time("exp:2s").unwrap(),
+            ThinkTime::Exp { mean_secs: 2.0 }
+        );
+        assert_eq!(
+            parse_think_time("uniform:200ms..800ms").unwrap(),
+            ThinkTime::Uniform {
+                lo_secs: 0.2,
+                hi_secs: 0.8
+            }
+        );
+        assert!(
+            parse_think_time("uniform:800ms..200ms")
+                .unwrap_err()
+                .contains("backwards")
+        );
+        assert!(
+            parse_think_time("uniform:1s")
+                .unwrap_err()
+                .contains("range")
+        );
+        assert!(
+            parse_think_time("gauss:1s")
+                .unwrap_err()
+                .contains("unknown")
+        );
+        assert!(
+            parse_think_time("soon")
+                .unwrap_err()
+                .contains("invalid duration")
+        );
+        for s in ["500ms", "exp:1500ms", "uniform:200ms..800ms"] {
+            let t = parse_think_time(s).unwrap();
+            assert_eq!(parse_think_time(&t.to_string()).unwrap(), t, "{s}");
+        }
     }
 
     #[test]
@@ -543,7 +752,8 @@ mod tests {
             c.load,
             Load::Closed {
                 clients: 5,
-                ramp: Some(ramp)
+                ramp: Some(ramp),
+                think: None,
             }
         );
         assert_eq!(c.pool, 5);

@@ -3,6 +3,13 @@
 //! together once every pool is warm, let the [`Collector`] gather the
 //! intervals until the end (drain, stop), then tear down and return the
 //! raw [`RunOutcome`]. Callers go through [`super::Session`].
+//!
+//! A worker of a segmented run ([`Placement`]) runs its share of the
+//! configuration: its workers carry global ids (local `j` → `j·N + K`, so
+//! a client ramp counts global clients and no two workers' random streams
+//! are the same) and the schedule keeps only its arrivals. With an agreed
+//! start instant, the run's time zero is that instant (the driver waits
+//! for it once the pools are warm).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -17,6 +24,7 @@ use super::collector::{Collector, Ender, Hooks, Timing, Watch};
 use super::observer::Observer;
 use super::outcome::{RunOutcome, StressError};
 use super::schedule::{ArrivalGen, Schedule};
+use super::segment::Segment;
 use super::shard::{self, Abort, Remote};
 use super::worker::{DROP_GRACE, Deadline, Launch, Pace, Shared};
 use super::{Load, StressConfig};
@@ -39,13 +47,17 @@ fn start_shards(
     pools: Vec<Pool>,
     workers: usize,
     prepared: &Arc<Prepared>,
+    segment: Option<Segment>,
 ) -> Result<Vec<Remote>, StressError> {
     let n = pools.len().max(1);
     pools
         .into_iter()
         .enumerate()
         .map(|(s, pool)| {
-            let ids = (s..workers).step_by(n).collect();
+            let ids = (s..workers)
+                .step_by(n)
+                .map(|j| segment.map_or(j, |g| g.global(j)))
+                .collect();
             shard::spawn(pool, ids, prepared.clone())
                 .map_err(|e| StressError::Pool(format!("starting a driver thread: {e}")))
         })
@@ -54,7 +66,11 @@ fn start_shards(
 
 /// How the run is paced from `start`: the schedule (open model) or the
 /// deadline and ramp (closed model), and what brings its end forward.
-fn pace(cfg: &StressConfig, start: Instant) -> (Pace, Ender, watch::Receiver<bool>) {
+fn pace(
+    cfg: &StressConfig,
+    segment: Option<Segment>,
+    start: Instant,
+) -> (Pace, Ender, watch::Receiver<bool>) {
     let warmup_end = start + cfg.warmup;
     let deadline = Arc::new(Deadline::new(start, warmup_end + cfg.duration));
     let (stop, stop_rx) = watch::channel(false);
@@ -62,7 +78,10 @@ fn pace(cfg: &StressConfig, start: Instant) -> (Pace, Ender, watch::Receiver<boo
         Load::Open {
             profile, arrival, ..
         } => {
-            let arrivals = ArrivalGen::new(*arrival, profile.clone(), cfg.seed);
+            let mut arrivals = ArrivalGen::new(*arrival, profile.clone(), cfg.seed);
+            if let Some(seg) = segment {
+                arrivals = arrivals.segment(seg);
+            }
             let s = Arc::new(Schedule::new(start, arrivals, cfg.warmup + cfg.duration));
             let pace = Pace::Open {
                 sched: s.clone(),
@@ -71,11 +90,12 @@ fn pace(cfg: &StressConfig, start: Instant) -> (Pace, Ender, watch::Receiver<boo
             };
             (pace, Some(s))
         }
-        Load::Closed { ramp, .. } => {
+        Load::Closed { ramp, think, .. } => {
             let pace = Pace::Closed {
                 warmup_end,
                 end: deadline.clone(),
                 ramp: ramp.clone().map(|r| (r, start)),
+                think: *think,
             };
             (pace, None)
         }
@@ -88,12 +108,22 @@ fn pace(cfg: &StressConfig, start: Instant) -> (Pace, Ender, watch::Receiver<boo
     (pace, ender, stop_rx)
 }
 
-/// Run the load of `cfg` with `prepared`, one driver thread per pool (the
-/// pools' sizes add up to `cfg.pool`); this task only collects.
+/// Where one run stands in a larger one: its segment (None: the whole run)
+/// and the agreed start (None: as soon as the pools are warm).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Placement {
+    pub segment: Option<Segment>,
+    pub start_at: Option<Instant>,
+}
+
+/// Run the load of `cfg` (a worker's share when `place` has a segment:
+/// [`StressConfig::for_segment`]) with `prepared`, one driver thread per
+/// pool (the pools' sizes add up to `cfg.pool`); this task only collects.
 pub(super) async fn run(
     pools: Vec<Pool>,
     prepared: Arc<Prepared>,
     cfg: &StressConfig,
+    place: Placement,
     mut hooks: Hooks,
     observer: Option<Arc<dyn Observer>>,
 ) -> Result<RunOutcome, StressError> {
@@ -103,25 +133,43 @@ pub(super) async fn run(
         pools: pools.clone(),
     };
     let sh = Arc::new(Shared::new(prepared.clone(), cfg));
-    let mut remotes = start_shards(pools, cfg.load.workers(), &prepared)?;
+    let mut remotes = start_shards(pools, cfg.load.workers(), &prepared, place.segment)?;
     for r in &mut remotes {
         r.ready().await?; // dropping `remotes` ends the threads
     }
+    let start = match place.start_at {
+        Some(at) => {
+            if at < Instant::now() {
+                tracing::warn!(
+                    "the agreed start passed {:.3} s before the connections were ready: the \
+                     first arrivals are late (or dropped)",
+                    at.elapsed().as_secs_f64()
+                );
+            }
+            tokio::select! {
+                _ = tokio::time::sleep_until(at.into()) => {}
+                _ = hooks.stop.wait_for(|v| *v) => return Err(StressError::Interrupted),
+            }
+            at
+        }
+        None => Instant::now(),
+    };
+    // The wall-clock time the driver actually set off (with an agreed
+    // start, its lateness shows here).
+    let started_at = Utc::now();
     if let Some(o) = &watch.observer {
         o.run_started(cfg);
     }
-
-    let started_at = Utc::now();
-    let start = Instant::now();
-    let (pace, ender, stop_rx) = pace(cfg, start);
+    let (pace, ender, stop_rx) = pace(cfg, place.segment, start);
     let timing = Timing {
         start,
         warmup_end: start + cfg.warmup,
         end: start + cfg.warmup + cfg.duration,
         drain_timeout: cfg.drain_timeout,
-        profile: match &cfg.load {
-            Load::Open { profile, .. } => Some(profile.clone()),
-            Load::Closed { .. } => None,
+        profile: match (&cfg.load, place.segment) {
+            (Load::Open { .. }, Some(seg)) => cfg.share_rate(seg),
+            (Load::Open { profile, .. }, None) => Some(profile.clone()),
+            (Load::Closed { .. }, _) => None,
         },
         grace: DROP_GRACE + cfg.timer_resolution,
     };
@@ -205,7 +253,15 @@ mod tests {
         )
         .unwrap();
         let (_tx, stop) = watch::channel(false);
-        let r = run(vec![pool], prepared, &cfg, Hooks::stop_on(stop), None).await;
+        let r = run(
+            vec![pool],
+            prepared,
+            &cfg,
+            Placement::default(),
+            Hooks::stop_on(stop),
+            None,
+        )
+        .await;
         assert!(matches!(r, Err(StressError::TooLong)));
     }
 

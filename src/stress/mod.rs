@@ -11,14 +11,18 @@
 //! [`StressResults`]. Every mode — a plain run, stages, searches, sweeps,
 //! capacity steps, a nightly suite's runs — goes through it.
 
+pub mod clock;
 pub mod config;
 pub mod observer;
 pub mod profile;
+pub mod rendezvous;
 pub mod results;
 pub mod schedule;
+pub mod segment;
 pub mod server;
 pub mod session;
 pub mod stats;
+pub mod think;
 pub mod threshold;
 
 mod collector;
@@ -38,6 +42,7 @@ pub use outcome::StressError;
 pub use profile::{ClientRamp, ClientStep, RateProfile};
 pub use results::StressResults;
 pub use schedule::Arrival;
+pub use segment::Segment;
 pub use session::{Session, SessionError};
 pub use shard::THREAD_NAME as DRIVER_THREAD_NAME;
 pub use threshold::Threshold;

@@ -16,6 +16,8 @@ pub enum StressError {
     Prepare { statement: String, message: String },
     #[error("warm-up, duration and drain timeout together are too long")]
     TooLong,
+    #[error("stopped (Ctrl-C, SIGTERM or SIGHUP) while waiting for the agreed start")]
+    Interrupted,
 }
 
 /// What a run produced, before it is summarised into results.

@@ -46,6 +46,16 @@ impl RateProfile {
         }
     }
 
+    /// The profile with every rate multiplied by `f` (one segment's share).
+    pub fn scaled(&self, f: f64) -> RateProfile {
+        match self {
+            RateProfile::Constant { qps } => RateProfile::Constant { qps: qps * f },
+            RateProfile::Stages { points } => RateProfile::Stages {
+                points: points.iter().map(|p| [p[0], p[1] * f]).collect(),
+            },
+        }
+    }
+
     /// The time after `t` at which the integral of the rate from `t` reaches
     /// `e` (infinite when the rate stays 0).
     pub fn time_after(&self, t: f64, e: f64) -> f64 {

@@ -8,18 +8,23 @@
 //! with that run's server-side statement deltas and its thresholds
 //! checked. A plain run, stages, searches, sweeps, capacity steps and a
 //! nightly suite's runs all go through here, so all honour the same
-//! threading and the same invariants.
+//! threading and the same invariants. A worker of a segmented run
+//! ([`Session::with_plan`]) runs its share of each configuration from the
+//! agreed start and records its place (`segment`) in the results, whose
+//! `config` stays the whole run's.
 
 use std::sync::Arc;
 
 use tokio_postgres::Client;
 
+use super::clock;
 use super::collector::Hooks;
 use super::config::{self, ConfigError, StressConfig};
-use super::driver;
+use super::driver::{self, Placement};
 use super::observer::Observer;
 use super::outcome::StressError;
-use super::results::StressResults;
+use super::results::{SegmentInfo, StressResults};
+use super::segment::Plan;
 use super::server::{self, PgssSnapshot, ServerInfo, ServerStatement};
 use super::summary;
 use super::threshold::{self, Threshold};
@@ -59,6 +64,8 @@ pub struct Session {
     threads: Option<usize>,
     /// Sees every run's intervals (live metrics).
     observer: Option<Arc<dyn Observer>>,
+    /// This process's place in a segmented run.
+    plan: Option<Plan>,
 }
 
 impl Session {
@@ -90,6 +97,7 @@ impl Session {
             opened,
             threads: None,
             observer: None,
+            plan: None,
         })
     }
 
@@ -104,6 +112,23 @@ impl Session {
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Session {
         self.observer = Some(observer);
         self
+    }
+
+    /// Run every configuration as worker `plan.segment` of a segmented
+    /// run, from `plan.start_at` (server time) when given.
+    pub fn with_plan(mut self, plan: Plan) -> Session {
+        self.plan = Some(plan);
+        self
+    }
+
+    /// This worker's place in a segmented run, if it is one.
+    pub fn plan(&self) -> Option<&Plan> {
+        self.plan.as_ref()
+    }
+
+    /// This machine's clock against the server's (see [`clock::measure`]).
+    pub async fn clock_offset(&self) -> Result<clock::Offset, tokio_postgres::Error> {
+        clock::measure(&*self.admin().await).await
     }
 
     /// Driver threads a run of `cfg` gets.
@@ -151,6 +176,18 @@ impl Session {
         thresholds: &[Threshold],
         hooks: Hooks,
     ) -> Result<StressResults, StressError> {
+        let whole = cfg;
+        let segment = self.plan.as_ref().map(|p| p.segment);
+        // A worker runs its share, by the one rule (`for_segment`).
+        let local = segment.map(|s| whole.for_segment(s));
+        let cfg = local.as_ref().unwrap_or(whole);
+        let place = Placement {
+            segment,
+            start_at: self.plan.as_ref().and_then(|p| {
+                p.start_at
+                    .map(|at| clock::local_instant(at, p.clock_offset_us.unwrap_or(0.0)))
+            }),
+        };
         let sizes = super::shard_sizes(cfg.pool, self.threads_for(cfg), cfg.load.workers());
         let pools = sizes
             .iter()
@@ -160,14 +197,17 @@ impl Session {
         // (Separate statements: each takes the admin connection in turn.)
         let before = server::pgss_snapshot(&*self.admin().await).await;
         let started = self.server_started().await;
+        let cpu = crate::sys::process_cpu_secs();
         let out = driver::run(
             pools,
             self.prepared.clone(),
             cfg,
+            place,
             hooks,
             self.observer.clone(),
         )
         .await?;
+        let cpu = cpu.zip(crate::sys::process_cpu_secs()).map(|(a, b)| b - a);
         let top = self.statements_since(before.as_ref()).await;
         let restarted = match (started, self.server_started().await) {
             (Some(a), Some(b)) => a != b,
@@ -182,6 +222,22 @@ impl Session {
             self.dataset.clone(),
             top,
         );
+        if let (Some(p), Some(seg)) = (&self.plan, segment) {
+            // The worker's own target (its share), the whole run's config.
+            if let Some(share) = whole.share_rate(seg) {
+                r.totals.target_rate =
+                    Some(share.mean_rate((whole.warmup + whole.duration).as_secs_f64()));
+            }
+            r.config = whole.clone();
+            r.segment = Some(SegmentInfo {
+                index: seg.index,
+                count: seg.count,
+                run_id: p.run_id.clone(),
+                start_at: p.start_at,
+                clock_offset_us: p.clock_offset_us,
+                driver_cpu_secs: cpu,
+            });
+        }
         if restarted {
             r.server_statements_note = Some(
                 "the server restarted during the run: pg_stat_statements may have been reset, \

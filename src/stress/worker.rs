@@ -23,6 +23,7 @@ use super::outcome::StressError;
 use super::profile::ClientRamp;
 use super::schedule::Schedule;
 use super::stats::Stats;
+use super::think::ThinkTime;
 use super::timer::HrTimer;
 use crate::workload::Prepared;
 
@@ -304,6 +305,7 @@ async fn closed_worker(
     ramp: Option<(ClientRamp, Instant)>,
     warmup_end: Instant,
     end: Arc<Deadline>,
+    think: Option<ThinkTime>,
     mut stop: watch::Receiver<bool>,
 ) {
     let shard = &sh.shards[id % sh.shards.len()];
@@ -379,6 +381,14 @@ async fn closed_worker(
             }
             Err(_) => {}
             Ok(_) => backoff.reset(),
+        }
+        if let Some(t) = &think {
+            // Thinking, not waiting on the database: no latency counts it.
+            let until = (Instant::now() + t.draw(&mut ctx.rng)).min(end.at());
+            tokio::select! {
+                _ = tokio::time::sleep_until(until.into()) => {}
+                _ = stop.wait_for(|v| *v) => {}
+            }
         }
     }
 }
@@ -491,6 +501,7 @@ pub(super) enum Pace {
         warmup_end: Instant,
         end: Arc<Deadline>,
         ramp: Option<(ClientRamp, Instant)>,
+        think: Option<ThinkTime>,
     },
 }
 
@@ -537,6 +548,7 @@ pub(super) fn spawn_workers(
             warmup_end,
             end,
             ramp,
+            think,
         } => {
             // One lane per pooled connection, at most one per client.
             let lanes: Vec<Arc<Lane>> = (0..ids.len().min(size).max(1))
@@ -551,6 +563,7 @@ pub(super) fn spawn_workers(
                     ramp.clone(),
                     *warmup_end,
                     end.clone(),
+                    *think,
                     l.stop.clone(),
                 );
                 set.spawn(w);

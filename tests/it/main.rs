@@ -20,6 +20,7 @@ mod observation;
 mod output;
 mod regress;
 mod seed;
+mod segments;
 mod signals;
 mod stress;
 
