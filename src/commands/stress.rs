@@ -63,6 +63,14 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
     let (session, live) = super::live::watch(&args.metrics, session, mode, stages).await?;
 
     let stop = super::signals::stop_flag("finishing in-flight work and writing partial results")?;
+    // Progress compares this process's rate with its own target (a
+    // worker's: its share).
+    let target_qps = match &segment {
+        Some(r) => cfg
+            .share_rate(r.segment)
+            .map(|p| p.mean_rate((cfg.warmup + cfg.duration).as_secs_f64())),
+        None => cfg.target_qps(),
+    };
     let session = match segment {
         Some(req) => {
             let plan = super::segment::plan(&args.segments, &session, req, stop.clone()).await?;
@@ -77,7 +85,6 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
     let soak = shape.as_ref().is_some_and(|s| s.soak);
     let rss = RssSamples::default();
     let rss_hook = rss.clone();
-    let target_qps = cfg.target_qps();
     let hooks = Hooks {
         on_interval: (show || soak).then(|| {
             Box::new(move |s: &IntervalSample| {

@@ -158,7 +158,19 @@ pub(super) async fn run(
     // start, its lateness shows here).
     let started_at = Utc::now();
     if let Some(o) = &watch.observer {
-        o.run_started(cfg);
+        // An open-model worker's observers see its own target (its share).
+        match (place.segment, &cfg.load) {
+            (Some(seg), Load::Open { .. }) => {
+                let mut own = cfg.clone();
+                if let (Load::Open { profile, .. }, Some(share)) =
+                    (&mut own.load, cfg.share_rate(seg))
+                {
+                    *profile = share;
+                }
+                o.run_started(&own);
+            }
+            _ => o.run_started(cfg),
+        }
     }
     let (pace, ender, stop_rx) = pace(cfg, place.segment, start);
     let timing = Timing {
