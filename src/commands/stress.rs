@@ -73,8 +73,12 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
     };
     let session = match segment {
         Some(req) => {
-            let plan = super::segment::plan(&args.segments, &session, req, stop.clone()).await?;
-            session.with_plan(plan)
+            let (plan, meeting) = super::segment::plan(&args.segments, &session, req).await?;
+            let session = session.with_plan(plan);
+            match meeting {
+                Some(m) => session.with_meeting(m),
+                None => session,
+            }
         }
         None => session,
     };
