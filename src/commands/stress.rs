@@ -136,6 +136,11 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
         crate::capacity::step::observed(&session, session.run(&cfg, &thresholds, hooks)).await;
     let mut results = match run {
         Ok(r) => r,
+        Err(e @ crate::stress::StressError::Interrupted) => {
+            // Stopped before the agreed start: nothing ran, nothing to write.
+            eprintln!("dbload: {e}");
+            return Ok(ExitCode::from(crate::EXIT_INVALID_RUN));
+        }
         Err(e) => {
             return Err(
                 super::explain_too_many_connections(e.into(), &target, "--pool", cfg.pool).await,

@@ -215,9 +215,13 @@ impl Session {
                             let mut c = crate::db::connect(&target)
                                 .await
                                 .map_err(|e| fail(format!("rendezvous on {target}: {e}")))?;
-                            let at = rendezvous::meet(&mut c, &m, stop)
-                                .await
-                                .map_err(|e| fail(e.to_string()))?;
+                            let at =
+                                rendezvous::meet(&mut c, &m, stop)
+                                    .await
+                                    .map_err(|e| match e {
+                                        rendezvous::Error::Interrupted => StressError::Interrupted,
+                                        e => fail(e.to_string()),
+                                    })?;
                             *agreed.lock().unwrap() = Some(at);
                             Ok(clock::local_instant(at, offset))
                         });
