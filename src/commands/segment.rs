@@ -2,7 +2,9 @@
 //! `JOB_COMPLETION_INDEX`, `--run-id`, `--start-at`, `--rendezvous`): the
 //! flags become a segment and a run id before the configuration is made
 //! (the seed may come from the run id), then, once the session is open, a
-//! [`Plan`]: the clock offset to the server and the agreed start.
+//! [`Plan`] (the clock offset to the server, the `--start-at` instant) and,
+//! with `--rendezvous`, the meeting the engine holds once the worker's
+//! connections are open.
 
 use crate::cli::{SegmentArgs, StressArgs};
 use crate::stress::segment::{self, JOB_INDEX_ENV, Plan, Segment};
@@ -95,55 +97,58 @@ fn worker_name() -> String {
 }
 
 /// The plan of worker `req` on `session`: the clock offset to the server
-/// (measured now), and the start: `--start-at`, the rendezvous, or none.
+/// (measured now) and the `--start-at` instant; with `--rendezvous`, the
+/// meeting at which the start will be agreed.
 pub async fn plan(
     a: &SegmentArgs,
     session: &Session,
     req: Request,
-    stop: tokio::sync::watch::Receiver<bool>,
-) -> anyhow::Result<Plan> {
+) -> anyhow::Result<(Plan, Option<rendezvous::Meeting>)> {
     let offset = session
         .clock_offset()
         .await
         .map_err(|e| anyhow::anyhow!("reading the server's clock on {}: {e}", session.target()))?;
     let server_now = crate::stress::clock::server_time(chrono::Utc::now(), offset.us);
-    let start_at = if let Some(t) = &a.start_at {
-        Some(
+    let start_at = match &a.start_at {
+        Some(t) => Some(
             segment::parse_start_at(t, server_now)
                 .map_err(|e| anyhow::anyhow!("--start-at {e}"))?,
-        )
-    } else if a.rendezvous {
-        let meeting = rendezvous::Meeting {
-            run_id: req.run_id.clone(),
-            segment: req.segment,
-            timeout: a.rendezvous_timeout.unwrap_or(DEFAULT_RENDEZVOUS_TIMEOUT),
-            worker: worker_name(),
-        };
+        ),
+        None => None,
+    };
+    let clock = format!(
+        "this clock is {:+.3} ms off the server's, ±{:.3} ms",
+        offset.us / 1000.0,
+        offset.rtt.as_secs_f64() * 500.0
+    );
+    let meeting = a.rendezvous.then(|| rendezvous::Meeting {
+        run_id: req.run_id.clone(),
+        segment: req.segment,
+        timeout: a.rendezvous_timeout.unwrap_or(DEFAULT_RENDEZVOUS_TIMEOUT),
+        worker: worker_name(),
+    });
+    if let Some(m) = &meeting {
         eprintln!(
-            "dbload: segment {} of run {}: waiting for the other workers in dbload_rendezvous (up to {:.0} s)",
+            "dbload: segment {} of run {}: once the connections are open, waiting for the other \
+             workers in dbload_rendezvous (up to {:.0} s; {clock})",
             req.segment.label(),
             req.run_id,
-            meeting.timeout.as_secs_f64()
+            m.timeout.as_secs_f64()
         );
-        let at = rendezvous::meet(&mut *session.admin().await, &meeting, stop).await?;
-        Some(at)
-    } else {
-        None
-    };
+    }
     if let Some(at) = start_at {
         eprintln!(
-            "dbload: segment {} of run {} starts at {} (server clock; this clock is {:+.3} ms off it, ±{:.3} ms)",
+            "dbload: segment {} of run {} starts at {} (server clock; {clock})",
             req.segment.label(),
             req.run_id,
             at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            offset.us / 1000.0,
-            offset.rtt.as_secs_f64() * 500.0
         );
     }
-    Ok(Plan {
+    let plan = Plan {
         segment: req.segment,
         run_id: req.run_id,
         start_at,
         clock_offset_us: Some(offset.us),
-    })
+    };
+    Ok((plan, meeting))
 }

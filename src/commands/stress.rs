@@ -63,10 +63,22 @@ pub async fn run(conn: &ConnArgs, args: StressArgs) -> anyhow::Result<ExitCode> 
     let (session, live) = super::live::watch(&args.metrics, session, mode, stages).await?;
 
     let stop = super::signals::stop_flag("finishing in-flight work and writing partial results")?;
+    // Progress compares this process's rate with its own target (a
+    // worker's: its share).
+    let target_qps = match &segment {
+        Some(r) => cfg
+            .share_rate(r.segment)
+            .map(|p| p.mean_rate((cfg.warmup + cfg.duration).as_secs_f64())),
+        None => cfg.target_qps(),
+    };
     let session = match segment {
         Some(req) => {
-            let plan = super::segment::plan(&args.segments, &session, req, stop.clone()).await?;
-            session.with_plan(plan)
+            let (plan, meeting) = super::segment::plan(&args.segments, &session, req).await?;
+            let session = session.with_plan(plan);
+            match meeting {
+                Some(m) => session.with_meeting(m),
+                None => session,
+            }
         }
         None => session,
     };
@@ -77,7 +89,6 @@ pub async fn run(conn: &ConnArgs, args: StressArgs) -> anyhow::Result<ExitCode> 
     let soak = shape.as_ref().is_some_and(|s| s.soak);
     let rss = RssSamples::default();
     let rss_hook = rss.clone();
-    let target_qps = cfg.target_qps();
     let hooks = Hooks {
         on_interval: (show || soak).then(|| {
             Box::new(move |s: &IntervalSample| {
@@ -125,6 +136,11 @@ pub async fn run(conn: &ConnArgs, args: StressArgs) -> anyhow::Result<ExitCode> 
         crate::capacity::step::observed(&session, session.run(&cfg, &thresholds, hooks)).await;
     let mut results = match run {
         Ok(r) => r,
+        Err(e @ crate::stress::StressError::Interrupted) => {
+            // Stopped before the agreed start: nothing ran, nothing to write.
+            eprintln!("dbload: {e}");
+            return Ok(ExitCode::from(crate::EXIT_INVALID_RUN));
+        }
         Err(e) => {
             return Err(
                 super::explain_too_many_connections(e.into(), &target, "--pool", cfg.pool).await,

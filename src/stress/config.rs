@@ -168,6 +168,18 @@ impl StressConfig {
     /// [`StressConfig`] is made from what a user asked for.
     pub fn from_settings(s: &Settings) -> Result<StressConfig, ConfigError> {
         let load = load(s)?;
+        if let (Load::Closed { clients, ramp, .. }, Some(n)) = (&load, s.segments)
+            && *clients < n as usize
+        {
+            let (field, what) = match ramp {
+                Some(_) => (Field::Stages, "clients at most"),
+                None => (Field::Clients, "clients"),
+            };
+            return Err(field.err(format!(
+                "{clients} {what} over {n} segments: a segment would have none (at least one \
+                 client per segment)"
+            )));
+        }
         // The closed model's pool is split over the segments; the open
         // model's is each worker's own.
         let split = matches!(load, Load::Closed { .. });
@@ -672,6 +684,17 @@ mod tests {
         })
         .unwrap_err();
         assert!(e.message.contains("per segment"), "{e}");
+        let e = StressConfig::from_settings(&Settings {
+            clients: Some(2),
+            segments: Some(3),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(
+            e.as_flag()
+                .starts_with("--clients 2 clients over 3 segments"),
+            "{e}"
+        );
         assert_eq!(w.load.workers(), 6250);
         assert_eq!(w.pool, 62);
         let open = StressConfig::from_settings(&Settings {

@@ -108,12 +108,24 @@ fn pace(
     (pace, ender, stop_rx)
 }
 
+/// Agrees the start with others once the pools are warm (the rendezvous):
+/// given the stop signal, the local instant to start at.
+pub(super) type Gate = Box<
+    dyn FnOnce(
+            watch::Receiver<bool>,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<Instant, StressError>> + Send>,
+        > + Send,
+>;
+
 /// Where one run stands in a larger one: its segment (None: the whole run)
-/// and the agreed start (None: as soon as the pools are warm).
-#[derive(Debug, Clone, Copy, Default)]
+/// and its start: a fixed instant, or one agreed through `gate` once the
+/// connections are open and prepared (None: as soon as they are).
+#[derive(Default)]
 pub(super) struct Placement {
     pub segment: Option<Segment>,
     pub start_at: Option<Instant>,
+    pub gate: Option<Gate>,
 }
 
 /// Run the load of `cfg` (a worker's share when `place` has a segment:
@@ -137,7 +149,11 @@ pub(super) async fn run(
     for r in &mut remotes {
         r.ready().await?; // dropping `remotes` ends the threads
     }
-    let start = match place.start_at {
+    let agreed = match place.gate {
+        Some(gate) => Some(gate(hooks.stop.clone()).await?),
+        None => place.start_at,
+    };
+    let start = match agreed {
         Some(at) => {
             if at < Instant::now() {
                 tracing::warn!(
@@ -158,7 +174,19 @@ pub(super) async fn run(
     // start, its lateness shows here).
     let started_at = Utc::now();
     if let Some(o) = &watch.observer {
-        o.run_started(cfg);
+        // An open-model worker's observers see its own target (its share).
+        match (place.segment, &cfg.load) {
+            (Some(seg), Load::Open { .. }) => {
+                let mut own = cfg.clone();
+                if let (Load::Open { profile, .. }, Some(share)) =
+                    (&mut own.load, cfg.share_rate(seg))
+                {
+                    *profile = share;
+                }
+                o.run_started(&own);
+            }
+            _ => o.run_started(cfg),
+        }
     }
     let (pace, ender, stop_rx) = pace(cfg, place.segment, start);
     let timing = Timing {

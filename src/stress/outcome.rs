@@ -18,6 +18,9 @@ pub enum StressError {
     TooLong,
     #[error("stopped (Ctrl-C, SIGTERM or SIGHUP) while waiting for the agreed start")]
     Interrupted,
+    /// The workers of a segmented run did not agree a start.
+    #[error("{0}")]
+    Rendezvous(String),
 }
 
 /// What a run produced, before it is summarised into results.

@@ -1,5 +1,6 @@
 //! Starting the workers of a segmented run together without a coordinator
-//! (`--rendezvous`): each worker registers in `dbload_rendezvous`, a small
+//! (`--rendezvous`): once its connections are open and prepared (the
+//! session's run calls [`meet`] then), each worker registers in `dbload_rendezvous`, a small
 //! table dbload creates in the target database (nothing else is written
 //! there before the start). When all N segments of the run id are present,
 //! the first worker to see it sets the start instant, [`LEAD`] ahead on the
@@ -127,12 +128,13 @@ pub async fn meet(
         if began.elapsed() >= m.timeout {
             return Err(give_up(c, m, token, began.elapsed()).await?);
         }
-        tokio::select! {
-            _ = tokio::time::sleep(POLL) => {}
-            _ = stop.wait_for(|v| *v) => {
-                let _ = leave(c, m, token).await;
-                return Err(Error::Interrupted);
-            }
+        let stopped = tokio::select! {
+            _ = tokio::time::sleep(POLL) => false,
+            _ = stop.wait_for(|v| *v) => true,
+        };
+        if stopped {
+            let _ = leave(c, m, token).await;
+            return Err(Error::Interrupted);
         }
     }
 }

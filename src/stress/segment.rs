@@ -133,12 +133,8 @@ pub fn parse_start_at(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Stri
     let t = s.trim();
     let at = if let Ok(d) = DateTime::parse_from_rfc3339(t) {
         d.with_timezone(&Utc)
-    } else if let Ok(secs) = t.parse::<f64>() {
-        if !(0.0..=1e11).contains(&secs) {
-            return Err(format!("{s:?}: not a Unix time in seconds"));
-        }
-        let whole = secs.floor();
-        DateTime::from_timestamp(whole as i64, ((secs - whole) * 1e9) as u32)
+    } else if let Some((secs, nanos)) = unix_seconds(t) {
+        DateTime::from_timestamp(secs, nanos)
             .ok_or_else(|| format!("{s:?}: not a Unix time in seconds"))?
     } else {
         return Err(format!(
@@ -160,6 +156,22 @@ pub fn parse_start_at(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Stri
         ));
     }
     Ok(at)
+}
+
+/// `1796212200` or `1796212200.125` as (seconds, nanoseconds), read as
+/// text (no floating-point rounding of the fraction).
+fn unix_seconds(t: &str) -> Option<(i64, u32)> {
+    let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
+    let digits = |v: &str| v.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || whole.len() > 12 || !digits(whole) || !digits(frac) || frac.len() > 9 {
+        return None;
+    }
+    let nanos = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<9}").parse().ok()?
+    };
+    Some((whole.parse().ok()?, nanos))
 }
 
 /// The seed of a segmented run that gave none: every worker derives the
@@ -272,6 +284,9 @@ mod tests {
                 .contains("RFC 3339")
         );
         assert!(parse_start_at("-5", now).unwrap_err().contains("Unix"));
+        let c = parse_start_at(&format!("{}.327", now.timestamp() + 10), now).unwrap();
+        assert_eq!(c.timestamp_subsec_nanos(), 327_000_000, "no rounding");
+        assert!(parse_start_at("1e9", now).is_err());
     }
 
     #[test]

@@ -20,9 +20,10 @@ use tokio_postgres::Client;
 use super::clock;
 use super::collector::Hooks;
 use super::config::{self, ConfigError, StressConfig};
-use super::driver::{self, Placement};
+use super::driver::{self, Gate, Placement};
 use super::observer::Observer;
 use super::outcome::StressError;
+use super::rendezvous::{self, Meeting};
 use super::results::{SegmentInfo, StressResults};
 use super::segment::Plan;
 use super::server::{self, PgssSnapshot, ServerInfo, ServerStatement};
@@ -66,6 +67,9 @@ pub struct Session {
     observer: Option<Arc<dyn Observer>>,
     /// This process's place in a segmented run.
     plan: Option<Plan>,
+    /// Agree the start with the run's other workers (once the connections
+    /// are open, before each run).
+    meeting: Option<Meeting>,
 }
 
 impl Session {
@@ -98,6 +102,7 @@ impl Session {
             threads: None,
             observer: None,
             plan: None,
+            meeting: None,
         })
     }
 
@@ -118,6 +123,14 @@ impl Session {
     /// run, from `plan.start_at` (server time) when given.
     pub fn with_plan(mut self, plan: Plan) -> Session {
         self.plan = Some(plan);
+        self
+    }
+
+    /// Before each run, once its connections are open and prepared, meet
+    /// the run's other workers in the target database and start at the
+    /// instant agreed there ([`rendezvous::meet`]).
+    pub fn with_meeting(mut self, meeting: Meeting) -> Session {
+        self.meeting = Some(meeting);
         self
     }
 
@@ -181,11 +194,39 @@ impl Session {
         // A worker runs its share, by the one rule (`for_segment`).
         let local = segment.map(|s| whole.for_segment(s));
         let cfg = local.as_ref().unwrap_or(whole);
+        let offset = self
+            .plan
+            .as_ref()
+            .and_then(|p| p.clock_offset_us)
+            .unwrap_or(0.0);
+        let agreed = Arc::new(std::sync::Mutex::new(None));
         let place = Placement {
             segment,
-            start_at: self.plan.as_ref().and_then(|p| {
-                p.start_at
-                    .map(|at| clock::local_instant(at, p.clock_offset_us.unwrap_or(0.0)))
+            start_at: self
+                .plan
+                .as_ref()
+                .and_then(|p| p.start_at.map(|at| clock::local_instant(at, offset))),
+            gate: self.meeting.clone().map(|m| {
+                let (target, agreed) = (self.target.clone(), agreed.clone());
+                Box::new(move |stop: tokio::sync::watch::Receiver<bool>| {
+                    let met: std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>> =
+                        Box::pin(async move {
+                            let fail = |e: String| StressError::Rendezvous(e);
+                            let mut c = crate::db::connect(&target)
+                                .await
+                                .map_err(|e| fail(format!("rendezvous on {target}: {e}")))?;
+                            let at =
+                                rendezvous::meet(&mut c, &m, stop)
+                                    .await
+                                    .map_err(|e| match e {
+                                        rendezvous::Error::Interrupted => StressError::Interrupted,
+                                        e => fail(e.to_string()),
+                                    })?;
+                            *agreed.lock().unwrap() = Some(at);
+                            Ok(clock::local_instant(at, offset))
+                        });
+                    met
+                }) as Gate
             }),
         };
         let sizes = super::shard_sizes(cfg.pool, self.threads_for(cfg), cfg.load.workers());
@@ -233,7 +274,7 @@ impl Session {
                 index: seg.index,
                 count: seg.count,
                 run_id: p.run_id.clone(),
-                start_at: p.start_at,
+                start_at: p.start_at.or(*agreed.lock().unwrap()),
                 clock_offset_us: p.clock_offset_us,
                 driver_cpu_secs: cpu,
             });

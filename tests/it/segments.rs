@@ -420,7 +420,8 @@ async fn a_missing_worker_is_named_and_a_duplicate_refused() {
         ];
         let a = spawn(&url, &args, &[("JOB_COMPLETION_INDEX", "0")]);
         let b = spawn(&url, &args, &[("JOB_COMPLETION_INDEX", "1")]);
-        std::thread::sleep(Duration::from_millis(1500));
+        // Well within the others' wait, even on a busy machine.
+        std::thread::sleep(Duration::from_millis(1000));
         let dup = finish(spawn(&url, &args, &[("JOB_COMPLETION_INDEX", "1")]), 30);
         vec![finish(a, 30), finish(b, 30), dup]
     })
