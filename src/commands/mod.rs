@@ -8,6 +8,7 @@ mod docs;
 mod engine;
 mod live;
 mod local;
+mod merge;
 mod migrate;
 mod paths;
 mod prove;
@@ -40,6 +41,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Workload(cmd) => workload::run(&cli.global, cmd).await,
         Command::Regress(args) => regress::run(&cli.global, args).await,
         Command::Report(args) => report::run(args),
+        Command::Merge(args) => merge::run(&args),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man { dir } => docs::man(dir.as_deref()),
     }

@@ -141,18 +141,7 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
         StressFormat::Json => println!("{}", serde_json::to_string_pretty(&results)?),
         StressFormat::Csv => print!("{}", report::csv_summary::stress(&results)),
     }
-    for r in &results.verdict.invalid_reasons {
-        eprintln!("dbload: invalid run: {r}");
-    }
-    for t in results.verdict.thresholds.iter().filter(|t| !t.passed) {
-        match &t.note {
-            Some(n) => eprintln!("dbload: threshold breached: {} ({n})", t.expr),
-            None => eprintln!(
-                "dbload: threshold breached: {} (actual {} {})",
-                t.expr, t.actual, t.unit
-            ),
-        }
-    }
+    engine::print_verdict(&results);
     if let Some(l) = live {
         l.finish().await;
     }
