@@ -380,6 +380,11 @@ pub struct StressArgs {
     /// Write the results (JSON, schema dbload.stress/1) to FILE.
     #[arg(long, value_name = "FILE")]
     pub out: Option<std::path::PathBuf>,
+    /// Also write an HdrHistogram interval log to FILE (one line per interval
+    /// per scenario, tagged, plus an untagged total; µs): for
+    /// HistogramLogAnalyzer and HdrLogProcessing. A single run only.
+    #[arg(long, value_name = "FILE")]
+    pub hdr_log: Option<std::path::PathBuf>,
     /// Summary format on stdout.
     #[arg(long, value_enum, default_value = "table")]
     pub format: StressFormat,

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use super::engine;
 use super::shapes::{self, RssSamples};
 use crate::cli::{GlobalArgs, StressArgs, StressFormat};
+use crate::metrics::hdr_log::HdrLog;
 use crate::report;
 use crate::stress::{Hooks, IntervalHook, Load, StressConfig, results::IntervalSample};
 
@@ -46,6 +47,14 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
     let workload = super::workload::load(args.workload.as_deref(), "--workload")?;
     let exprs: Vec<String> = args.thresholds.iter().chain(&args.slos).cloned().collect();
     let thresholds = engine::thresholds(&exprs, "--threshold", &workload)?;
+    // Opened before anything runs: an unwritable path fails first.
+    let hdr_log = match &args.hdr_log {
+        Some(p) => Some(std::sync::Arc::new(HdrLog::new(std::io::BufWriter::new(
+            std::fs::File::create(p)
+                .map_err(|e| anyhow::anyhow!("--hdr-log {}: {e}", p.display()))?,
+        )))),
+        None => None,
+    };
     let session = engine::open(global, &args, workload).await?;
     let mode = match &cfg.load {
         Load::Open { .. } => "open",
@@ -55,7 +64,10 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
         .as_ref()
         .map(|s| s.windows.iter().map(|w| (w.start_s, w.end_s)).collect())
         .unwrap_or_default();
-    let (session, live) = super::live::watch(&args.metrics, session, mode, stages).await?;
+    let (mut session, live) = super::live::watch(&args.metrics, session, mode, stages).await?;
+    if let Some(h) = &hdr_log {
+        session = session.with_observer(h.clone());
+    }
 
     let stop = super::signals::stop_flag("finishing in-flight work and writing partial results")?;
     let show = args.progress || args.progress_interval.is_some() || std::io::stderr().is_terminal();
@@ -144,6 +156,10 @@ pub async fn run(global: &GlobalArgs, args: StressArgs) -> anyhow::Result<ExitCo
     engine::print_verdict(&results);
     if let Some(l) = live {
         l.finish().await;
+    }
+    if let (Some(h), Some(p)) = (&hdr_log, &args.hdr_log) {
+        h.finish()
+            .map_err(|e| anyhow::anyhow!("--hdr-log {}: {e}", p.display()))?;
     }
     Ok(ExitCode::from(results.verdict.exit_code))
 }

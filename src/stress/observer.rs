@@ -3,7 +3,8 @@
 //! statistics — the same histograms and counters the results are summed
 //! from — so a live view (the Prometheus endpoint) adds up to exactly what
 //! the results file says. Called from the collector, never from the hot
-//! loop.
+//! loop. Observers compose ([`Both`]): a session may feed live metrics and
+//! an HdrHistogram log at once.
 
 use super::StressConfig;
 use super::results::IntervalSample;
@@ -41,4 +42,21 @@ pub trait Observer: Send + Sync {
     fn run_started(&self, _cfg: &StressConfig) {}
     /// An interval ended.
     fn interval(&self, view: &IntervalView<'_>);
+}
+
+/// Two observers, each hearing everything (in order).
+pub struct Both(
+    pub std::sync::Arc<dyn Observer>,
+    pub std::sync::Arc<dyn Observer>,
+);
+
+impl Observer for Both {
+    fn run_started(&self, cfg: &StressConfig) {
+        self.0.run_started(cfg);
+        self.1.run_started(cfg);
+    }
+    fn interval(&self, view: &IntervalView<'_>) {
+        self.0.interval(view);
+        self.1.interval(view);
+    }
 }

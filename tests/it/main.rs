@@ -12,6 +12,7 @@ mod connect;
 mod demo;
 mod driver_threads;
 mod faults;
+mod hdr_interop;
 mod local_cluster;
 mod merge;
 mod metrics;
