@@ -70,10 +70,14 @@ pub fn merge(
     let scenarios = combine::scenarios(&inputs, window, &intervals)?;
 
     // The server's statements: every worker saw all of them.
+    // (the first of equals: inputs are in segment order)
     let widest = inputs
         .iter()
         .filter(|i| i.results.server_statements.is_some())
-        .max_by(|a, b| a.results.measured_secs.total_cmp(&b.results.measured_secs));
+        .fold(None::<&Input>, |best, i| match best {
+            Some(b) if b.results.measured_secs >= i.results.measured_secs => Some(b),
+            _ => Some(i),
+        });
     let (server_statements, note) = match widest {
         Some(w) => (
             w.results.server_statements.clone(),

@@ -17,7 +17,7 @@ fn cells(w: &WorkerInfo, n: u32) -> [String; 8] {
         format!("{:.1}", w.lag_p99_us as f64 / 1000.0),
         w.dropped.to_string(),
         w.scheduled.to_string(),
-        opt(w.clock_offset_us.map(|u| u / 1000.0), 2),
+        opt(w.clock_offset_us.map(|u| u / 1000.0), 3),
         opt(w.driver_cpu_secs, 1),
         if w.valid {
             "valid".into()
@@ -110,7 +110,7 @@ mod tests {
         };
         let t = render(&m);
         assert!(
-            t.contains("0/3") && t.contains("1.5") && t.contains("0.25"),
+            t.contains("0/3") && t.contains("1.5") && t.contains("0.250"),
             "{t}"
         );
         assert!(t.contains("INVALID: median schedule lag 12 ms"), "{t}");

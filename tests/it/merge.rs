@@ -169,7 +169,7 @@ async fn workers_merge_exactly_and_bad_sets_are_refused() {
         assert!(
             m.server_statements_note
                 .as_deref()
-                .is_some_and(|n| n.contains("not summed")),
+                .is_some_and(|n| n.contains("not summed") && n.contains("worker 0 (")),
             "{:?}",
             m.server_statements_note
         );
