@@ -21,14 +21,23 @@ pub struct Coverage {
     pub missing: Vec<u32>,
 }
 
-fn config_fields(r: &StressResults) -> BTreeMap<String, serde_json::Value> {
-    match serde_json::to_value(&r.config) {
-        Ok(serde_json::Value::Object(m)) => m
-            .into_iter()
-            .filter(|(k, _)| !IGNORED_CONFIG_FIELDS.contains(&k.as_str()))
-            .collect(),
-        _ => BTreeMap::new(),
-    }
+/// The config fields (top-level keys of its JSON) in which `a` and `b`
+/// differ, less [`IGNORED_CONFIG_FIELDS`].
+fn differing_fields(a: &serde_json::Value, b: &serde_json::Value) -> Vec<String> {
+    let empty = serde_json::Map::new();
+    let (a, b) = (
+        a.as_object().unwrap_or(&empty),
+        b.as_object().unwrap_or(&empty),
+    );
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    keys.into_iter()
+        .filter(|k| !IGNORED_CONFIG_FIELDS.contains(&k.as_str()) && a.get(*k) != b.get(*k))
+        .cloned()
+        .collect()
+}
+
+fn config_json(r: &StressResults) -> serde_json::Value {
+    serde_json::to_value(&r.config).unwrap_or_default()
 }
 
 /// All inputs must agree with the first on `what` (`value` of each).
@@ -73,17 +82,9 @@ pub fn check(inputs: &[Input], opts: &MergeOptions) -> Result<Coverage, MergeErr
         Some(d) => d.to_string(),
         None => "none".into(),
     })?;
-    let c0 = config_fields(&inputs[0].results);
+    let c0 = config_json(&inputs[0].results);
     for i in &inputs[1..] {
-        let c = config_fields(&i.results);
-        let differ: Vec<&str> = c0
-            .keys()
-            .chain(c.keys())
-            .filter(|k| c0.get(*k) != c.get(*k))
-            .map(String::as_str)
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let differ = differing_fields(&c0, &config_json(&i.results));
         if !differ.is_empty() {
             return Err(MergeError(format!(
                 "the workers disagree on the config: {} and {} differ in {} (only {} may differ between workers)",
@@ -131,4 +132,20 @@ pub fn check(inputs: &[Input], opts: &MergeOptions) -> Result<Coverage, MergeErr
 /// `0, 2` from `[0, 2]`.
 pub fn join(v: &[u32]) -> String {
     v.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn per_machine_config_fields_may_differ_and_nothing_else() {
+        let a = json!({"pool": 8, "seed": 1, "threads": 2, "model": "open"});
+        let b = json!({"pool": 8, "seed": 1, "threads": 4, "model": "open"});
+        assert!(differing_fields(&a, &b).is_empty());
+        let c = json!({"pool": 9, "seed": 1, "model": "open", "extra": true});
+        assert_eq!(differing_fields(&a, &c), vec!["extra", "pool"]);
+        assert_eq!(join(&[0, 2]), "0, 2");
+    }
 }
