@@ -105,7 +105,7 @@ pub fn merge(
     for w in workers.iter().filter(|w| !w.valid) {
         for r in &w.invalid_reasons {
             reasons.push(format!(
-                "worker {}/{} ({}) could not hold its share: {r}",
+                "worker {}/{} ({}) is invalid: {r}",
                 w.index, cov.count, w.file
             ));
         }

@@ -211,7 +211,7 @@ async fn workers_merge_exactly_and_bad_sets_are_refused() {
         assert_eq!(code(&a), Some(3), "{}", stderr_of(&a));
         let e = stderr_of(&a);
         assert!(
-            e.contains("worker 1/2 (") && e.contains("i1.json) could not hold its share: 9 of 281"),
+            e.contains("worker 1/2 (") && e.contains("i1.json) is invalid: 9 of 281"),
             "{e}"
         );
 
