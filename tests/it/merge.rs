@@ -3,7 +3,8 @@
 //! totals are the sums of the workers', its histograms the sum of theirs;
 //! missing, duplicated and foreign files are refused (exit 2, naming the
 //! files); `--allow-partial` merges what is there and says so; thresholds
-//! are evaluated on the merged run; `report` takes the merged file.
+//! are evaluated on the merged run; `report --baseline` and `analyze
+//! --from-results` take the merged file.
 
 use std::path::{Path, PathBuf};
 
@@ -186,6 +187,17 @@ async fn workers_merge_exactly_and_bad_sets_are_refused() {
             .assert();
         assert!(matches!(code(&a), Some(0 | 1)), "{}", stderr_of(&a));
         assert!(std::fs::read_to_string(p("r.md")).unwrap().contains("one"));
+
+        let a = dbload()
+            .args([
+                "-d",
+                &url,
+                "analyze",
+                "--from-results",
+                out.to_str().unwrap(),
+            ])
+            .assert();
+        assert_eq!(code(&a), Some(0), "{}", stderr_of(&a));
 
         // Thresholds on the merged run, with stress's exit codes.
         assert!(m.verdict.valid, "{:?}", m.verdict);
