@@ -146,6 +146,10 @@ Re-running is a no-op. A migration file changed after it was applied is an error
     /// Render stress or regress results as HTML, Markdown or JUnit XML.
     #[command(after_help = REPORT_HELP)]
     Report(ReportArgs),
+    /// Merge the results files of the workers of one segmented run
+    /// (stress --segment K/N) into one exact results file.
+    #[command(after_help = MERGE_HELP)]
+    Merge(MergeArgs),
     /// Print a shell completion script for dbload (bash, zsh, fish, elvish, powershell).
     #[command(after_help = COMPLETIONS_HELP)]
     Completions {
@@ -251,6 +255,40 @@ Examples:
 
 With several files, the last is reported and all of them feed the trend
 charts. Without --html/--markdown/--junit the Markdown summary goes to stdout.";
+
+const MERGE_HELP: &str = "\
+Examples:
+  dbload merge worker-*.json --out run.json
+  dbload merge worker-*.json --out run.json --threshold 'p99<50ms'
+  dbload merge worker-0.json worker-2.json --allow-partial --out partial.json
+
+Histograms are added (totals, scenarios, statements, intervals), counters
+summed and rates recomputed over the merged window; percentiles are never
+averaged. Every segment 0..N-1 of one run (same run id, workload, seed,
+config and dataset) must be given exactly once. Exit codes as for stress:
+0 pass, 1 threshold breached, 3 invalid run (a worker could not hold its
+share, or a partial merge), 2 bad input.";
+
+/// `dbload merge` flags.
+#[derive(Debug, Args, Clone)]
+pub struct MergeArgs {
+    /// The workers' results files (dbload.stress/1 with a `segment`).
+    #[arg(required = true, value_name = "RESULTS")]
+    pub results: Vec<std::path::PathBuf>,
+    /// Write the merged results (JSON, schema dbload.stress/1) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+    /// Merge what is there when segments are missing (the file and the
+    /// summary say so; the merged run is invalid).
+    #[arg(long)]
+    pub allow_partial: bool,
+    /// Fail (exit 1) unless [SCENARIO:]METRIC<VALUE holds on the merged run, as for stress.
+    #[arg(long = "threshold", value_name = "EXPR")]
+    pub thresholds: Vec<String>,
+    /// Summary format on stdout.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: StressFormat,
+}
 
 /// `dbload report` flags.
 #[derive(Debug, Args, Clone)]
@@ -390,6 +428,11 @@ pub struct StressArgs {
     /// Write the results (JSON, schema dbload.stress/1) to FILE.
     #[arg(long, value_name = "FILE")]
     pub out: Option<std::path::PathBuf>,
+    /// Also write an HdrHistogram interval log to FILE (one line per interval
+    /// per scenario, tagged, plus an untagged total; µs): for
+    /// HistogramLogAnalyzer and HdrLogProcessing. A single run only.
+    #[arg(long, value_name = "FILE")]
+    pub hdr_log: Option<std::path::PathBuf>,
     /// Summary format on stdout.
     #[arg(long, value_enum, default_value = "table")]
     pub format: StressFormat,

@@ -10,6 +10,7 @@ pub mod cli;
 mod commands;
 pub mod db;
 pub mod input;
+pub mod merge;
 pub mod metrics;
 pub mod regress;
 pub mod report;

@@ -70,6 +70,8 @@ mod tests {
                 lag_p50_us: 0,
                 lag_p99_us: 0,
                 scenarios: vec![],
+                histogram: None,
+                lag_histogram: None,
             })
             .collect();
         let r = report(&ivs, &[1000, 1100, 1050]);

@@ -381,6 +381,8 @@ mod tests {
             lag_p50_us: 0,
             lag_p99_us: 0,
             scenarios: vec![],
+            histogram: None,
+            lag_histogram: None,
         };
         let ivs: Vec<IntervalSample> = (1..=10)
             .map(|s| {

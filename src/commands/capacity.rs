@@ -133,6 +133,11 @@ fn job(args: &StressArgs) -> anyhow::Result<Job> {
 
 pub async fn run(conn: &ConnArgs, args: StressArgs) -> anyhow::Result<ExitCode> {
     super::live::check(&args.metrics)?;
+    if args.hdr_log.is_some() {
+        anyhow::bail!(
+            "--hdr-log is for a single run; --find-max, --pool lists and --capacity run many (each step's results file has its histograms)"
+        );
+    }
     let job = job(&args)?;
     let slo_exprs: Vec<String> = if args.slos.is_empty() {
         let d: Vec<String> = DEFAULT_SLO.iter().map(|s| s.to_string()).collect();

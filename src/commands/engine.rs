@@ -65,12 +65,22 @@ pub fn thresholds(
     flag: &str,
     workload: &Workload,
 ) -> anyhow::Result<Vec<Threshold>> {
+    let names: Vec<String> = workload.scenarios.iter().map(|s| s.name.clone()).collect();
+    thresholds_for(exprs, flag, &names)
+}
+
+/// [`thresholds`] against a list of scenario names (`dbload merge` has
+/// results, not a workload).
+pub fn thresholds_for(
+    exprs: &[String],
+    flag: &str,
+    names: &[String],
+) -> anyhow::Result<Vec<Threshold>> {
     let parsed: Vec<Threshold> = exprs
         .iter()
         .map(|t| threshold::parse(t).map_err(|e| anyhow::anyhow!("{flag}: {e}")))
         .collect::<Result<_, _>>()?;
-    let names: Vec<String> = workload.scenarios.iter().map(|s| s.name.clone()).collect();
-    threshold::check_names(&parsed, &names).map_err(|e| anyhow::anyhow!("{flag}: {e}"))?;
+    threshold::check_names(&parsed, names).map_err(|e| anyhow::anyhow!("{flag}: {e}"))?;
     Ok(parsed)
 }
 
@@ -116,6 +126,22 @@ pub async fn open(
 }
 
 /// Write `results` to `--out` (when given).
+/// On stderr: why a run is invalid and which thresholds it breached.
+pub fn print_verdict(results: &StressResults) {
+    for r in &results.verdict.invalid_reasons {
+        eprintln!("dbload: invalid run: {r}");
+    }
+    for t in results.verdict.thresholds.iter().filter(|t| !t.passed) {
+        match &t.note {
+            Some(n) => eprintln!("dbload: threshold breached: {} ({n})", t.expr),
+            None => eprintln!(
+                "dbload: threshold breached: {} (actual {} {})",
+                t.expr, t.actual, t.unit
+            ),
+        }
+    }
+}
+
 pub fn write_results(out: Option<&Path>, results: &StressResults) -> anyhow::Result<()> {
     if let Some(path) = out {
         let json = serde_json::to_string_pretty(results)?;

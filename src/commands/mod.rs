@@ -8,6 +8,7 @@ mod docs;
 mod engine;
 mod live;
 mod local;
+mod merge;
 mod migrate;
 mod paths;
 mod prove;
@@ -48,6 +49,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(args) => {
             refuse_connection(&outer, "report")?;
             report::run(args)
+        }
+        Command::Merge(args) => {
+            refuse_connection(&outer, "merge")?;
+            merge::run(&args)
         }
         Command::Completions { shell } => {
             refuse_connection(&outer, "completions")?;

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use super::engine;
 use super::shapes::{self, RssSamples};
 use crate::cli::{ConnArgs, StressArgs, StressFormat};
+use crate::metrics::hdr_log::HdrLog;
 use crate::report;
 use crate::stress::{Hooks, IntervalHook, Load, StressConfig, results::IntervalSample};
 
@@ -51,6 +52,14 @@ pub async fn run(conn: &ConnArgs, args: StressArgs) -> anyhow::Result<ExitCode> 
     let workload = super::workload::load(args.workload.as_deref(), "--workload")?;
     let exprs: Vec<String> = args.thresholds.iter().chain(&args.slos).cloned().collect();
     let thresholds = engine::thresholds(&exprs, "--threshold", &workload)?;
+    // Opened before anything runs: an unwritable path fails first.
+    let hdr_log = match &args.hdr_log {
+        Some(p) => Some(std::sync::Arc::new(HdrLog::new(std::io::BufWriter::new(
+            std::fs::File::create(p)
+                .map_err(|e| anyhow::anyhow!("--hdr-log {}: {e}", p.display()))?,
+        )))),
+        None => None,
+    };
     let session = engine::open(conn, &args, workload).await?;
     let mode = match &cfg.load {
         Load::Open { .. } => "open",
@@ -60,7 +69,10 @@ pub async fn run(conn: &ConnArgs, args: StressArgs) -> anyhow::Result<ExitCode> 
         .as_ref()
         .map(|s| s.windows.iter().map(|w| (w.start_s, w.end_s)).collect())
         .unwrap_or_default();
-    let (session, live) = super::live::watch(&args.metrics, session, mode, stages).await?;
+    let (mut session, live) = super::live::watch(&args.metrics, session, mode, stages).await?;
+    if let Some(h) = &hdr_log {
+        session = session.with_observer(h.clone());
+    }
 
     let stop = super::signals::stop_flag("finishing in-flight work and writing partial results")?;
     // Progress compares this process's rate with its own target (a
@@ -175,20 +187,13 @@ pub async fn run(conn: &ConnArgs, args: StressArgs) -> anyhow::Result<ExitCode> 
         StressFormat::Json => println!("{}", serde_json::to_string_pretty(&results)?),
         StressFormat::Csv => print!("{}", report::csv_summary::stress(&results)),
     }
-    for r in &results.verdict.invalid_reasons {
-        eprintln!("dbload: invalid run: {r}");
-    }
-    for t in results.verdict.thresholds.iter().filter(|t| !t.passed) {
-        match &t.note {
-            Some(n) => eprintln!("dbload: threshold breached: {} ({n})", t.expr),
-            None => eprintln!(
-                "dbload: threshold breached: {} (actual {} {})",
-                t.expr, t.actual, t.unit
-            ),
-        }
-    }
+    engine::print_verdict(&results);
     if let Some(l) = live {
         l.finish().await;
+    }
+    if let (Some(h), Some(p)) = (&hdr_log, &args.hdr_log) {
+        h.finish()
+            .map_err(|e| anyhow::anyhow!("--hdr-log {}: {e}", p.display()))?;
     }
     Ok(ExitCode::from(results.verdict.exit_code))
 }

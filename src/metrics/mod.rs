@@ -9,6 +9,7 @@
 //! bytes) and carry the run id; no label holds SQL text.
 
 pub mod buckets;
+pub mod hdr_log;
 pub mod live;
 pub mod push;
 pub mod serve;

@@ -226,6 +226,7 @@ pub(crate) mod tests {
                     p99_us: (4000.0 * slow * j) as u64,
                     max_us: (6000.0 * slow * j) as u64,
                     mean_us: 900.0 * slow * j,
+                    histogram: None,
                 }];
                 iv
             })

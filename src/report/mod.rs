@@ -13,6 +13,7 @@ pub mod html;
 pub mod html_charts;
 pub mod junit;
 pub mod md;
+pub mod merge_table;
 pub mod regress_markdown;
 pub mod stress_markdown;
 pub mod stress_progress;

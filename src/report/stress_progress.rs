@@ -81,6 +81,8 @@ impl Window {
             lag_p50_us: max(|x| x.lag_p50_us),
             lag_p99_us: max(|x| x.lag_p99_us),
             scenarios: Vec::new(),
+            histogram: None,
+            lag_histogram: None,
         })
     }
 }
@@ -104,6 +106,8 @@ mod tests {
             lag_p50_us: 10,
             lag_p99_us: 20,
             scenarios: Vec::new(),
+            histogram: None,
+            lag_histogram: None,
         }
     }
 

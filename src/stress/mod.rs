@@ -45,6 +45,7 @@ pub use schedule::Arrival;
 pub use segment::Segment;
 pub use session::{Session, SessionError};
 pub use shard::THREAD_NAME as DRIVER_THREAD_NAME;
+pub use summary::error_budget;
 pub use threshold::Threshold;
 
 /// Connections of each driver thread: `pool` split as evenly as it goes

@@ -1,8 +1,10 @@
 //! The results of a stress run as a plain, versioned serde struct
 //! (`"schema": "dbload.stress/1"`): configuration, server and dataset
 //! fingerprint, totals, per-scenario and per-statement latency summaries,
-//! the whole-run histograms (HdrHistogram V2, base64), the per-interval
-//! series, server-side statement deltas, thresholds and the verdict.
+//! the whole-run histograms (HdrHistogram's compressed V2 encoding, base64:
+//! what HdrHistogram's own decoders and tools read), per-statement and
+//! per-interval histograms (so that `dbload merge` adds histograms, never
+//! percentiles), the per-interval series, server-side statement deltas, thresholds and the verdict.
 //! Renderers and `dbload regress` read this struct; JSON is its serde form.
 
 use std::collections::BTreeMap;
@@ -10,7 +12,7 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Serializer as _, V2Serializer};
+use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
 
 use super::StressConfig;
@@ -53,14 +55,24 @@ impl Latency {
     }
 }
 
-/// A histogram serialized as HdrHistogram V2, base64 (mergeable later).
+/// A histogram serialized in HdrHistogram's compressed V2 encoding
+/// (cookie `0x1c849314`, a zlib-deflated V2 payload), base64: the form
+/// HdrHistogram's Java, Python and Go decoders, its interval logs and
+/// HistogramLogAnalyzer read. Mergeable later ([`decode_hist`] + `add`).
 pub fn encode_hist(h: &Histogram<u64>) -> String {
     let mut buf = Vec::new();
-    let _ = V2Serializer::new().serialize(h, &mut buf);
+    let _ = V2DeflateSerializer::new().serialize(h, &mut buf);
     base64::engine::general_purpose::STANDARD.encode(buf)
 }
 
-/// Decode a histogram written by [`encode_hist`].
+/// [`encode_hist`] of a histogram that may be empty: None when it is (an
+/// interval without a sample costs nothing in the file).
+pub fn encode_opt(h: &Histogram<u64>) -> Option<String> {
+    (!h.is_empty()).then(|| encode_hist(h))
+}
+
+/// Decode a histogram written by [`encode_hist`], or by dbload versions
+/// that wrote the uncompressed V2 encoding (cookie `0x1c849313`).
 pub fn decode_hist(s: &str) -> Result<Histogram<u64>, String> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(s)
@@ -114,6 +126,10 @@ pub struct StatementResult {
     pub errors: u64,
     /// Execution time of this statement alone (µs).
     pub exec: Latency,
+    /// The histogram `exec` summarises ([`encode_hist`]); absent in files
+    /// written before dbload could merge, and when the statement never ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec_histogram: Option<String>,
 }
 
 /// One scenario's results.
@@ -182,6 +198,10 @@ pub struct IntervalScenario {
     pub p99_us: u64,
     pub max_us: u64,
     pub mean_us: f64,
+    /// The interval's latency histogram of this scenario ([`encode_hist`]);
+    /// absent when nothing completed, and in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histogram: Option<String>,
 }
 
 /// One (normally 1-second) interval of the run.
@@ -205,6 +225,13 @@ pub struct IntervalSample {
     pub lag_p50_us: u64,
     pub lag_p99_us: u64,
     pub scenarios: Vec<IntervalScenario>,
+    /// The interval's latency histogram over all scenarios
+    /// ([`encode_hist`]); absent when nothing completed, and in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histogram: Option<String>,
+    /// The interval's schedule-lag histogram (open model), likewise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag_histogram: Option<String>,
 }
 
 /// Build an interval sample from the interval's merged statistics.
@@ -264,9 +291,12 @@ pub fn interval_sample(
                     p99_us: l.p99_us,
                     max_us: l.max_us,
                     mean_us: l.mean_us,
+                    histogram: encode_opt(&st.total),
                 }
             })
             .collect(),
+        histogram: encode_opt(&total),
+        lag_histogram: encode_opt(&lag),
     }
 }
 
@@ -460,5 +490,27 @@ mod tests {
         assert_eq!(back.len(), 5);
         assert_eq!(back.value_at_quantile(0.5), h.value_at_quantile(0.5));
         assert_eq!(back.max(), h.max());
+        // HdrHistogram's compressed V2 envelope.
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(encode_hist(&h))
+            .unwrap();
+        assert_eq!(raw[..4], 0x1c84_9314u32.to_be_bytes());
+    }
+
+    #[test]
+    fn uncompressed_v2_histograms_of_older_files_still_decode() {
+        let mut h = new_hist();
+        for v in 1..=1000u64 {
+            h.record(v * 7).unwrap();
+        }
+        let mut buf = Vec::new();
+        hdrhistogram::serialization::V2Serializer::new()
+            .serialize(&h, &mut buf)
+            .unwrap();
+        assert_eq!(buf[..4], 0x1c84_9313u32.to_be_bytes());
+        let old = base64::engine::general_purpose::STANDARD.encode(buf);
+        let back = decode_hist(&old).unwrap();
+        assert_eq!(back, h);
+        assert_eq!(encode_opt(&new_hist()), None);
     }
 }

@@ -113,9 +113,13 @@ impl Session {
         Ok(self)
     }
 
-    /// Let `observer` watch every run of this session.
+    /// Let `observer` watch every run of this session (as well as the
+    /// observers given before).
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Session {
-        self.observer = Some(observer);
+        self.observer = Some(match self.observer.take() {
+            Some(before) => Arc::new(super::observer::Both(before, observer)),
+            None => observer,
+        });
         self
     }
 

@@ -80,6 +80,7 @@ pub fn build(
                         calls: s.calls,
                         errors: s.errors,
                         exec: Latency::of(&s.exec),
+                        exec_histogram: super::results::encode_opt(&s.exec),
                     })
                     .collect(),
                 histograms: Histograms::of(st),
