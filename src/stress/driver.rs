@@ -15,9 +15,10 @@ use tokio::task::JoinSet;
 
 use super::collector::{Collector, Ender, Hooks, Timing, Watch};
 use super::observer::Observer;
-use super::outcome::{RunOutcome, StressError};
+use super::outcome::{RunOutcome, StressError, TimerUse};
 use super::schedule::{ArrivalGen, Schedule};
 use super::shard::{self, Abort, Remote};
+use super::timer::Grid;
 use super::worker::{DROP_GRACE, Deadline, Launch, Pace, Shared};
 use super::{Load, StressConfig};
 use crate::workload::Prepared;
@@ -67,7 +68,7 @@ fn pace(cfg: &StressConfig, start: Instant) -> (Pace, Ender, watch::Receiver<boo
             let pace = Pace::Open {
                 sched: s.clone(),
                 warmup: cfg.warmup.as_secs_f64(),
-                resolution: cfg.timer_resolution,
+                grid: Grid::of(cfg.timer_resolution),
             };
             (pace, Some(s))
         }
@@ -123,7 +124,7 @@ pub(super) async fn run(
             Load::Open { profile, .. } => Some(profile.clone()),
             Load::Closed { .. } => None,
         },
-        grace: DROP_GRACE + cfg.timer_resolution,
+        grace: DROP_GRACE + Grid::of(cfg.timer_resolution).max_period(),
     };
     let launch = Launch {
         sh: sh.clone(),
@@ -162,7 +163,12 @@ pub(super) async fn run(
         .window_calls
         .take()
         .unwrap_or_else(|| c.totals.scenarios.iter().map(|s| s.calls).collect());
+    let timer = match &cfg.load {
+        Load::Open { .. } => Some(TimerUse::of(Grid::of(cfg.timer_resolution), &sh.timer)),
+        Load::Closed { .. } => None,
+    };
     Ok(RunOutcome {
+        timer,
         totals: c.totals,
         intervals: c.intervals,
         scheduled,
@@ -197,7 +203,7 @@ mod tests {
             pool: 0,
             seed: 1,
             drain_timeout: Duration::from_secs(1),
-            timer_resolution: Duration::ZERO,
+            timer_resolution: None,
         };
         let pool = crate::db::pool(
             &crate::db::Target::parse("postgres://x@127.0.0.1:1/none").unwrap(),
