@@ -92,7 +92,7 @@ open_run() { # name extra-args...
 }
 describe() { # name cpu
   local f="$TMP/$1.json"
-  echo "$(jq '.totals.rate' "$f") /s (scheduled $(jq '.totals.scheduled' "$f"), dropped $(jq '.totals.dropped' "$f"), valid $(jq '.verdict.valid' "$f")), p50 $(jq '.totals.latency.total.p50_us' "$f") µs, p99 $(jq '.totals.latency.total.p99_us' "$f") µs, lag p50 $(jq '.totals.latency.lag.p50_us' "$f") µs p99 $(jq '.totals.latency.lag.p99_us' "$f") µs, timer $(jq -c '.driver_timer | [.grid, .max_period_us, (.per_wakeup * 10 | round / 10)]' "$f") (grid, µs, per wake-up), $2 µs CPU/query"
+  echo "$(jq '.totals.rate' "$f") /s (scheduled $(jq '.totals.scheduled' "$f"), dropped $(jq '.totals.dropped' "$f"), valid $(jq '.verdict.valid' "$f")), p50 $(jq '.totals.latency.total.p50_us' "$f") µs, p99 $(jq '.totals.latency.total.p99_us' "$f") µs, lag p50 $(jq '.totals.latency.lag.p50_us' "$f") µs p99 $(jq '.totals.latency.lag.p99_us' "$f") µs, timer $(jq -c 'if .driver_timer then .driver_timer | [.grid, .max_period_us, (.per_wakeup * 10 | round / 10)] else "-" end' "$f") (grid, µs, per wake-up), $2 µs CPU/query"
 }
 for i in $(seq "$RUNS"); do
   /usr/bin/time -o "$TMP/pg.time" -f "%U %S" \

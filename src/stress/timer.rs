@@ -432,7 +432,13 @@ mod clock {
                     let mut buf = [0u8; 8];
                     nix::unistd::read(&fd.get_ref().0, &mut buf).map_err(std::io::Error::from)
                 }) {
-                    Ok(r) => return r.map(drop),
+                    Ok(r) => {
+                        // Read: unreadable until the next expiry (which
+                        // raises a new event), so do not try a read that
+                        // would only say EAGAIN on the next wait.
+                        g.clear_ready();
+                        return r.map(drop);
+                    }
                     Err(_would_block) => continue,
                 }
             }
