@@ -6,6 +6,7 @@
 #   scripts/bench-stress.sh                 # defaults below
 #   RUNS=5 CLIENTS=16 PIPE=4 SECS=20 QPS=10000 OPEN_SECS=30 RES=1ms scripts/bench-stress.sh
 #   BIN=/tmp/dbload-before scripts/bench-stress.sh   # another build
+#   CLOSED=0 scripts/bench-stress.sh   # only the open model (OPEN=0: only the closed)
 #
 # 1. Closed model on CLIENTS connections: `pgbench -S -M prepared -c CLIENTS
 #    -j 2 -T SECS` versus `dbload stress --clients CLIENTS` (one client per
@@ -14,8 +15,9 @@
 #    queries/examples/pgbench_select.sql (the same primary-key SELECT on
 #    pgbench_accounts by a random aid). Throughput and driver CPU per query.
 # 2. Open model at QPS: `pgbench -S -R QPS` versus `dbload stress --qps QPS`
-#    (precise timer, the default) and with --timer-resolution RES: achieved
-#    rate, p50/p99, schedule lag, and driver CPU (user+sys) per query.
+#    (the default adaptive timer) and with --timer-resolution RES (default 0:
+#    precise): achieved rate, p50/p99, schedule lag p50/p99, what the timer
+#    did (arrivals per wake-up), and driver CPU (user+sys) per query.
 # The anchor database `pgbench_anchor` (pgbench -i -s 10) is created once.
 # SOCKET=1 connects both tools through the cluster's Unix socket instead of
 # TCP loopback.
@@ -25,7 +27,9 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 CLIENTS=${CLIENTS:-16}
 PIPE=${PIPE:-4}
-RES=${RES:-1ms}
+RES=${RES:-0}
+CLOSED=${CLOSED:-1}
+OPEN=${OPEN:-1}
 SOCKET=${SOCKET:-}
 SECS=${SECS:-20}
 QPS=${QPS:-10000}
@@ -49,6 +53,7 @@ echo "bench: $(nproc) CPUs shared by driver and server; load average $(cut -d' '
 ratio() { python3 -c "print(round($1 / $2, 3))"; }
 per_query() { python3 -c "print(round($(cpu "$1") / $2 * 1e6, 1))"; }
 
+if [ "$CLOSED" != 0 ]; then
 echo "bench: closed model on $CLIENTS connections, ${SECS}s, $RUNS runs each (alternating)"
 pg_tps=(); pg_cq=(); db_tps=(); db_cq=(); dp_tps=(); dp_cq=()
 for i in $(seq "$RUNS"); do
@@ -74,9 +79,11 @@ pg=$(median "${pg_tps[@]}"); db=$(median "${db_tps[@]}"); dp=$(median "${dp_tps[
 echo "closed: median pgbench $pg tps ($(median "${pg_cq[@]}") µs CPU/query);" \
      "dbload $CLIENTS clients $db /s ($(median "${db_cq[@]}") µs), ratio $(ratio "$db" "$pg");" \
      "dbload $((CLIENTS * PIPE)) clients on $CLIENTS connections $dp /s ($(median "${dp_cq[@]}") µs), ratio $(ratio "$dp" "$pg")"
+fi
+[ "$OPEN" != 0 ] || exit 0
 
 echo "bench: open model at $QPS/s for ${OPEN_SECS}s ($RUNS runs each)"
-pg_cpu=(); pg_rate=(); db_cpu=(); db_rate=(); db_p99=(); dr_cpu=(); dr_rate=(); dr_p99=()
+pg_cpu=(); pg_rate=(); db_cpu=(); db_rate=(); db_p99=(); db_lag=(); dr_cpu=(); dr_rate=(); dr_p99=()
 open_run() { # name extra-args...
   local name=$1; shift
   /usr/bin/time -o "$TMP/$name.time" -f "%U %S" \
@@ -85,7 +92,7 @@ open_run() { # name extra-args...
 }
 describe() { # name cpu
   local f="$TMP/$1.json"
-  echo "$(jq '.totals.rate' "$f") /s (scheduled $(jq '.totals.scheduled' "$f"), dropped $(jq '.totals.dropped' "$f"), valid $(jq '.verdict.valid' "$f")), p50 $(jq '.totals.latency.total.p50_us' "$f") µs, p99 $(jq '.totals.latency.total.p99_us' "$f") µs, lag p50 $(jq '.totals.latency.lag.p50_us' "$f") µs, $2 µs CPU/query"
+  echo "$(jq '.totals.rate' "$f") /s (scheduled $(jq '.totals.scheduled' "$f"), dropped $(jq '.totals.dropped' "$f"), valid $(jq '.verdict.valid' "$f")), p50 $(jq '.totals.latency.total.p50_us' "$f") µs, p99 $(jq '.totals.latency.total.p99_us' "$f") µs, lag p50 $(jq '.totals.latency.lag.p50_us' "$f") µs p99 $(jq '.totals.latency.lag.p99_us' "$f") µs, timer $(jq -c 'if .driver_timer then .driver_timer | [.grid, .max_period_us, (.per_wakeup * 10 | round / 10)] else "-" end' "$f") (grid, µs, per wake-up), $2 µs CPU/query"
 }
 for i in $(seq "$RUNS"); do
   /usr/bin/time -o "$TMP/pg.time" -f "%U %S" \
@@ -94,11 +101,12 @@ for i in $(seq "$RUNS"); do
   pg_rate+=("$(sed -nE 's/^tps = ([0-9.]+).*/\1/p' "$TMP/pg.out")")
   pg_cpu+=("$(per_query "$TMP/pg.time" "$n")")
   echo "  run $i: pgbench ${pg_rate[-1]} tps, latency avg $(sed -nE 's/^latency average = ([0-9.]+ ms).*/\1/p' "$TMP/pg.out"), lag avg $(sed -nE 's/^rate limit schedule lag: avg ([0-9.]+).*/\1/p' "$TMP/pg.out") ms, ${pg_cpu[-1]} µs CPU/query"
-  open_run precise
-  db_rate+=("$(jq '.totals.rate' "$TMP/precise.json")")
-  db_p99+=("$(jq '.totals.latency.total.p99_us' "$TMP/precise.json")")
-  db_cpu+=("$(per_query "$TMP/precise.time" "$(jq '.totals.calls + .totals.errors' "$TMP/precise.json")")")
-  echo "         dbload (precise timer) $(describe precise "${db_cpu[-1]}")"
+  open_run default
+  db_rate+=("$(jq '.totals.rate' "$TMP/default.json")")
+  db_p99+=("$(jq '.totals.latency.total.p99_us' "$TMP/default.json")")
+  db_lag+=("$(jq '.totals.latency.lag.p99_us' "$TMP/default.json")")
+  db_cpu+=("$(per_query "$TMP/default.time" "$(jq '.totals.calls + .totals.errors' "$TMP/default.json")")")
+  echo "         dbload (default timer) $(describe default "${db_cpu[-1]}")"
   open_run res --timer-resolution "$RES"
   dr_rate+=("$(jq '.totals.rate' "$TMP/res.json")")
   dr_p99+=("$(jq '.totals.latency.total.p99_us' "$TMP/res.json")")
@@ -107,5 +115,5 @@ for i in $(seq "$RUNS"); do
 done
 pc=$(median "${pg_cpu[@]}"); dc=$(median "${db_cpu[@]}"); drc=$(median "${dr_cpu[@]}")
 echo "open: target $QPS/s; pgbench median $(median "${pg_rate[@]}") tps, $pc µs CPU/query;" \
-     "dbload median $(median "${db_rate[@]}") /s, p99 $(median "${db_p99[@]}") µs, $dc µs CPU/query (ratio $(ratio "$dc" "$pc"));" \
+     "dbload (default) median $(median "${db_rate[@]}") /s, p99 $(median "${db_p99[@]}") µs, lag p99 $(median "${db_lag[@]}") µs, $dc µs CPU/query (ratio $(ratio "$dc" "$pc"));" \
      "with --timer-resolution $RES: $(median "${dr_rate[@]}") /s, p99 $(median "${dr_p99[@]}") µs, $drc µs CPU/query (ratio $(ratio "$drc" "$pc"))"

@@ -296,6 +296,6 @@ mod tests {
         let old = FIXTURE.replace("\"timer_resolution\":0.0", "\"timer\": \"coarse\"");
         assert_ne!(old, FIXTURE);
         let r: StressResults = serde_json::from_str(&old).unwrap();
-        assert_eq!(r.config.timer_resolution, std::time::Duration::ZERO);
+        assert_eq!(r.config.timer_resolution, Some(std::time::Duration::ZERO));
     }
 }

@@ -124,9 +124,11 @@ pub struct StressConfig {
     pub drain_timeout: Duration,
     /// Open model: the timer wakes at most once per this long (0: at each
     /// intended start, to the kernel timer's precision); arrivals due within
-    /// one period start together.
-    #[serde(default, with = "secs")]
-    pub timer_resolution: Duration,
+    /// one period start together. None (`"adaptive"` in a results file, the
+    /// default): precise at low rates, a period chosen from the rate at high
+    /// ones (at most 500 µs). Files from before it are precise.
+    #[serde(default = "precise", with = "timer_secs")]
+    pub timer_resolution: Option<Duration>,
 }
 
 impl StressConfig {
@@ -220,10 +222,11 @@ impl StressConfig {
                 return Err(field.err(format!("{d:?} is longer than 7 days")));
             }
         }
-        let timer_resolution = s.timer_resolution.unwrap_or_default();
-        if timer_resolution > MAX_TIMER_RESOLUTION {
+        let timer_resolution = s.timer_resolution;
+        let fixed = timer_resolution.unwrap_or_default();
+        if fixed > MAX_TIMER_RESOLUTION {
             return Err(Field::TimerResolution.err(format!(
-                "{timer_resolution:?} is too coarse: at most 100ms (every latency would carry up \
+                "{fixed:?} is too coarse: at most 100ms (every latency would carry up \
                  to that much lag)"
             )));
         }
@@ -235,10 +238,11 @@ impl StressConfig {
         {
             // Workers claim arrivals up to one timer period ahead and sleep
             // on them: at the peak rate that many must fit in --max-inflight.
-            let asleep = per_worker_rate(profile.peak_rate(), s) * timer_resolution.as_secs_f64();
+            // (The adaptive default chooses its period within that bound.)
+            let asleep = per_worker_rate(profile.peak_rate(), s) * fixed.as_secs_f64();
             if asleep > *max_inflight as f64 / 2.0 {
                 return Err(Field::TimerResolution.err(format!(
-                    "{timer_resolution:?} at {:.0}/s keeps about {asleep:.0} arrivals waiting for \
+                    "{fixed:?} at {:.0}/s keeps about {asleep:.0} arrivals waiting for \
                      the next wake-up, more than half of --max-inflight {max_inflight}: use a \
                      finer --timer-resolution or a larger --max-inflight",
                     per_worker_rate(profile.peak_rate(), s)
@@ -515,6 +519,40 @@ impl ConfigError {
 }
 
 /// Durations as seconds (f64) in JSON.
+/// A results file without `timer_resolution` was written by a precise timer.
+fn precise() -> Option<Duration> {
+    Some(Duration::ZERO)
+}
+
+/// `timer_resolution`: seconds, or `"adaptive"`.
+mod timer_secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => super::secs::serialize(d, s),
+            None => s.serialize_str("adaptive"),
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Secs(f64),
+            Word(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Secs(v) => Ok(Some(Duration::from_secs_f64(v.clamp(0.0, 1e9)))),
+            Raw::Word(w) if w == "adaptive" => Ok(None),
+            Raw::Word(w) => Err(serde::de::Error::custom(format!(
+                "timer_resolution: {w:?} is neither seconds nor \"adaptive\""
+            ))),
+        }
+    }
+}
+
 mod secs {
     use std::time::Duration;
 

@@ -22,10 +22,11 @@ use tokio::task::JoinSet;
 
 use super::collector::{Collector, Ender, Hooks, Timing, Watch};
 use super::observer::Observer;
-use super::outcome::{RunOutcome, StressError};
+use super::outcome::{RunOutcome, StressError, TimerUse};
 use super::schedule::{ArrivalGen, Schedule};
 use super::segment::Segment;
 use super::shard::{self, Abort, Remote};
+use super::timer::Grid;
 use super::worker::{DROP_GRACE, Deadline, Launch, Pace, Shared};
 use super::{Load, StressConfig};
 use crate::workload::Prepared;
@@ -86,7 +87,7 @@ fn pace(
             let pace = Pace::Open {
                 sched: s.clone(),
                 warmup: cfg.warmup.as_secs_f64(),
-                resolution: cfg.timer_resolution,
+                grid: Grid::of(cfg.timer_resolution),
             };
             (pace, Some(s))
         }
@@ -199,7 +200,7 @@ pub(super) async fn run(
             (Load::Open { profile, .. }, None) => Some(profile.clone()),
             (Load::Closed { .. }, _) => None,
         },
-        grace: DROP_GRACE + cfg.timer_resolution,
+        grace: DROP_GRACE + Grid::of(cfg.timer_resolution).max_period(),
     };
     let launch = Launch {
         sh: sh.clone(),
@@ -238,7 +239,12 @@ pub(super) async fn run(
         .window_calls
         .take()
         .unwrap_or_else(|| c.totals.scenarios.iter().map(|s| s.calls).collect());
+    let timer = match &cfg.load {
+        Load::Open { .. } => Some(TimerUse::of(Grid::of(cfg.timer_resolution), &sh.timer)),
+        Load::Closed { .. } => None,
+    };
     Ok(RunOutcome {
+        timer,
         totals: c.totals,
         intervals: c.intervals,
         scheduled,
@@ -273,7 +279,7 @@ mod tests {
             pool: 0,
             seed: 1,
             drain_timeout: Duration::from_secs(1),
-            timer_resolution: Duration::ZERO,
+            timer_resolution: None,
         };
         let pool = crate::db::pool(
             &crate::db::Target::parse("postgres://x@127.0.0.1:1/none").unwrap(),

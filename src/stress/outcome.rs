@@ -4,8 +4,13 @@
 
 use chrono::{DateTime, Utc};
 
+use std::sync::atomic::Ordering;
+
+use serde::{Deserialize, Serialize};
+
 use super::results::IntervalSample;
 use super::stats::Stats;
+use super::timer::{Counters, Grid};
 
 /// Failures that stop a run before it starts.
 #[derive(Debug, thiserror::Error)]
@@ -50,4 +55,44 @@ pub struct RunOutcome {
     /// window (`totals` also counts those completed while draining): the
     /// rate is these over `measured_secs`.
     pub window_calls: Vec<u64>,
+    /// What the open model's timer did (None in the closed model).
+    pub timer: Option<TimerUse>,
+}
+
+/// What the open model's timer did over a run (warm-up included), written
+/// to the results as `driver_timer`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimerUse {
+    /// `adaptive` (the default), `precise` (`--timer-resolution 0`) or
+    /// `fixed` (`--timer-resolution` above 0).
+    pub grid: String,
+    /// Kernel timer expirations that woke at least one worker.
+    pub wakeups: u64,
+    /// Workers they woke (those whose start was already due when they
+    /// claimed it did not sleep).
+    pub woken: u64,
+    /// `woken / wakeups`.
+    pub per_wakeup: f64,
+    /// The longest period the grid used, µs (0: precise throughout): the
+    /// most schedule lag the timer added to an arrival.
+    pub max_period_us: f64,
+}
+
+impl TimerUse {
+    /// Read the counters of a run's timers.
+    pub fn of(grid: Grid, c: &Counters) -> TimerUse {
+        let wakeups = c.wakeups.load(Ordering::Relaxed);
+        let woken = c.woken.load(Ordering::Relaxed);
+        TimerUse {
+            grid: grid.name().to_string(),
+            wakeups,
+            woken,
+            per_wakeup: if wakeups == 0 {
+                0.0
+            } else {
+                woken as f64 / wakeups as f64
+            },
+            max_period_us: c.max_period_ns.load(Ordering::Relaxed) as f64 / 1e3,
+        }
+    }
 }

@@ -172,6 +172,11 @@ pub fn build(
     verdict.valid = verdict.invalid_reasons.is_empty();
     verdict.exit_code = if verdict.valid { 0 } else { 3 };
 
+    let mut extensions = Extensions::default();
+    if let Some(t) = &out.timer {
+        // Plain numbers and a word: serialising them cannot fail.
+        let _ = extensions.set(TIMER_KEY, t);
+    }
     StressResults {
         schema: SCHEMA.to_string(),
         dbload_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -194,9 +199,13 @@ pub fn build(
         server_statements_note: None,
         verdict,
         segment: None,
-        extensions: Extensions::default(),
+        extensions,
     }
 }
+
+/// The results field of what the open model's timer did
+/// ([`super::outcome::TimerUse`]).
+pub const TIMER_KEY: &str = "driver_timer";
 
 /// Share of failed calls above which a run is invalid unless the user set
 /// an `error_rate` threshold of their own.
@@ -277,7 +286,7 @@ mod tests {
             pool: 1,
             seed: 1,
             drain_timeout: std::time::Duration::from_secs(1),
-            timer_resolution: std::time::Duration::ZERO,
+            timer_resolution: None,
         };
         let out = RunOutcome {
             totals,
@@ -292,6 +301,7 @@ mod tests {
             peak_inflight: 1,
             worker_panics: vec![],
             window_calls: vec![],
+            timer: None,
         };
         (w, cfg, out)
     }

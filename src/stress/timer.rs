@@ -8,6 +8,14 @@
 //! only when the earliest deadline changes. Registration pushes onto a
 //! pre-allocated heap: no allocation per arrival.
 //!
+//! Where its wake-ups fall is the [`Grid`]: at each intended start
+//! (`Precise`), on a fixed period (`--timer-resolution`), or — the default
+//! — `Adaptive`: precise while this timer sees few arrivals, and at higher
+//! rates on a period chosen from the rate it sees, so that each wake-up
+//! serves several due arrivals (at 10,000/s one wake-up per 500 µs serves
+//! about five) while the added schedule lag stays within
+//! [`ADAPTIVE_MAX_PERIOD`]. What the timer did is counted in [`Counters`].
+//!
 //! Elsewhere it falls back to tokio's timer (1 ms resolution).
 
 use std::cmp::Reverse;
@@ -42,27 +50,163 @@ impl Ord for Entry {
     }
 }
 
-/// The sleepers, and the deadline the kernel timer is armed for.
+/// Where the timer's wake-ups fall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grid {
+    /// At each intended start (to the kernel timer's precision).
+    Precise,
+    /// On multiples of this period from the start (`--timer-resolution`).
+    Fixed(Duration),
+    /// Precise below [`ADAPTIVE_FROM_PER_WAKE`] arrivals per longest
+    /// period, else a period chosen from the arrival rate
+    /// ([`adaptive_period`]); the default.
+    Adaptive,
+}
+
+impl Grid {
+    /// The grid of a `--timer-resolution` setting: none is adaptive, `0`
+    /// precise.
+    pub fn of(setting: Option<Duration>) -> Grid {
+        match setting {
+            None => Grid::Adaptive,
+            Some(d) if d.is_zero() => Grid::Precise,
+            Some(d) => Grid::Fixed(d),
+        }
+    }
+
+    /// The longest period this grid may use: the most schedule lag it adds.
+    pub fn max_period(self) -> Duration {
+        match self {
+            Grid::Precise => Duration::ZERO,
+            Grid::Fixed(d) => d,
+            Grid::Adaptive => ADAPTIVE_MAX_PERIOD,
+        }
+    }
+
+    /// Its name in the results (`driver_timer.grid`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Grid::Precise => "precise",
+            Grid::Fixed(_) => "fixed",
+            Grid::Adaptive => "adaptive",
+        }
+    }
+}
+
+/// The longest period of the adaptive grid: the most schedule lag it adds
+/// to an arrival (the rest of the lag, the wake-up's own latency, is the
+/// same as with a precise timer).
+pub const ADAPTIVE_MAX_PERIOD: Duration = Duration::from_micros(500);
+/// The adaptive grid aims at this many due arrivals per wake-up.
+const ADAPTIVE_PER_WAKE: f64 = 5.0;
+/// Below this many arrivals per [`ADAPTIVE_MAX_PERIOD`] the adaptive timer
+/// is precise: a grid would add lag and save few wake-ups.
+pub const ADAPTIVE_FROM_PER_WAKE: f64 = 2.0;
+/// How often the adaptive timer re-reads its arrival rate.
+const RATE_WINDOW: Duration = Duration::from_millis(50);
+
+/// The adaptive period for `rate` arrivals per second at this timer, with
+/// `slots` workers able to sleep on it: zero (precise) at low rates, else
+/// the time [`ADAPTIVE_PER_WAKE`] arrivals take, at most
+/// [`ADAPTIVE_MAX_PERIOD`] and short enough that at most half the workers
+/// wait for one wake-up.
+pub fn adaptive_period(rate: f64, slots: usize) -> Duration {
+    let most = ADAPTIVE_MAX_PERIOD.as_secs_f64();
+    if !rate.is_finite() || rate * most < ADAPTIVE_FROM_PER_WAKE {
+        return Duration::ZERO;
+    }
+    let p = (ADAPTIVE_PER_WAKE / rate)
+        .min(slots.max(1) as f64 / 2.0 / rate)
+        .min(most);
+    // Whole microseconds: the grid is also the kernel timer's slack.
+    Duration::from_micros((p * 1e6) as u64)
+}
+
+/// What a run's timers did, added up over its driver threads.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Kernel timer expirations that woke at least one sleeper.
+    pub wakeups: AtomicU64,
+    /// Sleepers woken by them.
+    pub woken: AtomicU64,
+    /// The longest period used, ns.
+    pub max_period_ns: AtomicU64,
+}
+
+/// The sleepers, the deadline the kernel timer is armed for, and the
+/// period of the grid (with what the adaptive grid measures the rate by).
 struct State {
     heap: BinaryHeap<Reverse<Entry>>,
     armed: Option<Instant>,
+    period: Duration,
+    window_start: Instant,
 }
 
 impl State {
-    /// Wake every sleeper due at `now`; the earliest deadline left.
-    fn wake_due(&mut self, now: Instant) -> Option<Instant> {
+    /// Wake every sleeper due at `now`: how many, and the earliest
+    /// deadline left.
+    fn wake_due(&mut self, now: Instant) -> (u64, Option<Instant>) {
+        let mut n = 0;
         while self.heap.peek().is_some_and(|Reverse(e)| e.at <= now) {
             let Reverse(e) = self.heap.pop().unwrap();
             e.waker.wake();
+            n += 1;
         }
-        self.heap.peek().map(|Reverse(e)| e.at)
+        (n, self.heap.peek().map(|Reverse(e)| e.at))
+    }
+
+    /// With an adaptive grid: once per [`RATE_WINDOW`], read the rate of
+    /// sleeps asked for (`requests`, whether they had to wait or not) and
+    /// choose the period from it.
+    fn reread_rate(&mut self, now: Instant, inner: &Inner) {
+        let span = now.saturating_duration_since(self.window_start);
+        if span >= RATE_WINDOW {
+            let n = inner.requests.swap(0, Ordering::Relaxed);
+            self.period = adaptive_period(n as f64 / span.as_secs_f64(), inner.slots);
+            inner
+                .counters
+                .max_period_ns
+                .fetch_max(self.period.as_nanos() as u64, Ordering::Relaxed);
+            self.window_start = now;
+        }
     }
 }
 
 struct Inner {
     state: Mutex<State>,
     seq: AtomicU64,
+    /// Sleeps asked for since the adaptive grid last read the rate.
+    requests: AtomicU64,
     clock: clock::Clock,
+    grid: Grid,
+    /// Workers that may sleep on this timer.
+    slots: usize,
+    /// Grid points are multiples of the period from here.
+    origin: Instant,
+    counters: Arc<Counters>,
+}
+
+impl Inner {
+    /// The grid point at or after `at` (`at` itself when precise).
+    fn fire_time(&self, at: Instant, period: Duration) -> Instant {
+        let p = period.as_nanos();
+        if p == 0 {
+            return at;
+        }
+        let since = at.saturating_duration_since(self.origin).as_nanos();
+        let n = since.div_ceil(p).saturating_mul(p);
+        self.origin + Duration::from_nanos(n.min(u64::MAX as u128) as u64)
+    }
+
+    /// Arm the kernel timer for the sleeper due at `at`, unless it is
+    /// already armed for that grid point or an earlier one.
+    fn arm_for(&self, st: &mut State, at: Instant) {
+        let fire = self.fire_time(at, st.period);
+        if st.armed.is_none_or(|a| fire < a) {
+            st.armed = Some(fire);
+            self.clock.arm(fire);
+        }
+    }
 }
 
 /// The timer. Start it inside the tokio runtime whose tasks will sleep on
@@ -73,21 +217,37 @@ pub struct HrTimer {
 }
 
 impl HrTimer {
-    /// Start the timer on the current runtime; `capacity` waiting tasks fit
-    /// without allocating. With a `resolution` above zero the kernel timer
-    /// fires only on multiples of it (from the start) and wakes every sleeper
-    /// due by then together: fewer wake-ups (less driver CPU), at most one
-    /// `resolution` of extra schedule lag. Falls back to tokio's timer if the
-    /// kernel timer cannot be created.
-    pub fn start(capacity: usize, resolution: Duration) -> HrTimer {
-        let clock = clock::Clock::new(resolution);
+    /// Start the timer on the current runtime for `capacity` workers
+    /// (that many waiting tasks fit without allocating). With a period
+    /// above zero (a fixed or adaptive [`Grid`]) the kernel timer fires only
+    /// on multiples of it (from the start) and wakes every sleeper due by
+    /// then together: fewer wake-ups (less driver CPU), at most one period
+    /// of extra schedule lag. What it does is added to `counters`. Falls
+    /// back to tokio's timer if the kernel timer cannot be created.
+    pub fn start(capacity: usize, grid: Grid, counters: Arc<Counters>) -> HrTimer {
+        let clock = clock::Clock::new();
+        let now = Instant::now();
+        let period = match grid {
+            Grid::Fixed(d) => d,
+            Grid::Precise | Grid::Adaptive => Duration::ZERO,
+        };
+        counters
+            .max_period_ns
+            .fetch_max(period.as_nanos() as u64, Ordering::Relaxed);
         let inner = Arc::new(Inner {
             state: Mutex::new(State {
                 heap: BinaryHeap::with_capacity(capacity + 16),
                 armed: None,
+                period,
+                window_start: now,
             }),
+            requests: AtomicU64::new(0),
             seq: AtomicU64::new(0),
             clock,
+            grid,
+            slots: capacity,
+            origin: now,
+            counters,
         });
         let task = inner
             .clock
@@ -126,9 +286,14 @@ async fn fire(inner: Arc<Inner>) {
         }
         let mut st = inner.state.lock().unwrap();
         st.armed = None;
-        if let Some(next) = st.wake_due(Instant::now()) {
-            st.armed = Some(next);
-            inner.clock.arm(next);
+        let (woken, next) = st.wake_due(Instant::now());
+        if woken > 0 {
+            let c = &inner.counters;
+            c.wakeups.fetch_add(1, Ordering::Relaxed);
+            c.woken.fetch_add(woken, Ordering::Relaxed);
+        }
+        if let Some(next) = next {
+            inner.arm_for(&mut st, next);
         }
     }
 }
@@ -149,11 +314,17 @@ pub struct HrSleep<'a> {
 impl Future for HrSleep<'_> {
     type Output = ();
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if Instant::now() >= self.at {
+        let now = Instant::now();
+        let timer = self.timer;
+        let inner = &timer.inner;
+        if matches!(self.state, SleepState::New) && inner.grid == Grid::Adaptive {
+            inner.requests.fetch_add(1, Ordering::Relaxed);
+        }
+        if now >= self.at {
             return Poll::Ready(());
         }
         let at = self.at;
-        let precise = self.timer.task.is_some();
+        let precise = timer.task.is_some();
         match &mut self.state {
             SleepState::Registered => Poll::Pending, // woken at the deadline
             SleepState::Tokio(s) => s.as_mut().poll(cx),
@@ -165,7 +336,6 @@ impl Future for HrSleep<'_> {
             }
             SleepState::New => {
                 self.state = SleepState::Registered;
-                let inner = &self.timer.inner;
                 let seq = inner.seq.fetch_add(1, Ordering::Relaxed);
                 let mut st = inner.state.lock().unwrap();
                 st.heap.push(Reverse(Entry {
@@ -173,10 +343,10 @@ impl Future for HrSleep<'_> {
                     seq,
                     waker: cx.waker().clone(),
                 }));
-                if st.armed.is_none_or(|a| at < a) {
-                    st.armed = Some(at);
-                    inner.clock.arm(at);
+                if inner.grid == Grid::Adaptive {
+                    st.reread_rate(now, inner);
                 }
+                inner.arm_for(&mut st, at);
                 Poll::Pending
             }
         }
@@ -186,10 +356,9 @@ impl Future for HrSleep<'_> {
 #[cfg(target_os = "linux")]
 mod clock {
     //! The kernel timer: a non-blocking timerfd on CLOCK_MONOTONIC (the
-    //! clock `Instant` reads on Linux), armed at absolute times rounded up
-    //! to the resolution.
+    //! clock `Instant` reads on Linux), armed at absolute times.
     use std::os::fd::{AsFd, AsRawFd, RawFd};
-    use std::time::{Duration, Instant};
+    use std::time::Instant;
 
     use nix::sys::time::TimeSpec;
     use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
@@ -209,12 +378,10 @@ mod clock {
         /// `Instant` and CLOCK_MONOTONIC read together, to turn one into
         /// the other.
         base: (Instant, TimeSpec),
-        /// Resolution, ns (0: none).
-        res: u64,
     }
 
     impl Clock {
-        pub fn new(res: Duration) -> Clock {
+        pub fn new() -> Clock {
             let fd = TimerFd::new(
                 ClockId::CLOCK_MONOTONIC,
                 TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
@@ -230,7 +397,6 @@ mod clock {
             Clock {
                 fd,
                 base: (Instant::now(), ts),
-                res: res.as_nanos().min(u64::MAX as u128) as u64,
             }
         }
 
@@ -241,11 +407,7 @@ mod clock {
         /// Fire at `at` (replacing any earlier setting).
         pub fn arm(&self, at: Instant) {
             let Some(fd) = &self.fd else { return };
-            let mut d = at.saturating_duration_since(self.base.0);
-            if self.res > 0 {
-                let n = d.as_nanos() as u64;
-                d = Duration::from_nanos(n.div_ceil(self.res).saturating_mul(self.res));
-            }
+            let d = at.saturating_duration_since(self.base.0);
             let ts = self.base.1 + TimeSpec::from_duration(d);
             // A time already past fires at once; never arm "0" (disarms).
             let ts = if ts.tv_sec() == 0 && ts.tv_nsec() == 0 {
@@ -270,7 +432,13 @@ mod clock {
                     let mut buf = [0u8; 8];
                     nix::unistd::read(&fd.get_ref().0, &mut buf).map_err(std::io::Error::from)
                 }) {
-                    Ok(r) => return r.map(drop),
+                    Ok(r) => {
+                        // Read: unreadable until the next expiry (which
+                        // raises a new event), so do not try a read that
+                        // would only say EAGAIN on the next wait.
+                        g.clear_ready();
+                        return r.map(drop);
+                    }
                     Err(_would_block) => continue,
                 }
             }
@@ -281,11 +449,11 @@ mod clock {
 #[cfg(not(target_os = "linux"))]
 mod clock {
     //! No kernel timer here: sleepers use tokio's timer.
-    use std::time::{Duration, Instant};
+    use std::time::Instant;
 
     pub struct Clock;
     impl Clock {
-        pub fn new(_res: Duration) -> Clock {
+        pub fn new() -> Clock {
             Clock
         }
         pub fn is_precise(&self) -> bool {
@@ -317,7 +485,7 @@ mod tests {
 
     #[tokio::test]
     async fn wakes_close_to_the_deadline_on_a_single_threaded_runtime() {
-        let t = HrTimer::start(8, Duration::ZERO);
+        let t = HrTimer::start(8, Grid::Precise, Default::default());
         let late = lateness(&t).await;
         // Woken by its own deadline, never early (checked in `lateness`)
         // and not by some far later event. How close it wakes (well within
@@ -328,7 +496,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn many_sleepers_all_wake_and_never_early() {
-        let t = Arc::new(HrTimer::start(4, Duration::ZERO));
+        let t = Arc::new(HrTimer::start(4, Grid::Precise, Default::default()));
         let base = Instant::now() + Duration::from_millis(2);
         let order = Arc::new(Mutex::new(Vec::new()));
         let mut set = tokio::task::JoinSet::new();
@@ -351,7 +519,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_deadline_in_the_past_is_ready_at_once() {
-        let t = HrTimer::start(1, Duration::ZERO);
+        let t = HrTimer::start(1, Grid::Precise, Default::default());
         let at = Instant::now();
         tokio::time::timeout(Duration::from_millis(100), t.sleep_until(at))
             .await
@@ -361,7 +529,7 @@ mod tests {
     #[tokio::test]
     async fn a_resolution_wakes_on_its_grid_and_never_early() {
         let res = Duration::from_millis(2);
-        let t = HrTimer::start(4, res);
+        let t = HrTimer::start(4, Grid::Fixed(res), Default::default());
         let start = Instant::now();
         let mut late = Vec::new();
         for us in [100u64, 700, 1300, 2500] {
@@ -374,5 +542,93 @@ mod tests {
         // two are already due when the first wakes.
         assert!(late[1] < late[0] && late[2] < late[1], "{late:?}");
         assert!(late[0] >= Duration::from_micros(1500), "{late:?}");
+    }
+
+    #[test]
+    fn the_adaptive_period_follows_the_rate_within_its_bounds() {
+        // Few arrivals per longest period: precise.
+        assert_eq!(adaptive_period(0.0, 1000), Duration::ZERO);
+        assert_eq!(adaptive_period(1000.0, 1000), Duration::ZERO);
+        assert_eq!(adaptive_period(f64::NAN, 1000), Duration::ZERO);
+        // From two arrivals per longest period: the longest period, until
+        // five arrivals fit in a shorter one.
+        assert_eq!(adaptive_period(4000.0, 1000), ADAPTIVE_MAX_PERIOD);
+        assert_eq!(adaptive_period(10_000.0, 1000), ADAPTIVE_MAX_PERIOD);
+        assert_eq!(adaptive_period(100_000.0, 1000), Duration::from_micros(50));
+        // Never more than half the workers asleep on one wake-up.
+        assert_eq!(adaptive_period(10_000.0, 4), Duration::from_micros(200));
+        for rate in [1.0, 3999.0, 4000.0, 2e4, 1e6] {
+            assert!(adaptive_period(rate, 1) <= ADAPTIVE_MAX_PERIOD, "{rate}");
+        }
+    }
+
+    #[test]
+    fn a_setting_names_its_grid() {
+        assert_eq!(Grid::of(None), Grid::Adaptive);
+        assert_eq!(Grid::of(Some(Duration::ZERO)), Grid::Precise);
+        let ms = Duration::from_millis(1);
+        assert_eq!(Grid::of(Some(ms)), Grid::Fixed(ms));
+        assert_eq!(Grid::Adaptive.max_period(), ADAPTIVE_MAX_PERIOD);
+        assert_eq!(Grid::Precise.max_period(), Duration::ZERO);
+        assert_eq!(Grid::Fixed(ms).max_period(), ms);
+    }
+
+    /// Sleepers arriving every `gap` for `n` arrivals: how late each woke.
+    async fn paced(t: &HrTimer, gap: Duration, n: u32) -> Vec<Duration> {
+        let start = Instant::now() + Duration::from_millis(1);
+        let mut late = Vec::new();
+        for k in 0..n {
+            let at = start + gap * k;
+            t.sleep_until(at).await;
+            let now = Instant::now();
+            assert!(now >= at, "woken early");
+            late.push(now - at);
+        }
+        late
+    }
+
+    #[tokio::test]
+    async fn the_adaptive_timer_is_precise_at_low_rates_and_batches_at_high_ones() {
+        // Low rate (500/s): precise, so no grid period is ever used.
+        let slow = Arc::new(Counters::default());
+        let t = HrTimer::start(64, Grid::Adaptive, slow.clone());
+        paced(&t, Duration::from_millis(2), 40).await;
+        assert_eq!(slow.max_period_ns.load(Ordering::Relaxed), 0);
+        drop(t);
+
+        // High rate (a sleeper due every 10 µs, 100,000/s, each registered
+        // about 300 µs ahead, as workers claim arrivals): after the first
+        // rate window the timer wakes on a grid, several sleepers per
+        // wake-up, and never early.
+        let fast = Arc::new(Counters::default());
+        let t = Arc::new(HrTimer::start(64, Grid::Adaptive, fast.clone()));
+        let start = Instant::now() + Duration::from_millis(1);
+        let mut set = tokio::task::JoinSet::new();
+        for k in 0..16_000u32 {
+            let at = start + Duration::from_micros(10) * k;
+            if k % 16 == 0 {
+                t.sleep_until(at.checked_sub(Duration::from_micros(300)).unwrap())
+                    .await;
+            }
+            let t = t.clone();
+            set.spawn(async move {
+                t.sleep_until(at).await;
+                assert!(Instant::now() >= at, "woken early");
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            r.unwrap();
+        }
+        let period = fast.max_period_ns.load(Ordering::Relaxed);
+        assert!(period > 0, "never left precise mode");
+        assert!(period <= ADAPTIVE_MAX_PERIOD.as_nanos() as u64, "{period}");
+        let (wakeups, woken) = (
+            fast.wakeups.load(Ordering::Relaxed),
+            fast.woken.load(Ordering::Relaxed),
+        );
+        assert!(
+            wakeups > 0 && woken > wakeups,
+            "{woken} sleepers in {wakeups} wake-ups"
+        );
     }
 }

@@ -24,13 +24,13 @@ use super::profile::ClientRamp;
 use super::schedule::Schedule;
 use super::stats::Stats;
 use super::think::ThinkTime;
-use super::timer::HrTimer;
+use super::timer::{self, Grid, HrTimer};
 use crate::workload::Prepared;
 
 /// An arrival no worker could take within this long after its intended
 /// start found every in-flight slot busy: it is counted as dropped. (With
-/// a `--timer-resolution`, workers wake only on its grid, so the grace is
-/// that much longer.)
+/// a timer grid, workers wake only on its grid points, so the grace is
+/// the grid's longest period longer.)
 pub const DROP_GRACE: Duration = Duration::from_millis(10);
 
 /// Statistics shards per CPU: workers share a few, each under its own mutex
@@ -58,6 +58,8 @@ pub(super) struct Shared {
     pub(super) shards: Vec<Mutex<Stats>>,
     /// Scenarios in flight now.
     pub(super) inflight: AtomicI64,
+    /// What the open model's timers did (one per driver thread).
+    pub(super) timer: Arc<timer::Counters>,
     cum_weights: Vec<f64>,
     seed: u64,
 }
@@ -84,6 +86,7 @@ impl Shared {
                 .map(|_| Mutex::new(Stats::new(&counts)))
                 .collect(),
             inflight: AtomicI64::new(0),
+            timer: Arc::default(),
             cum_weights,
             seed: cfg.seed,
             prepared,
@@ -493,7 +496,7 @@ pub(super) enum Pace {
     Open {
         sched: Arc<Schedule>,
         warmup: f64,
-        resolution: Duration,
+        grid: Grid,
     },
     /// Loop until the shared deadline; with a ramp, client `id` runs
     /// while the ramp has more than `id` clients (from `start`).
@@ -526,10 +529,10 @@ pub(super) fn spawn_workers(
         Pace::Open {
             sched,
             warmup,
-            resolution,
+            grid,
         } => {
             // The timer serves this runtime's workers from its event loop.
-            let timer = Arc::new(HrTimer::start(ids.len(), *resolution));
+            let timer = Arc::new(HrTimer::start(ids.len(), *grid, l.sh.timer.clone()));
             for &id in ids {
                 let w = open_worker(
                     l.sh.clone(),
@@ -538,7 +541,7 @@ pub(super) fn spawn_workers(
                     timer.clone(),
                     id,
                     *warmup,
-                    DROP_GRACE + *resolution,
+                    DROP_GRACE + grid.max_period(),
                     l.stop.clone(),
                 );
                 set.spawn(w);

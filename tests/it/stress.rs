@@ -942,3 +942,62 @@ async fn absurd_rates_are_refused_and_a_run_at_the_ceiling_ends_on_time() {
     assert_eq!(c.get_output().status.code(), Some(3), "{}", stderr_of(&c));
     assert!(stderr_of(&c).contains("were dropped"), "{}", stderr_of(&c));
 }
+
+/// The open model's default timer is adaptive: precise at a low rate, and
+/// at a high one waking on a grid of at most 500 µs that serves several
+/// arrivals per wake-up; `--timer-resolution 0` keeps it precise. What it
+/// did is in the results (`driver_timer`), and the rate is held either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_timer_adapts_to_the_rate_and_says_what_it_did() {
+    let db = TestDb::new().await;
+    let wl = "-- @scenario one weight=1\nSELECT 1;\n";
+    let timer = |r: &StressResults| -> serde_json::Value {
+        r.extensions
+            .get::<serde_json::Value>("driver_timer")
+            .unwrap()
+            .expect("driver_timer in the results")
+    };
+    let fast = run_lib(&db, wl, open(5000.0, 2.0, 8)).await;
+    assert!(
+        fast.config.timer_resolution.is_none(),
+        "adaptive by default"
+    );
+    let t = timer(&fast);
+    assert_eq!(t["grid"], "adaptive", "{t}");
+    let period = t["max_period_us"].as_f64().unwrap();
+    assert!(period > 0.0 && period <= 500.0, "{t}");
+    assert!(t["per_wakeup"].as_f64().unwrap() > 1.0, "{t}");
+    // Held, with a generous margin: a debug build among other tests on a
+    // busy machine missed 10 %.
+    let rate = fast.totals.rate;
+    assert!((rate - 5000.0).abs() < 1250.0, "rate {rate}");
+    let json = serde_json::to_value(&fast).unwrap();
+    assert_eq!(json["config"]["timer_resolution"], "adaptive");
+
+    let slow = run_lib(&db, wl, open(200.0, 1.0, 4)).await;
+    let t = timer(&slow);
+    assert_eq!(t["grid"], "adaptive", "{t}");
+    assert_eq!(
+        t["max_period_us"].as_f64(),
+        Some(0.0),
+        "precise at 200/s: {t}"
+    );
+
+    let mut cfg = open(5000.0, 1.0, 8);
+    cfg.timer_resolution = Some(Duration::ZERO);
+    let precise = run_lib(&db, wl, cfg).await;
+    let t = timer(&precise);
+    assert_eq!(t["grid"], "precise", "{t}");
+    assert_eq!(t["max_period_us"].as_f64(), Some(0.0), "{t}");
+    let rate = precise.totals.rate;
+    assert!((rate - 5000.0).abs() < 1250.0, "rate {rate}");
+
+    let closed = run_lib(&db, wl, closed(2, 2, 0.5)).await;
+    assert!(
+        closed
+            .extensions
+            .get::<serde_json::Value>("driver_timer")
+            .unwrap()
+            .is_none()
+    );
+}
