@@ -442,6 +442,11 @@ pub struct StressArgs {
     /// Print live progress each second even when stderr is not a terminal.
     #[arg(long)]
     pub progress: bool,
+    /// Print nothing on stderr but errors and warnings (no banner, progress
+    /// or verdict lines: the exit code and the results say it). With
+    /// --format json, the output is the results alone (e.g. a pod's log).
+    #[arg(short, long, conflicts_with_all = ["progress", "progress_interval"])]
+    pub quiet: bool,
     /// Print live progress every DURATION (as pgbench -P; implies
     /// --progress): the window's rate and errors, the median of its seconds'
     /// p50 and its worst second's p99.

@@ -129,15 +129,17 @@ pub async fn open(
 /// On stderr: why a run is invalid and which thresholds it breached.
 pub fn print_verdict(results: &StressResults) {
     for r in &results.verdict.invalid_reasons {
-        eprintln!("dbload: invalid run: {r}");
+        super::say::note(format_args!("dbload: invalid run: {r}"));
     }
     for t in results.verdict.thresholds.iter().filter(|t| !t.passed) {
         match &t.note {
-            Some(n) => eprintln!("dbload: threshold breached: {} ({n})", t.expr),
-            None => eprintln!(
+            Some(n) => {
+                super::say::note(format_args!("dbload: threshold breached: {} ({n})", t.expr))
+            }
+            None => super::say::note(format_args!(
                 "dbload: threshold breached: {} (actual {} {})",
                 t.expr, t.actual, t.unit
-            ),
+            )),
         }
     }
 }

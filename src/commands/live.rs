@@ -70,10 +70,10 @@ pub async fn start(
     let endpoint = match &args.metrics_listen {
         Some(addr) => {
             let e = Endpoint::start(addr, metrics.clone())?;
-            eprintln!(
+            super::say::note(format_args!(
                 "dbload: metrics at http://{}/metrics (run_id {run_id})",
                 e.addr
-            );
+            ));
             Some(e)
         }
         None => None,
@@ -134,10 +134,10 @@ impl Live {
             let pushed =
                 tokio::task::spawn_blocking(move || push::push(&url, &run_id, &text)).await;
             match pushed {
-                Ok(Ok(())) => eprintln!(
+                Ok(Ok(())) => super::say::note(format_args!(
                     "dbload: pushed the final metrics to {}",
                     push::endpoint(self.pushgateway.as_deref().unwrap_or(""), &self.run_id)
-                ),
+                )),
                 Ok(Err(e)) => eprintln!("dbload: the metrics were not pushed: {e}"),
                 Err(e) => eprintln!("dbload: the metrics were not pushed: {e}"),
             }
@@ -149,10 +149,10 @@ impl Live {
                 && !self.linger.is_zero()
                 && !*stop.borrow()
             {
-                eprintln!(
+                super::say::note(format_args!(
                     "dbload: metrics stay at http://{}/metrics for {:?}",
                     endpoint.addr, self.linger
-                );
+                ));
                 tokio::select! {
                     _ = tokio::time::sleep(self.linger) => {}
                     _ = stop.wait_for(|v| *v) => {}

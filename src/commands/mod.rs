@@ -14,6 +14,7 @@ mod paths;
 mod prove;
 mod regress;
 mod report;
+mod say;
 mod seed;
 mod segment;
 mod shapes;
@@ -29,6 +30,9 @@ use crate::db::{Target, local::LocalCluster};
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     // Box drawing only for a terminal; logs, pipes and CI get plain tables.
     crate::report::table::plain_tables(!std::io::IsTerminal::is_terminal(&std::io::stdout()));
+    if let Command::Stress(args) = &cli.command {
+        say::set_quiet(args.quiet);
+    }
     let outer = cli.conn;
     match cli.command {
         Command::Local(cmd) => {
@@ -139,10 +143,10 @@ pub async fn resolve_target(conn: &ConnArgs) -> anyhow::Result<Target> {
     let cluster = LocalCluster::new(crate::db::local::default_home())?;
     let started = cluster.start().await?;
     if started.started_now {
-        eprintln!(
+        say::note(format_args!(
             "dbload: no database given; started the local cluster at {} (`dbload local stop` stops it)",
             started.target
-        );
+        ));
     }
     Ok(started.target)
 }

@@ -128,21 +128,21 @@ pub async fn plan(
         worker: worker_name(),
     });
     if let Some(m) = &meeting {
-        eprintln!(
+        super::say::note(format_args!(
             "dbload: segment {} of run {}: once the connections are open, waiting for the other \
              workers in dbload_rendezvous (up to {:.0} s; {clock})",
             req.segment.label(),
             req.run_id,
             m.timeout.as_secs_f64()
-        );
+        ));
     }
     if let Some(at) = start_at {
-        eprintln!(
+        super::say::note(format_args!(
             "dbload: segment {} of run {} starts at {} (server clock; {clock})",
             req.segment.label(),
             req.run_id,
             at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        );
+        ));
     }
     let plan = Plan {
         segment: req.segment,

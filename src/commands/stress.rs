@@ -113,7 +113,7 @@ pub async fn run(conn: &ConnArgs, args: StressArgs) -> anyhow::Result<ExitCode> 
                         None => Some(s.clone()),
                     };
                     if let Some(m) = merged {
-                        eprintln!("{}", report::stress_progress::line(&m, target_qps));
+                        super::say::note(report::stress_progress::line(&m, target_qps));
                     }
                 }
             }) as IntervalHook
@@ -121,27 +121,24 @@ pub async fn run(conn: &ConnArgs, args: StressArgs) -> anyhow::Result<ExitCode> 
         stop,
     };
     let target = session.target().clone();
-    eprintln!(
-        "{}",
-        banner(
-            &session.prepared().workload.name,
-            &target,
-            &cfg,
-            session.threads_for(&cfg)
-        )
-    );
+    super::say::note(banner(
+        &session.prepared().workload.name,
+        &target,
+        &cfg,
+        session.threads_for(&cfg),
+    ));
     if let Some(p) = session.plan() {
-        eprintln!(
+        super::say::note(format_args!(
             "dbload: {}",
             report::segment_line(&cfg, p.segment, &p.run_id)
-        );
+        ));
     }
     if let Load::Closed {
         ramp: Some(ramp), ..
     } = &cfg.load
     {
         for line in shapes::ramp_lines(ramp) {
-            eprintln!("{line}");
+            super::say::note(line);
         }
     }
     let (run, cpu, server) =

@@ -13,6 +13,7 @@ mod demo;
 mod driver_threads;
 mod faults;
 mod hdr_interop;
+mod kubernetes;
 mod local_cluster;
 mod merge;
 mod metrics;
