@@ -4,8 +4,9 @@
 use clap::{Args, Parser, Subcommand};
 
 const AFTER_HELP: &str = "\
-Connection target, for the commands that connect (before or after the
-command name; `report`, `local`, `completions` and `man` refuse them), as psql:
+Connection target, for the commands that connect (before the command name,
+or after it; `report`, `merge`, `local`, `completions` and `man` do not
+offer them), as psql:
   -h HOST -p PORT -U USER, and -d/--url: a postgres:// URL, a keyword conninfo
   string (service=NAME works) or a database name; else DATABASE_URL. Missing
   values come from the service (PGSERVICE), then PGHOST, PGPORT, PGUSER,
@@ -53,9 +54,9 @@ pub struct GlobalArgs {
     pub verbose: u8,
 }
 
-/// The connection flags, as psql's: offered before the command
-/// (`dbload -d URL stress`) and after it by the commands that connect
-/// (`dbload stress -d URL`); a command that does not connect refuses them.
+/// The connection flags, as psql's: accepted before the command
+/// (`dbload -d URL stress`, ignored by a command that does not connect) and
+/// offered after it only by the commands that connect (`dbload stress -d URL`).
 #[derive(Debug, Args, Clone, Default, PartialEq)]
 #[command(next_help_heading = "Connection")]
 pub struct ConnArgs {
@@ -90,18 +91,6 @@ impl ConnArgs {
             port: self.port.or_else(|| outer.port.clone()),
             username: self.username.or_else(|| outer.username.clone()),
         }
-    }
-
-    /// The first connection flag given, as written on the command line.
-    pub fn first_given(&self) -> Option<&'static str> {
-        [
-            (self.url.is_some(), "-d/--url"),
-            (self.host.is_some(), "-h/--host"),
-            (self.port.is_some(), "-p/--port"),
-            (self.username.is_some(), "-U/--username"),
-        ]
-        .into_iter()
-        .find_map(|(given, flag)| given.then_some(flag))
     }
 }
 
@@ -861,7 +850,6 @@ mod tests {
             (conn.port.as_deref(), conn.username.as_deref()),
             (Some("5433"), Some("me"))
         );
-        assert_eq!(conn.first_given(), Some("-p/--port"));
         // Commands that never connect do not offer them.
         for args in [
             &["dbload", "report", "-d", "x", "r.json"][..],

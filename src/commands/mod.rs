@@ -33,12 +33,12 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Stress(args) = &cli.command {
         say::set_quiet(args.quiet);
     }
+    // Connection flags before the command name apply to the commands that
+    // connect (the others ignore them, as kubectl and docker do with their
+    // global flags); after the name only those commands offer them.
     let outer = cli.conn;
     match cli.command {
-        Command::Local(cmd) => {
-            refuse_connection(&outer, "local")?;
-            local::run(cmd).await
-        }
+        Command::Local(cmd) => local::run(cmd).await,
         Command::Migrate(args) => migrate::run(&args.conn.or(&outer)).await,
         Command::Demo(args) => demo::run(&args.conn.clone().or(&outer), &args).await,
         Command::Analyze(args) => analyze::run(&args.conn.clone().or(&outer), &args).await,
@@ -50,33 +50,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Stress(args) => stress::run(&args.conn.clone().or(&outer), *args).await,
         Command::Workload(cmd) => workload::run(&outer, cmd).await,
         Command::Regress(args) => regress::run(&args.conn.clone().or(&outer), args).await,
-        Command::Report(args) => {
-            refuse_connection(&outer, "report")?;
-            report::run(args)
-        }
-        Command::Merge(args) => {
-            refuse_connection(&outer, "merge")?;
-            merge::run(&args)
-        }
-        Command::Completions { shell } => {
-            refuse_connection(&outer, "completions")?;
-            docs::completions(shell)
-        }
-        Command::Man { dir } => {
-            refuse_connection(&outer, "man")?;
-            docs::man(dir.as_deref())
-        }
-    }
-}
-
-/// A command that never connects refuses the connection flags given
-/// before its name, rather than ignoring them.
-fn refuse_connection(conn: &ConnArgs, command: &str) -> anyhow::Result<()> {
-    match conn.first_given() {
-        Some(flag) => anyhow::bail!(
-            "{flag}: `dbload {command}` does not connect to a database; remove {flag}"
-        ),
-        None => Ok(()),
+        Command::Report(args) => report::run(args),
+        Command::Merge(args) => merge::run(&args),
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man { dir } => docs::man(dir.as_deref()),
     }
 }
 

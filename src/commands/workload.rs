@@ -56,11 +56,6 @@ pub async fn run(outer: &ConnArgs, cmd: WorkloadCommand) -> anyhow::Result<ExitC
             conn,
         } => {
             let conn = conn.or(outer);
-            if let (true, Some(flag)) = (offline, conn.first_given()) {
-                anyhow::bail!(
-                    "{flag}: --offline does not connect to a database; remove one of them"
-                );
-            }
             let w = load(Some(&file), "workload file")?;
             let stmts: usize = w.scenarios.iter().map(|s| s.statements.len()).sum();
             println!(

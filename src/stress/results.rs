@@ -73,13 +73,75 @@ pub fn encode_opt(h: &Histogram<u64>) -> Option<String> {
 
 /// Decode a histogram written by [`encode_hist`], or by dbload versions
 /// that wrote the uncompressed V2 encoding (cookie `0x1c849313`).
+///
+/// The header is checked before anything is allocated from it: the
+/// decoder would otherwise size buffers from a hostile file's fields (up to
+/// 4 GiB from a payload length, tens of MB from the bounds), and a
+/// compressed payload is inflated to at most [`MAX_DECODED_HIST`] bytes.
 pub fn decode_hist(s: &str) -> Result<Histogram<u64>, String> {
+    use std::io::Read as _;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(s)
         .map_err(|e| e.to_string())?;
+    let v2 = match be_u32(&bytes, 0)? {
+        V2_COOKIE => bytes,
+        V2_DEFLATE_COOKIE => {
+            let len = be_u32(&bytes, 4)? as usize;
+            let deflated = bytes
+                .get(8..8 + len)
+                .ok_or("compressed histogram: shorter than its header says")?;
+            let mut out = Vec::new();
+            flate2::read::ZlibDecoder::new(deflated)
+                .take(MAX_DECODED_HIST as u64 + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| format!("compressed histogram: {e}"))?;
+            if out.len() > MAX_DECODED_HIST {
+                return Err(format!(
+                    "compressed histogram: inflates to more than {MAX_DECODED_HIST} bytes"
+                ));
+            }
+            out
+        }
+        c => return Err(format!("not an HdrHistogram V2 encoding (cookie {c:#x})")),
+    };
+    check_v2_header(&v2)?;
     hdrhistogram::serialization::Deserializer::new()
-        .deserialize(&mut bytes.as_slice())
+        .deserialize(&mut v2.as_slice())
         .map_err(|e| format!("{e:?}"))
+}
+
+const V2_COOKIE: u32 = 0x1c84_9313;
+const V2_DEFLATE_COOKIE: u32 = 0x1c84_9314;
+/// The largest uncompressed V2 histogram accepted (dbload's own are a few
+/// KB: 2 significant digits over 1 µs … 1 h).
+pub const MAX_DECODED_HIST: usize = 1 << 20;
+const V2_HEADER: usize = 40;
+
+fn be_u32(b: &[u8], at: usize) -> Result<u32, String> {
+    b.get(at..at + 4)
+        .map(|x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]))
+        .ok_or_else(|| "histogram: truncated header".to_string())
+}
+
+fn be_u64(b: &[u8], at: usize) -> Result<u64, String> {
+    Ok((u64::from(be_u32(b, at)?) << 32) | u64::from(be_u32(b, at + 4)?))
+}
+
+/// A V2 header whose sizes fit the bytes that follow and whose bounds are
+/// those of a latency histogram in µs.
+fn check_v2_header(b: &[u8]) -> Result<(), String> {
+    let payload = be_u32(b, 4)? as usize;
+    let digits = be_u32(b, 12)?;
+    let (low, high) = (be_u64(b, 16)?, be_u64(b, 24)?);
+    if b.len() < V2_HEADER || payload > b.len() - V2_HEADER {
+        return Err("histogram: payload longer than the data".into());
+    }
+    if digits > 3 || low == 0 || high > 1000 * super::stats::MAX_US || low > high {
+        return Err(format!(
+            "histogram: bounds {low}..{high} with {digits} significant digits are not a dbload latency histogram"
+        ));
+    }
+    Ok(())
 }
 
 /// Serialized whole-run histograms of one scenario (or of the totals).
@@ -512,5 +574,42 @@ mod tests {
         let back = decode_hist(&old).unwrap();
         assert_eq!(back, h);
         assert_eq!(encode_opt(&new_hist()), None);
+    }
+
+    #[test]
+    fn hostile_histogram_headers_are_refused_before_allocating() {
+        use std::io::Write as _;
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let header = |payload: u32, digits: u32, low: u64, high: u64| {
+            let mut b = Vec::new();
+            for x in [0x1c84_9313u32, payload, 0, digits] {
+                b.extend(x.to_be_bytes());
+            }
+            b.extend(low.to_be_bytes());
+            b.extend(high.to_be_bytes());
+            b.extend(1.0f64.to_be_bytes());
+            b
+        };
+        // A 4 GiB payload length on a 40-byte string; bounds that would
+        // size tens of MB of counts; a truncated header; a zlib bomb.
+        for bad in [
+            header(u32::MAX, 2, 1, 1000),
+            header(0, 5, 1, u64::MAX / 4),
+            header(0, 2, 0, 1000),
+            vec![0x1c, 0x84, 0x93],
+        ] {
+            assert!(decode_hist(&b64(&bad)).is_err(), "{bad:?}");
+        }
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        z.write_all(&header(0, 2, 1, 1000)).unwrap();
+        z.write_all(&vec![0u8; 8 << 20]).unwrap();
+        let inner = z.finish().unwrap();
+        let mut bomb = 0x1c84_9314u32.to_be_bytes().to_vec();
+        bomb.extend((inner.len() as u32).to_be_bytes());
+        bomb.extend(inner);
+        let e = decode_hist(&b64(&bomb)).unwrap_err();
+        assert!(e.contains("inflates to more than"), "{e}");
+        // A good header still decodes.
+        assert!(decode_hist(&b64(&header(0, 2, 1, 1000))).is_ok());
     }
 }

@@ -146,19 +146,8 @@ fn timer_resolution_is_checked_before_connecting() {
 }
 
 #[test]
-fn connection_flags_are_refused_by_commands_that_do_not_connect() {
-    // Before the command name: the glue names the flag and the command.
-    let err = stderr_of(
-        &dbload()
-            .args(["-d", "postgres://bob:sup3rsecret@db/x", "report", "r.json"])
-            .assert()
-            .code(2),
-    );
-    assert!(
-        err.contains("-d/--url") && err.contains("dbload report") && !err.contains("sup3rsecret"),
-        "{err}"
-    );
-    // After it: clap does not offer the flag there at all.
+fn connection_flags_are_offered_only_by_commands_that_connect() {
+    // After the name of a command that never connects: not offered.
     let err = stderr_of(
         &dbload()
             .args(["local", "-h", "db", "status"])
@@ -166,6 +155,32 @@ fn connection_flags_are_refused_by_commands_that_do_not_connect() {
             .code(2),
     );
     assert!(err.contains("'-h'"), "{err}");
+    let err = stderr_of(
+        &dbload()
+            .args(["report", "-d", "postgres://bob:sup3rsecret@db/x", "r.json"])
+            .assert()
+            .code(2),
+    );
+    assert!(
+        err.contains("'-d'") && !err.contains("sup3rsecret"),
+        "{err}"
+    );
+    // Before it (an alias's habit): ignored — the error is the missing file.
+    let err = stderr_of(
+        &dbload()
+            .args([
+                "-d",
+                "postgres://bob:sup3rsecret@db/x",
+                "report",
+                "missing.json",
+            ])
+            .assert()
+            .code(2),
+    );
+    assert!(
+        err.contains("missing.json") && !err.contains("sup3rsecret"),
+        "{err}"
+    );
     // A connecting command takes them after its name too (psql habit).
     let err = stderr_of(
         &dbload()

@@ -132,7 +132,7 @@ fn expand(arg: &str, env: &BTreeMap<String, String>) -> String {
 }
 
 /// `--flag=value` or `--flag value` replaced (the test's smaller load).
-fn set_flag(args: &mut Vec<String>, flag: &str, value: &str) {
+fn set_flag(args: &mut [String], flag: &str, value: &str) {
     let i = args
         .iter()
         .position(|a| a == flag || a.starts_with(&format!("{flag}=")))
