@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use super::hist::Sum;
 use super::model::{Input, MergeError};
-use crate::stress::results::{IntervalSample, IntervalScenario, Latency, encode_opt};
+use crate::stress::results::{IntervalSample, IntervalScenario, encode_opt};
 
 fn q(h: &hdrhistogram::Histogram<u64>, q: f64) -> u64 {
     if h.is_empty() {
@@ -112,21 +112,7 @@ fn one(
         scenarios: names
             .iter()
             .zip(&scen)
-            .map(|(name, (calls, errors, h))| {
-                let l = Latency::of(&h.0);
-                IntervalScenario {
-                    name: name.to_string(),
-                    calls: *calls,
-                    errors: *errors,
-                    p50_us: l.p50_us,
-                    p90_us: l.p90_us,
-                    p95_us: l.p95_us,
-                    p99_us: l.p99_us,
-                    max_us: l.max_us,
-                    mean_us: l.mean_us,
-                    histogram: encode_opt(&h.0),
-                }
-            })
+            .map(|(name, (calls, errors, h))| IntervalScenario::of(name, *calls, *errors, &h.0))
             .collect(),
         histogram: encode_opt(&total.0),
         lag_histogram: encode_opt(&lag.0),

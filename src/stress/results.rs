@@ -266,6 +266,25 @@ pub struct IntervalScenario {
     pub histogram: Option<String>,
 }
 
+impl IntervalScenario {
+    /// One scenario's interval from its counters and latency histogram.
+    pub fn of(name: &str, calls: u64, errors: u64, total: &Histogram<u64>) -> IntervalScenario {
+        let l = Latency::of(total);
+        IntervalScenario {
+            name: name.to_string(),
+            calls,
+            errors,
+            p50_us: l.p50_us,
+            p90_us: l.p90_us,
+            p95_us: l.p95_us,
+            p99_us: l.p99_us,
+            max_us: l.max_us,
+            mean_us: l.mean_us,
+            histogram: encode_opt(total),
+        }
+    }
+}
+
 /// One (normally 1-second) interval of the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IntervalSample {
@@ -341,21 +360,7 @@ pub fn interval_sample(
             .scenarios
             .iter()
             .zip(&s.scenarios)
-            .map(|(sc, st)| {
-                let l = Latency::of(&st.total);
-                IntervalScenario {
-                    name: sc.name.clone(),
-                    calls: st.calls,
-                    errors: st.errors,
-                    p50_us: l.p50_us,
-                    p90_us: l.p90_us,
-                    p95_us: l.p95_us,
-                    p99_us: l.p99_us,
-                    max_us: l.max_us,
-                    mean_us: l.mean_us,
-                    histogram: encode_opt(&st.total),
-                }
-            })
+            .map(|(sc, st)| IntervalScenario::of(&sc.name, st.calls, st.errors, &st.total))
             .collect(),
         histogram: encode_opt(&total),
         lag_histogram: encode_opt(&lag),
