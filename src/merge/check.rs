@@ -82,6 +82,10 @@ pub fn check(inputs: &[Input], opts: &MergeOptions) -> Result<Coverage, MergeErr
         Some(d) => d.to_string(),
         None => "none".into(),
     })?;
+    agree(inputs, "agreed start (--start-at or --rendezvous)", |r| {
+        seg(r).start_at.map_or("none".into(), |t| t.to_rfc3339())
+    })?;
+    same_time(inputs)?;
     let c0 = config_json(&inputs[0].results);
     for i in &inputs[1..] {
         let differ = differing_fields(&c0, &config_json(&i.results));
@@ -127,6 +131,34 @@ pub fn check(inputs: &[Input], opts: &MergeOptions) -> Result<Coverage, MergeErr
         run_id: first.run_id,
         missing,
     })
+}
+
+/// The workers ran at the same time: their starts are less than the
+/// (shortest) measured window apart — files of two runs that reused a run id
+/// (`seed-1`, say) on different days do not merge.
+fn same_time(inputs: &[Input]) -> Result<(), MergeError> {
+    let first = inputs.iter().min_by_key(|i| i.results.started_at);
+    let last = inputs.iter().max_by_key(|i| i.results.started_at);
+    let (Some(first), Some(last)) = (first, last) else {
+        return Ok(());
+    };
+    let window = inputs
+        .iter()
+        .map(|i| i.results.measured_secs)
+        .fold(f64::INFINITY, f64::min)
+        .max(1.0);
+    let apart = (last.results.started_at - first.results.started_at).as_seconds_f64();
+    if apart > window {
+        return Err(MergeError(format!(
+            "the workers did not run at the same time: {} started at {}, {} at {} ({apart:.1} s \
+             apart, more than the {window:.1} s measured window); only the files of one run merge",
+            first.file,
+            first.results.started_at.to_rfc3339(),
+            last.file,
+            last.results.started_at.to_rfc3339()
+        )));
+    }
+    Ok(())
 }
 
 /// `0, 2` from `[0, 2]`.

@@ -17,6 +17,9 @@ pub use super::think::ThinkTime;
 /// rate a run would only count dropped arrivals (segments spread more
 /// across machines).
 pub const MAX_QPS: f64 = 1_000_000.0;
+/// Why [`MAX_QPS`] bounds a segmented run's whole rate, not a worker's share.
+const RATE_LIMIT_NOTE: &str =
+    "every worker of a segmented run draws the run's whole schedule, so the limit is the run's";
 /// Most closed-model clients in one process.
 pub const MAX_CLIENTS: usize = 100_000;
 /// Most connections in one pool.
@@ -322,10 +325,10 @@ fn load(s: &Settings) -> Result<Load, ConfigError> {
     };
     if let Some(profile) = &s.profile {
         let peak = profile.peak_rate();
-        if !(peak.is_finite() && per_worker_rate(peak, s) <= MAX_QPS) {
+        if !(peak.is_finite() && peak <= MAX_QPS) {
             return Err(Field::Stages.err(format!(
                 "a peak rate of {peak}/s: more than one process can schedule ({MAX_QPS}/s; \
-                 split the load over segments)"
+                 {RATE_LIMIT_NOTE})"
             )));
         }
         return open(profile.clone());
@@ -339,10 +342,9 @@ fn load(s: &Settings) -> Result<Load, ConfigError> {
             if !(q > 0.0 && q.is_finite()) {
                 return Err(Field::Qps.err(format!("{q}: must be a positive number")));
             }
-            if per_worker_rate(q, s) > MAX_QPS {
+            if q > MAX_QPS {
                 return Err(Field::Qps.err(format!(
-                    "{q}: more than one process can schedule ({MAX_QPS}/s; split the load over \
-                     segments)"
+                    "{q}: more than one process can schedule ({MAX_QPS}/s; {RATE_LIMIT_NOTE})"
                 )));
             }
             open(RateProfile::Constant { qps: q })

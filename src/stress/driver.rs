@@ -145,7 +145,8 @@ pub(super) async fn run(
         observer,
         pools: pools.clone(),
     };
-    let sh = Arc::new(Shared::new(prepared.clone(), cfg));
+    let segments = place.segment.map_or(1, |g| g.count as usize);
+    let sh = Arc::new(Shared::new(prepared.clone(), cfg, segments));
     let mut remotes = start_shards(pools, cfg.load.workers(), &prepared, place.segment)?;
     for r in &mut remotes {
         r.ready().await?; // dropping `remotes` ends the threads

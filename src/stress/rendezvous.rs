@@ -10,14 +10,18 @@
 //! Rules:
 //! - a row is `(run_id, segment)`; a second live worker for the same
 //!   segment is refused ([`Error::Duplicate`]);
-//! - a waiting worker refreshes its row's `seen_at` every [`POLL`]; rows not
+//! - a waiting worker refreshes its row's `seen_at` every [`POLL`]; only rows
+//!   refreshed within [`LIVE`] count toward the start; rows not
 //!   refreshed for [`STALE`] (a worker that died) and rows whose start has
 //!   passed (an earlier run that reused the id) are deleted when a worker
 //!   registers, so stale rows never count toward a new run;
 //! - a worker that waits longer than its timeout marks its row `gave_up`
 //!   (no longer counted, so a late worker cannot start a partial run with
 //!   it; deleted by the next registration) and fails naming the segments
-//!   that never arrived ([`Error::Missing`]).
+//!   that never arrived ([`Error::Missing`]) — unless the start was agreed
+//!   meanwhile, which it then keeps;
+//! - the connection's lock, statement and idle-in-transaction timeouts bound
+//!   every step, so a frozen worker cannot hold the others.
 
 use std::time::{Duration, Instant};
 
@@ -33,6 +37,13 @@ pub const LEAD: Duration = Duration::from_secs(3);
 pub const POLL: Duration = Duration::from_millis(100);
 /// A row not refreshed for this long belongs to a worker that is gone.
 pub const STALE: Duration = Duration::from_secs(10);
+/// Only rows refreshed this recently count toward the start (a worker
+/// killed while waiting stops counting within a second).
+pub const LIVE: Duration = Duration::from_secs(1);
+/// Bounds on the rendezvous connection: no lock wait, statement or
+/// abandoned transaction (a frozen worker's) holds the others for long.
+const BOUNDS: &str = "SET lock_timeout = '5s'; SET statement_timeout = '10s'; \
+                      SET idle_in_transaction_session_timeout = '10s'";
 /// Rows of any run not refreshed for this long are cleared away.
 const FORGET: &str = "1 day";
 
@@ -119,6 +130,7 @@ pub async fn meet(
     mut stop: watch::Receiver<bool>,
 ) -> Result<DateTime<Utc>, Error> {
     let token = uuid::Uuid::new_v4();
+    c.batch_execute(BOUNDS).await?;
     register(c, m, token).await?;
     let began = Instant::now();
     loop {
@@ -126,7 +138,8 @@ pub async fn meet(
             return Ok(at);
         }
         if began.elapsed() >= m.timeout {
-            return Err(give_up(c, m, token, began.elapsed()).await?);
+            // The start may have been agreed since the last look: then go.
+            return give_up(c, m, token, began.elapsed()).await?;
         }
         let stopped = tokio::select! {
             _ = tokio::time::sleep(POLL) => false,
@@ -213,19 +226,28 @@ async fn register(c: &mut Client, m: &Meeting, token: uuid::Uuid) -> Result<(), 
 }
 
 /// Refresh this worker's row; the agreed start once every segment is
-/// present (set here by the first worker to see them all).
+/// present (set here by the first worker to see them all). The common
+/// look is one statement without the run's lock; the lock is taken only to
+/// set the start, so many workers polling do not queue behind each other.
 async fn poll(
     c: &mut Client,
     m: &Meeting,
     token: uuid::Uuid,
 ) -> Result<Option<DateTime<Utc>>, Error> {
-    let tx = c.transaction().await?;
-    tx.execute(LOCK, &[&m.run_id]).await?;
-    let mine = tx
+    let mine = c
         .query_opt(
             "UPDATE dbload_rendezvous SET seen_at = clock_timestamp()
-              WHERE run_id = $1 AND segment = $2 AND token = $3 RETURNING start_at",
-            &[&m.run_id, &(m.segment.index as i32), &token],
+              WHERE run_id = $1 AND segment = $2 AND token = $3
+          RETURNING start_at,
+                    (SELECT count(*) FROM dbload_rendezvous
+                      WHERE run_id = $1 AND NOT gave_up
+                        AND seen_at >= clock_timestamp() - $4::float8 * interval '1 second')",
+            &[
+                &m.run_id,
+                &(m.segment.index as i32),
+                &token,
+                &LIVE.as_secs_f64(),
+            ],
         )
         .await?;
     let Some(mine) = mine else {
@@ -234,29 +256,35 @@ async fn poll(
         });
     };
     if let Some(at) = mine.get::<_, Option<DateTime<Utc>>>(0) {
+        return Ok(Some(at));
+    }
+    if mine.get::<_, i64>(1) < i64::from(m.segment.count) {
+        return Ok(None);
+    }
+    // All present: under the run's lock, count again (a worker may have
+    // given up meanwhile) and set one instant for every row, unless another
+    // worker just did.
+    let tx = c.transaction().await?;
+    tx.execute(LOCK, &[&m.run_id]).await?;
+    let row = tx
+        .query_one(
+            "SELECT (SELECT max(start_at) FROM dbload_rendezvous WHERE run_id = $1),
+                    (SELECT count(*) FROM dbload_rendezvous
+                      WHERE run_id = $1 AND NOT gave_up
+                        AND seen_at >= clock_timestamp() - $2::float8 * interval '1 second'),
+                    clock_timestamp() + $3::float8 * interval '1 second'",
+            &[&m.run_id, &LIVE.as_secs_f64(), &LEAD.as_secs_f64()],
+        )
+        .await?;
+    if let Some(at) = row.get::<_, Option<DateTime<Utc>>>(0) {
         tx.commit().await?;
         return Ok(Some(at));
     }
-    let live: i64 = tx
-        .query_one(
-            "SELECT count(*) FROM dbload_rendezvous WHERE run_id = $1 AND NOT gave_up
-                AND seen_at >= clock_timestamp() - $2::float8 * interval '1 second'",
-            &[&m.run_id, &STALE.as_secs_f64()],
-        )
-        .await?
-        .get(0);
-    if live < i64::from(m.segment.count) {
+    if row.get::<_, i64>(1) < i64::from(m.segment.count) {
         tx.commit().await?;
         return Ok(None);
     }
-    // One instant for every row (clock_timestamp() would differ per row).
-    let at: DateTime<Utc> = tx
-        .query_one(
-            "SELECT clock_timestamp() + $1::float8 * interval '1 second'",
-            &[&LEAD.as_secs_f64()],
-        )
-        .await?
-        .get(0);
+    let at: DateTime<Utc> = row.get(2);
     tx.execute(
         "UPDATE dbload_rendezvous SET start_at = $2 WHERE run_id = $1",
         &[&m.run_id, &at],
@@ -267,15 +295,28 @@ async fn poll(
 }
 
 /// Mark this worker's row given up and say who is missing (every segment
-/// that registered, live or given up, arrived).
+/// that registered, live or given up, arrived) — unless the start was
+/// agreed meanwhile (under the same lock that sets it): then the agreed
+/// start, so that no worker starts without this one.
 async fn give_up(
     c: &mut Client,
     m: &Meeting,
     token: uuid::Uuid,
     waited: Duration,
-) -> Result<Error, Error> {
+) -> Result<Result<DateTime<Utc>, Error>, Error> {
     let tx = c.transaction().await?;
     tx.execute(LOCK, &[&m.run_id]).await?;
+    let agreed: Option<DateTime<Utc>> = tx
+        .query_one(
+            "SELECT max(start_at) FROM dbload_rendezvous WHERE run_id = $1",
+            &[&m.run_id],
+        )
+        .await?
+        .get(0);
+    if let Some(at) = agreed {
+        tx.commit().await?;
+        return Ok(Ok(at));
+    }
     let present: Vec<u32> = tx
         .query(
             "SELECT segment FROM dbload_rendezvous WHERE run_id = $1
@@ -294,7 +335,7 @@ async fn give_up(
     )
     .await?;
     tx.commit().await?;
-    Ok(Error::Missing {
+    Ok(Err(Error::Missing {
         run_id: m.run_id.clone(),
         count: m.segment.count,
         missing: (0..m.segment.count)
@@ -302,7 +343,7 @@ async fn give_up(
             .collect(),
         present,
         waited: waited.as_secs_f64(),
-    })
+    }))
 }
 
 async fn leave(c: &Client, m: &Meeting, token: uuid::Uuid) -> Result<(), Error> {

@@ -60,13 +60,25 @@ pub(super) struct Shared {
     pub(super) inflight: AtomicI64,
     /// What the open model's timers did (one per driver thread).
     pub(super) timer: Arc<timer::Counters>,
+    /// Segments of the run (1 for a whole run): worker ids are global
+    /// (`j·N + K`), the statistics shard is chosen from the local `j`.
+    segments: usize,
     cum_weights: Vec<f64>,
     seed: u64,
 }
 
 impl Shared {
+    /// The statistics shard of worker `id`: round-robin over this
+    /// process's workers (a segment's ids step by N, which would otherwise
+    /// pile them onto a few shards).
+    fn shard_of(&self, id: usize) -> &Mutex<Stats> {
+        &self.shards[(id / self.segments) % self.shards.len()]
+    }
+}
+
+impl Shared {
     /// The shared state of a run of `cfg` with `prepared`.
-    pub(super) fn new(prepared: Arc<Prepared>, cfg: &StressConfig) -> Shared {
+    pub(super) fn new(prepared: Arc<Prepared>, cfg: &StressConfig, segments: usize) -> Shared {
         let mut cum = 0.0;
         let cum_weights = prepared
             .workload
@@ -87,6 +99,7 @@ impl Shared {
                 .collect(),
             inflight: AtomicI64::new(0),
             timer: Arc::default(),
+            segments: segments.max(1),
             cum_weights,
             seed: cfg.seed,
             prepared,
@@ -199,7 +212,7 @@ async fn open_worker(
     grace: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
-    let shard = &sh.shards[id % sh.shards.len()];
+    let shard = sh.shard_of(id);
     let mut ctx = sh.ctx(id);
     loop {
         if *stop.borrow() {
@@ -311,7 +324,7 @@ async fn closed_worker(
     think: Option<ThinkTime>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let shard = &sh.shards[id % sh.shards.len()];
+    let shard = sh.shard_of(id);
     let mut ctx = sh.ctx(id);
     let mut backoff = Backoff::default();
     loop {

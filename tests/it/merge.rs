@@ -50,6 +50,9 @@ fn as_segment(src: &Path, dst: &Path, index: u32, count: u32, run: &str) {
         "index": index, "count": count, "run_id": run,
         "clock_offset_us": 120.0 + index as f64, "driver_cpu_secs": 0.5
     });
+    // The runs behind these files ran one after the other; as segments of
+    // one run they started together.
+    v["started_at"] = "2026-12-02T12:00:00Z".into();
     std::fs::write(dst, serde_json::to_string(&v).unwrap()).unwrap();
 }
 
@@ -276,6 +279,28 @@ async fn workers_merge_exactly_and_bad_sets_are_refused() {
         );
         let mut v: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(p("w1.json")).unwrap()).unwrap();
+        // Files of two runs: different agreed starts, or (with none agreed)
+        // started further apart than the measured window.
+        let mut t = v.clone();
+        t["segment"]["start_at"] = "2026-12-02T12:00:03Z".into();
+        std::fs::write(p("t1.json"), t.to_string()).unwrap();
+        let a = merge(&[&p("w0.json"), &p("t1.json")], &[]);
+        assert_eq!(code(&a), Some(2));
+        assert!(
+            stderr_of(&a).contains("disagree on the agreed start"),
+            "{}",
+            stderr_of(&a)
+        );
+        let mut t = v.clone();
+        t["started_at"] = "2026-12-03T12:00:00Z".into();
+        std::fs::write(p("t1.json"), t.to_string()).unwrap();
+        let a = merge(&[&p("w0.json"), &p("t1.json")], &[]);
+        assert_eq!(code(&a), Some(2));
+        assert!(
+            stderr_of(&a).contains("did not run at the same time"),
+            "{}",
+            stderr_of(&a)
+        );
         v["config"]["seed"] = serde_json::json!(10);
         std::fs::write(p("s1.json"), v.to_string()).unwrap();
         let a = merge(&[&p("w0.json"), &p("s1.json")], &[]);
