@@ -17,7 +17,6 @@ WORKLOAD=queries/examples/pgbench_select.sql
 . scripts/anchor.sh
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"; kill $(jobs -p) 2>/dev/null || true' EXIT
-median() { python3 -c 'import sys, statistics; v=[float(x) for x in sys.argv[1:]]; print(round(statistics.median(v), 2))' "$@"; }
 per_query() { python3 -c "print(round($(tail -1 "$1" | awk '{print $1 + $2}') / $2 * 1e6, 2))"; }
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 

@@ -22,8 +22,6 @@ WORKLOAD=queries/examples/pgbench_select.sql
 . scripts/anchor.sh
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-median() { python3 -c 'import sys, statistics; v=[float(x) for x in sys.argv[1:]]; print(round(statistics.median(v), 1))' "$@"; }
-cpu_of() { tail -1 "$1" | awk '{print $1 + $2}'; }
 queries() { jq '.totals.calls + .totals.errors' "$1"; }
 pct() { python3 -c "print(round(($1 / $2 - 1) * 100, 2))"; }
 
@@ -42,12 +40,12 @@ for i in $(seq "$RUNS"); do
   done
   for p in "${pids[@]}"; do wait "$p" || true; done
   $BIN merge "$TMP"/w*.json --out "$TMP/merged.json" >/dev/null 2>&1 || true
-  cpu=0
-  for k in $(seq 0 $((N - 1))); do cpu=$(python3 -c "print($cpu + $(cpu_of "$TMP/w$k.time"))"); done
+  total_cpu=0
+  for k in $(seq 0 $((N - 1))); do total_cpu=$(python3 -c "print($total_cpu + $(cpu "$TMP/w$k.time"))"); done
   m_rate+=("$(jq '.totals.rate' "$TMP/merged.json")")
   m_p50+=("$(jq '.totals.latency.total.p50_us' "$TMP/merged.json")")
   m_p99+=("$(jq '.totals.latency.total.p99_us' "$TMP/merged.json")")
-  m_cpu+=("$(python3 -c "print(round($cpu / $(queries "$TMP/merged.json") * 1e6, 1))")")
+  m_cpu+=("$(python3 -c "print(round($total_cpu / $(queries "$TMP/merged.json") * 1e6, 1))")")
   starts=$(for k in $(seq 0 $((N - 1))); do
     jq -r '[.started_at, .segment.start_at, .segment.clock_offset_us] | @tsv' "$TMP/w$k.json"
   done | python3 -c '
@@ -61,7 +59,7 @@ print(" ".join("%+.1f ms" % ((t(a) - float(o) / 1e6 - t(b)) * 1e3) for a, b, o i
   s_rate+=("$(jq '.totals.rate' "$TMP/one.json")")
   s_p50+=("$(jq '.totals.latency.total.p50_us' "$TMP/one.json")")
   s_p99+=("$(jq '.totals.latency.total.p99_us' "$TMP/one.json")")
-  s_cpu+=("$(python3 -c "print(round($(cpu_of "$TMP/one.time") / $(queries "$TMP/one.json") * 1e6, 1))")")
+  s_cpu+=("$(python3 -c "print(round($(cpu "$TMP/one.time") / $(queries "$TMP/one.json") * 1e6, 1))")")
   echo "         1 process     ${s_rate[-1]} /s (target $QPS, $(pct "${s_rate[-1]}" "$QPS") %), scheduled $(jq '.totals.scheduled' "$TMP/one.json"), dropped $(jq '.totals.dropped' "$TMP/one.json"), p50 ${s_p50[-1]} µs, p99 ${s_p99[-1]} µs, ${s_cpu[-1]} µs CPU/query; valid $(jq '.verdict.valid' "$TMP/one.json")"
 done
 echo "segments: median of $RUNS — $N workers merged $(median "${m_rate[@]}") /s, p50 $(median "${m_p50[@]}") µs, p99 $(median "${m_p99[@]}") µs, $(median "${m_cpu[@]}") µs CPU/query;" \

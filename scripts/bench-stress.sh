@@ -46,8 +46,6 @@ echo "bench: anchor $ANCHOR"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
-median() { python3 -c 'import sys, statistics; v=[float(x) for x in sys.argv[1:]]; print(round(statistics.median(v), 1))' "$@"; }
-cpu() { tail -1 "$1" | awk '{print $1 + $2}'; }  # last line: /usr/bin/time adds one on a non-zero exit
 
 echo "bench: $(nproc) CPUs shared by driver and server; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 ratio() { python3 -c "print(round($1 / $2, 3))"; }
