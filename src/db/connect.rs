@@ -8,7 +8,9 @@
 use std::error::Error as _;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{
+    ConfigConnectImpl, Connect, Hook, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime,
+};
 use postgres_native_tls::MakeTlsConnector;
 use tokio_postgres::{Client, NoTls};
 
@@ -165,19 +167,34 @@ where
 /// connection's start-up is bounded by the target's start-up timeout (the
 /// pool's create timeout, which needs the tokio runtime it is used on).
 pub fn pool(target: &Target, size: usize) -> Result<Pool, ConnectError> {
-    let mc = || ManagerConfig {
+    if target.sslmode == SslMode::Disable {
+        pool_with(target, size, ConfigConnectImpl { tls: NoTls }, None)
+    } else {
+        let tls = tls_connector(target)?;
+        pool_with(target, size, ConfigConnectImpl { tls }, None)
+    }
+}
+
+/// A pool like [`pool`]'s whose connections are opened by `connect`, with
+/// `post_create` run on each new one.
+pub fn pool_with(
+    target: &Target,
+    size: usize,
+    connect: impl Connect + 'static,
+    post_create: Option<Hook>,
+) -> Result<Pool, ConnectError> {
+    let mc = ManagerConfig {
         recycling_method: RecyclingMethod::Fast,
     };
-    let mgr = if target.sslmode == SslMode::Disable {
-        Manager::from_config(target.pg_config(), NoTls, mc())
-    } else {
-        Manager::from_config(target.pg_config(), tls_connector(target)?, mc())
-    };
-    Pool::builder(mgr)
+    let mgr = Manager::from_connect(target.pg_config(), connect, mc);
+    let mut b = Pool::builder(mgr)
         .max_size(size.max(1))
         .create_timeout(target.startup_timeout())
-        .runtime(Runtime::Tokio1)
-        .build()
+        .runtime(Runtime::Tokio1);
+    if let Some(h) = post_create {
+        b = b.post_create(h);
+    }
+    b.build()
         .map_err(|e| ConnectError::Refused {
             address: target.address(),
             message: e.to_string(),

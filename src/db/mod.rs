@@ -13,7 +13,7 @@ pub mod service;
 pub mod sql_lex;
 pub mod target;
 
-pub use connect::{ConnectError, connect, pool};
+pub use connect::{ConnectError, connect, pool, pool_with};
 pub use read_only::read_only;
 pub use target::Target;
 

@@ -10,6 +10,7 @@ use rand::rngs::SmallRng;
 use tokio_postgres::Statement;
 use tokio_postgres::types::ToSql;
 
+use super::connect::Wire;
 use super::stats::ErrorClass;
 use crate::workload::model::RunData;
 use crate::workload::value::{self, Value};
@@ -27,6 +28,9 @@ pub struct WorkerCtx {
     /// (its ROLLBACK failed): the caller must discard the connection
     /// ([`discard`]) rather than return it to the pool.
     pub discard: bool,
+    /// When the last scenario's last reply reached the machine (or it
+    /// failed): the end of its execution.
+    pub finished: Instant,
 }
 
 impl WorkerCtx {
@@ -44,6 +48,7 @@ impl WorkerCtx {
             stmt_us: vec![0; max_stmts],
             ran: 0,
             discard: false,
+            finished: Instant::now(),
         }
     }
 }
@@ -140,9 +145,12 @@ enum Tx {
 
 async fn simple(
     client: &deadpool_postgres::Client,
+    wire: &Wire,
     cached: Option<&ConnStatements>,
     tx: Tx,
 ) -> Result<(), tokio_postgres::Error> {
+    // BEGIN's reply is waited for; COMMIT's or ROLLBACK's ends the scenario.
+    wire.trip(!matches!(tx, Tx::Begin));
     let st = match (cached, tx) {
         (Some(c), Tx::Begin) => c.begin.clone(),
         (Some(c), Tx::Commit) => c.commit.clone(),
@@ -167,6 +175,22 @@ pub async fn run_scenario(
     cached: Option<&ConnStatements>,
 ) -> Result<Outcome, ExecError> {
     let sc: &Scenario = &prepared.workload.scenarios[idx];
+    let start = Instant::now();
+    let wire = Wire::of(client);
+    let res = scenario(client, &wire, prepared, sc, idx, ctx, cached).await;
+    ctx.finished = wire.arrived(start);
+    res
+}
+
+async fn scenario(
+    client: &deadpool_postgres::Client,
+    wire: &Wire,
+    prepared: &Prepared,
+    sc: &Scenario,
+    idx: usize,
+    ctx: &mut WorkerCtx,
+    cached: Option<&ConnStatements>,
+) -> Result<Outcome, ExecError> {
     let data: &RunData = &prepared.data;
     ctx.discard = false;
     for p in &sc.params {
@@ -180,26 +204,26 @@ pub async fn run_scenario(
         }
     };
     if sc.transaction {
-        simple(client, cached, Tx::Begin)
+        simple(client, wire, cached, Tx::Begin)
             .await
             .map_err(wrap(None))?;
     }
-    let res = run_statements(client, prepared, idx, ctx, cached).await;
+    let res = run_statements(client, wire, prepared, idx, ctx, cached).await;
     if sc.transaction {
         let ended = match res {
-            Ok(Outcome::Done) => match simple(client, cached, Tx::Commit).await {
+            Ok(Outcome::Done) => match simple(client, wire, cached, Tx::Commit).await {
                 Ok(()) => Ok(()),
                 Err(e) => {
                     // A failed COMMIT may leave the transaction open (e.g. the
                     // COMMIT never ran): make sure it is over.
-                    if simple(client, cached, Tx::Rollback).await.is_err() {
+                    if simple(client, wire, cached, Tx::Rollback).await.is_err() {
                         ctx.discard = true;
                     }
                     Err(e)
                 }
             },
             _ => {
-                if simple(client, cached, Tx::Rollback).await.is_err() {
+                if simple(client, wire, cached, Tx::Rollback).await.is_err() {
                     ctx.discard = true;
                 }
                 Ok(())
@@ -218,6 +242,7 @@ pub fn discard(client: deadpool_postgres::Client) {
 
 async fn run_statements(
     client: &deadpool_postgres::Client,
+    wire: &Wire,
     prepared: &Prepared,
     idx: usize,
     ctx: &mut WorkerCtx,
@@ -230,6 +255,8 @@ async fn run_statements(
             statement: Some(i),
             class: classify(&e),
         };
+        // The reply of the last statement outside a transaction ends it.
+        wire.trip(!sc.transaction && i + 1 == sc.statements.len());
         let t0 = Instant::now();
         let stmt = match cached {
             Some(c) => c.statements[idx][i].clone(),
@@ -244,7 +271,7 @@ async fn run_statements(
             pin_mut!(rows);
             let first = rows.try_next().await.map_err(wrap)?;
             let Some(row) = first else {
-                ctx.stmt_us[i] = t0.elapsed().as_micros() as u64;
+                ctx.stmt_us[i] = since(wire, t0);
                 ctx.ran = i + 1;
                 return Ok(Outcome::NoRows);
             };
@@ -254,8 +281,13 @@ async fn run_statements(
                 ctx.slots[*slot] = value::from_row(&row, *col).map_err(wrap)?;
             }
         }
-        ctx.stmt_us[i] = t0.elapsed().as_micros() as u64;
+        ctx.stmt_us[i] = since(wire, t0);
         ctx.ran = i + 1;
     }
     Ok(Outcome::Done)
+}
+
+/// µs from `t0` until the reply of the request sent then arrived.
+fn since(wire: &Wire, t0: Instant) -> u64 {
+    wire.arrived(t0).saturating_duration_since(t0).as_micros() as u64
 }

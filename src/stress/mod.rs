@@ -26,11 +26,13 @@ pub mod think;
 pub mod threshold;
 
 mod collector;
+mod connect;
 mod driver;
 mod executor;
 mod lane;
 mod outcome;
 mod shard;
+mod socket;
 mod summary;
 mod timer;
 mod worker;

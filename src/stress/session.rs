@@ -234,9 +234,14 @@ impl Session {
             }),
         };
         let sizes = super::shard_sizes(cfg.pool, self.threads_for(cfg), cfg.load.workers());
+        // The open model's connections read replies on the timer's grid.
+        let open = matches!(cfg.load, super::Load::Open { .. });
         let pools = sizes
             .iter()
-            .map(|n| crate::db::pool(&self.target, *n))
+            .map(|n| match open {
+                true => super::connect::pool(&self.target, *n),
+                false => crate::db::pool(&self.target, *n),
+            })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| StressError::Pool(e.to_string()))?;
         // (Separate statements: each takes the admin connection in turn.)

@@ -16,14 +16,20 @@
 //! about five) while the added schedule lag stays within
 //! [`ADAPTIVE_MAX_PERIOD`]. What the timer did is counted in [`Counters`].
 //!
+//! While the grid has a period, the thread's open-model connections read
+//! their replies on it too ([`park_reader`], [`super::socket`]): a reply
+//! arriving between two grid points wakes nobody, the next grid point reads
+//! it, and its kernel arrival time keeps the execution time exact.
+//!
 //! Elsewhere it falls back to tokio's timer (1 ms resolution).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::future::Future;
 use std::pin::Pin;
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -125,18 +131,22 @@ pub fn adaptive_period(rate: f64, slots: usize) -> Duration {
 /// What a run's timers did, added up over its driver threads.
 #[derive(Debug, Default)]
 pub struct Counters {
-    /// Kernel timer expirations that woke at least one sleeper.
+    /// Kernel timer expirations that woke at least one sleeper or read.
     pub wakeups: AtomicU64,
     /// Sleepers woken by them.
     pub woken: AtomicU64,
     /// The longest period used, ns.
     pub max_period_ns: AtomicU64,
+    /// Connection reads woken at grid points (replies read on the grid).
+    pub reads: AtomicU64,
 }
 
 /// The sleepers, the deadline the kernel timer is armed for, and the
 /// period of the grid (with what the adaptive grid measures the rate by).
 struct State {
     heap: BinaryHeap<Reverse<Entry>>,
+    /// Connection reads waiting for the next grid point.
+    readers: Vec<Waker>,
     armed: Option<Instant>,
     period: Duration,
     window_start: Instant,
@@ -155,6 +165,17 @@ impl State {
         (n, self.heap.peek().map(|Reverse(e)| e.at))
     }
 
+    /// Wake every connection read waiting for the grid.
+    fn wake_readers(&mut self, inner: &Inner) {
+        let n = self.readers.len() as u64;
+        for w in self.readers.drain(..) {
+            w.wake();
+        }
+        if n > 0 {
+            inner.counters.reads.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
     /// With an adaptive grid: once per [`RATE_WINDOW`], read the rate of
     /// sleeps asked for (`requests`, whether they had to wait or not) and
     /// choose the period from it.
@@ -163,6 +184,13 @@ impl State {
         if span >= RATE_WINDOW {
             let n = inner.requests.swap(0, Ordering::Relaxed);
             self.period = adaptive_period(n as f64 / span.as_secs_f64(), inner.slots);
+            inner
+                .period_ns
+                .store(self.period.as_nanos() as u64, Ordering::Relaxed);
+            if self.period.is_zero() {
+                // Precise again: reads go back to the event loop.
+                self.wake_readers(inner);
+            }
             inner
                 .counters
                 .max_period_ns
@@ -177,6 +205,8 @@ struct Inner {
     seq: AtomicU64,
     /// Sleeps asked for since the adaptive grid last read the rate.
     requests: AtomicU64,
+    /// The grid's period now, ns (0: precise), readable without the lock.
+    period_ns: AtomicU64,
     clock: clock::Clock,
     grid: Grid,
     /// Workers that may sleep on this timer.
@@ -209,6 +239,40 @@ impl Inner {
     }
 }
 
+thread_local! {
+    /// The timer of this driver thread's open-model workers, if any.
+    static CURRENT: RefCell<Weak<Inner>> = const { RefCell::new(Weak::new()) };
+}
+
+/// This thread's timer, while it runs on a grid (a period above zero).
+fn current_grid() -> Option<Arc<Inner>> {
+    CURRENT
+        .with_borrow(Weak::upgrade)
+        .filter(|i| i.period_ns.load(Ordering::Relaxed) > 0)
+}
+
+/// True while this thread's timer runs on a grid: its connections may read
+/// on it ([`park_reader`]).
+pub fn grid_active() -> bool {
+    current_grid().is_some()
+}
+
+/// Wake `waker` at this thread's next grid point (a connection whose reply
+/// may read then). False when there is no grid: the caller waits on the
+/// event loop instead.
+pub fn park_reader(waker: &Waker) -> bool {
+    let Some(inner) = current_grid() else {
+        return false;
+    };
+    let mut st = inner.state.lock().unwrap();
+    if st.period.is_zero() {
+        return false;
+    }
+    st.readers.push(waker.clone());
+    inner.arm_for(&mut st, Instant::now());
+    true
+}
+
 /// The timer. Start it inside the tokio runtime whose tasks will sleep on
 /// it; dropping it stops its task.
 pub struct HrTimer {
@@ -237,11 +301,13 @@ impl HrTimer {
         let inner = Arc::new(Inner {
             state: Mutex::new(State {
                 heap: BinaryHeap::with_capacity(capacity + 16),
+                readers: Vec::with_capacity(capacity + 16),
                 armed: None,
                 period,
                 window_start: now,
             }),
             requests: AtomicU64::new(0),
+            period_ns: AtomicU64::new(period.as_nanos() as u64),
             seq: AtomicU64::new(0),
             clock,
             grid,
@@ -253,6 +319,9 @@ impl HrTimer {
             .clock
             .is_precise()
             .then(|| tokio::spawn(fire(inner.clone())));
+        if task.is_some() {
+            CURRENT.set(Arc::downgrade(&inner));
+        }
         HrTimer { inner, task }
     }
 
@@ -271,6 +340,15 @@ impl Drop for HrTimer {
         if let Some(t) = self.task.take() {
             t.abort();
         }
+        let _ = CURRENT.try_with(|c| {
+            if std::ptr::eq(c.borrow().as_ptr(), Arc::as_ptr(&self.inner)) {
+                *c.borrow_mut() = Weak::new();
+            }
+        });
+        // Reads waiting for the grid go back to the event loop.
+        self.inner.period_ns.store(0, Ordering::Relaxed);
+        let mut st = self.inner.state.lock().unwrap();
+        st.wake_readers(&self.inner);
     }
 }
 
@@ -286,8 +364,11 @@ async fn fire(inner: Arc<Inner>) {
         }
         let mut st = inner.state.lock().unwrap();
         st.armed = None;
+        // Replies first: their connections are free again for the arrivals.
+        let reads = st.readers.len();
+        st.wake_readers(&inner);
         let (woken, next) = st.wake_due(Instant::now());
-        if woken > 0 {
+        if woken > 0 || reads > 0 {
             let c = &inner.counters;
             c.wakeups.fetch_add(1, Ordering::Relaxed);
             c.woken.fetch_add(woken, Ordering::Relaxed);

@@ -133,7 +133,8 @@ impl Shared {
             Ok(c) => c,
             Err(e) => {
                 ctx.ran = 0;
-                let waited = t0.elapsed().as_micros() as u64;
+                ctx.finished = Instant::now();
+                let waited = (ctx.finished - t0).as_micros() as u64;
                 return (
                     waited,
                     0,
@@ -146,19 +147,20 @@ impl Shared {
         };
         let t1 = Instant::now();
         let r = run_scenario(&client, &self.prepared, idx, ctx, None).await;
-        let t2 = Instant::now();
+        let t2 = ctx.finished;
         if ctx.discard {
             discard(client);
         }
         (
             (t1 - t0).as_micros() as u64,
-            (t2 - t1).as_micros() as u64,
+            t2.saturating_duration_since(t1).as_micros() as u64,
             r,
         )
     }
 }
 
-/// Record one execution into a shard. `lag_us` is None in the closed model.
+/// Record one execution into a shard, from its intended start to its end
+/// (`ctx.finished`). `lag_us` is None in the closed model.
 #[allow(clippy::too_many_arguments)]
 fn record(
     shard: &Mutex<Stats>,
@@ -170,7 +172,7 @@ fn record(
     res: &Result<Outcome, ExecError>,
     ctx: &WorkerCtx,
 ) {
-    let total_us = intended.elapsed().as_micros() as u64;
+    let total_us = ctx.finished.saturating_duration_since(intended).as_micros() as u64;
     let mut g = shard.lock().unwrap();
     g.started += 1;
     let s = &mut g.scenarios[idx];
@@ -353,11 +355,13 @@ async fn closed_worker(
                 let r =
                     run_scenario(&c.client, &sh.prepared, idx, &mut ctx, Some(&c.statements)).await;
                 used = Some((c.generation(), c.client.is_closed()));
-                (t1.elapsed().as_micros() as u64, r)
+                let exec = ctx.finished.saturating_duration_since(t1);
+                (exec.as_micros() as u64, r)
             }
             Err(class) => {
                 // The real SQLSTATE class of the failed checkout or prepare.
                 ctx.ran = 0;
+                ctx.finished = Instant::now();
                 (
                     0,
                     Err(ExecError {
