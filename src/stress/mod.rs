@@ -31,6 +31,7 @@ mod driver;
 mod executor;
 mod lane;
 mod outcome;
+mod poller;
 mod shard;
 mod socket;
 mod summary;

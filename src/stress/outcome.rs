@@ -76,6 +76,14 @@ pub struct TimerUse {
     /// The longest period the grid used, µs (0: precise throughout): the
     /// most schedule lag the timer added to an arrival.
     pub max_period_us: f64,
+    /// Connections woken at grid points to read a reply that had arrived
+    /// (replies read on the grid rather than each waking the driver).
+    #[serde(default)]
+    pub grid_reads: u64,
+    /// Times replies went back to being read at once because arrivals
+    /// found no idle connection.
+    #[serde(default)]
+    pub short_of_connections: u64,
 }
 
 impl TimerUse {
@@ -93,6 +101,8 @@ impl TimerUse {
                 woken as f64 / wakeups as f64
             },
             max_period_us: c.max_period_ns.load(Ordering::Relaxed) as f64 / 1e3,
+            grid_reads: c.reads.load(Ordering::Relaxed),
+            short_of_connections: c.short.load(Ordering::Relaxed),
         }
     }
 }

@@ -15,15 +15,15 @@
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
-use futures_util::task::AtomicWaker;
 use nix::libc;
-use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::poller::Watch;
 use super::timer;
 
 /// Times on a [`Line`] are nanoseconds since this instant (never 0: 0 is
@@ -41,16 +41,16 @@ pub struct Line {
     rx_ns: AtomicU64,
     /// Read replies as soon as they arrive (the next statement waits).
     prompt: AtomicBool,
-    /// The connection task, when its read or write waits at the grid.
-    waker: AtomicWaker,
+    /// The connection task, and whether the grid found bytes to read.
+    watch: Arc<Watch>,
 }
 
 impl Line {
     /// Read this line's replies at once (`true`) or on the timer's grid.
     pub fn set_prompt(&self, prompt: bool) {
         if self.prompt.swap(prompt, Ordering::Relaxed) != prompt && prompt {
-            // A read waiting at the grid goes back to the event loop now.
-            self.waker.wake();
+            // A read waiting for the grid goes back to the event loop now.
+            self.watch.wake();
         }
     }
 
@@ -76,19 +76,23 @@ enum Io {
     Lost,
 }
 
-/// A connected TCP stream with timestamped reads; see the module doc.
+/// A connected TCP stream whose replies may be read on the timer's grid;
+/// see the module doc.
 pub struct TimedStream {
     io: Io,
-    line: std::sync::Arc<Line>,
+    line: Arc<Line>,
     /// Reads carry kernel timestamps (until one does not).
     timed: bool,
+    /// Out of the event loop, the last read emptied the socket: read again
+    /// only once the grid finds bytes.
+    drained: bool,
     /// Room for one `SCM_TIMESTAMPNS` control message.
     cmsg: [u64; 8],
 }
 
 impl TimedStream {
     /// Wrap a connected stream, asking the kernel for receive timestamps.
-    pub fn new(tcp: tokio::net::TcpStream, line: std::sync::Arc<Line>) -> TimedStream {
+    pub fn new(tcp: tokio::net::TcpStream, line: Arc<Line>) -> TimedStream {
         let timed = nix::sys::socket::setsockopt(
             &tcp,
             nix::sys::socket::sockopt::ReceiveTimestampns,
@@ -99,34 +103,27 @@ impl TimedStream {
             io: Io::Loop(tcp),
             line,
             timed,
+            drained: false,
             cmsg: [0; 8],
         }
     }
 
-    /// True while reads should wait for the grid rather than the event
-    /// loop.
+    /// True while replies should be read on the grid.
     fn gated(&self) -> bool {
         self.timed && !self.line.prompt.load(Ordering::Relaxed) && timer::grid_active()
     }
 
-    fn fd(&self) -> io::Result<RawFd> {
-        match &self.io {
-            Io::Loop(s) => Ok(s.as_raw_fd()),
-            Io::Out(s) => Ok(s.as_raw_fd()),
-            Io::Lost => Err(lost()),
-        }
-    }
-
-    /// The socket out of the event loop.
-    fn out(&mut self) -> io::Result<&std::net::TcpStream> {
+    /// The socket out of the event loop: its descriptor.
+    fn out(&mut self) -> io::Result<RawFd> {
         if matches!(self.io, Io::Loop(_)) {
             let Io::Loop(s) = std::mem::replace(&mut self.io, Io::Lost) else {
                 unreachable!()
             };
             self.io = Io::Out(s.into_std()?);
+            self.drained = false;
         }
         match &self.io {
-            Io::Out(s) => Ok(s),
+            Io::Out(s) => Ok(s.as_raw_fd()),
             _ => Err(lost()),
         }
     }
@@ -137,6 +134,7 @@ impl TimedStream {
             let Io::Out(s) = std::mem::replace(&mut self.io, Io::Lost) else {
                 unreachable!()
             };
+            timer::unpark_reader(s.as_raw_fd());
             self.io = Io::Loop(tokio::net::TcpStream::from_std(s)?);
         }
         match &mut self.io {
@@ -145,22 +143,86 @@ impl TimedStream {
         }
     }
 
-    /// Wait for the next grid point: false when there is no grid any more
-    /// (the caller goes back to the event loop).
-    fn park(&self, cx: &Context<'_>) -> bool {
-        self.line.waker.register(cx.waker());
-        timer::park_reader(cx.waker()) && !self.line.prompt.load(Ordering::Relaxed)
+    /// Wait for a grid point that finds bytes on `fd`: false when replies
+    /// are no longer read on the grid (the caller uses the event loop).
+    fn park(&self, fd: RawFd, cx: &Context<'_>) -> bool {
+        timer::park_reader(fd, &self.line.watch, cx.waker())
+            && !self.line.prompt.load(Ordering::Relaxed)
     }
 
-    /// One non-blocking read into `buf` (see [`Recv::recv`]).
-    fn recv(&mut self, buf: &mut ReadBuf<'_>) -> io::Result<()> {
-        let fd = self.fd()?;
-        Recv {
-            cmsg: &mut self.cmsg,
-            line: &self.line,
-            timed: &mut self.timed,
+    /// Out of the event loop: read what the socket has, or wait for the
+    /// grid. None: use the event loop instead.
+    fn poll_read_out(
+        &mut self,
+        cx: &Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Option<Poll<io::Result<()>>> {
+        let fd = match self.out() {
+            Ok(fd) => fd,
+            Err(e) => return Some(Poll::Ready(Err(e))),
+        };
+        if !self.drained || self.line.watch.take_ready() {
+            let room = buf.remaining();
+            match self.recv(fd, buf) {
+                Ok(n) => {
+                    // A short read emptied the socket (a full one may not have).
+                    self.drained = n < room;
+                    return Some(Poll::Ready(Ok(())));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.drained = true,
+                Err(e) => return Some(Poll::Ready(Err(e))),
+            }
         }
-        .recv(fd, buf)
+        self.park(fd, cx).then_some(Poll::Pending)
+    }
+
+    /// One non-blocking `recvmsg` from `fd` into `buf`, noting on the line
+    /// when the bytes reached the machine: how many.
+    fn recv(&mut self, fd: RawFd, buf: &mut ReadBuf<'_>) -> io::Result<usize> {
+        // SAFETY: the iovec covers `buf`'s unfilled part (valid for writes
+        // of its length; the kernel writes at most that many bytes); the
+        // control buffer is `self.cmsg`, aligned for `cmsghdr`, of the length
+        // given; `arrival` reads it while it is alive.
+        let (n, at) = unsafe {
+            let dst = buf.unfilled_mut();
+            let mut iov = libc::iovec {
+                iov_base: dst.as_mut_ptr().cast(),
+                iov_len: dst.len(),
+            };
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = self.cmsg.as_mut_ptr().cast();
+            msg.msg_controllen = std::mem::size_of_val(&self.cmsg) as _;
+            let n = libc::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT);
+            if n < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            (n as usize, arrival(&msg))
+        };
+        // SAFETY: the kernel wrote `n` bytes at the start of the unfilled part.
+        unsafe { buf.assume_init(n) };
+        buf.advance(n);
+        if n > 0 {
+            match at {
+                Some(at) => self.line.set_arrival(at),
+                None => {
+                    // No timestamp: the arrival is when it was read, and the
+                    // socket goes back to the event loop for good.
+                    self.timed = false;
+                    self.line.set_arrival(Instant::now());
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+
+impl Drop for TimedStream {
+    fn drop(&mut self) {
+        if let Io::Out(s) = &self.io {
+            timer::unpark_reader(s.as_raw_fd());
+        }
     }
 }
 
@@ -193,8 +255,8 @@ unsafe fn arrival(msg: &libc::msghdr) -> Option<Instant> {
     };
     let now = Instant::now();
     let real = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME).ok()?;
-    let age_ns = (real.tv_sec() - ts.tv_sec as i64) as i128 * 1_000_000_000
-        + (real.tv_nsec() - ts.tv_nsec as i64) as i128;
+    let age_ns = (real.tv_sec() - ts.tv_sec) as i128 * 1_000_000_000
+        + (real.tv_nsec() - ts.tv_nsec) as i128;
     let age = Duration::from_nanos(age_ns.clamp(0, u64::MAX as i128) as u64);
     Some(now.checked_sub(age).unwrap_or(now))
 }
@@ -206,94 +268,23 @@ impl AsyncRead for TimedStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        loop {
-            if this.gated() {
-                if let Err(e) = this.out() {
-                    return Poll::Ready(Err(e));
-                }
-                match this.recv(buf) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        if this.park(cx) {
-                            return Poll::Pending;
-                        }
-                    }
-                    r => return Poll::Ready(r),
-                }
-            } else {
-                let s = match this.in_loop() {
-                    Ok(s) => s,
-                    Err(e) => return Poll::Ready(Err(e)),
-                };
-                ready!(s.poll_read_ready(cx))?;
-                // `try_io` clears the readiness when the read would block.
-                let s = match &this.io {
-                    Io::Loop(s) => s,
-                    _ => return Poll::Ready(Err(lost())),
-                };
-                let cmsg = &mut this.cmsg;
-                let line = &this.line;
-                let timed = &mut this.timed;
-                let r = s.try_io(Interest::READABLE, || {
-                    let mut me = Recv { cmsg, line, timed };
-                    me.recv(s.as_raw_fd(), buf)
-                });
-                match r {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    r => return Poll::Ready(r),
-                }
-            }
+        if this.gated()
+            && let Some(p) = this.poll_read_out(cx, buf)
+        {
+            return p;
         }
-    }
-}
-
-/// The parts of a [`TimedStream`] a read needs, borrowed apart from its
-/// socket (for tokio's `try_io`).
-struct Recv<'a> {
-    cmsg: &'a mut [u64; 8],
-    line: &'a Line,
-    timed: &'a mut bool,
-}
-
-impl Recv<'_> {
-    /// One non-blocking `recvmsg` from `fd` into `buf`, noting on the line
-    /// when the bytes reached the machine.
-    fn recv(&mut self, fd: RawFd, buf: &mut ReadBuf<'_>) -> io::Result<()> {
-        // SAFETY: the iovec covers `buf`'s unfilled part (valid for writes
-        // of its length; the kernel writes at most that many bytes); the
-        // control buffer is `self.cmsg`, aligned for `cmsghdr`, of the length
-        // given; `arrival` reads it while it is alive.
-        let (n, at) = unsafe {
-            let dst = buf.unfilled_mut();
-            let mut iov = libc::iovec {
-                iov_base: dst.as_mut_ptr().cast(),
-                iov_len: dst.len(),
-            };
-            let mut msg: libc::msghdr = std::mem::zeroed();
-            msg.msg_iov = &mut iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = self.cmsg.as_mut_ptr().cast();
-            msg.msg_controllen = std::mem::size_of_val(self.cmsg) as _;
-            let n = libc::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT);
-            if n < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            (n as usize, if *self.timed { arrival(&msg) } else { None })
+        // In the event loop: read as soon as bytes arrive (so their arrival
+        // is now).
+        let s = match this.in_loop() {
+            Ok(s) => s,
+            Err(e) => return Poll::Ready(Err(e)),
         };
-        // SAFETY: the kernel wrote `n` bytes at the start of the unfilled part.
-        unsafe { buf.assume_init(n) };
-        buf.advance(n);
-        if n > 0 {
-            match at {
-                Some(at) => self.line.set_arrival(at),
-                None => {
-                    // No timestamp: the arrival is when it was read, and the
-                    // socket stays in the event loop from now on.
-                    *self.timed = false;
-                    self.line.set_arrival(Instant::now());
-                }
-            }
+        let before = buf.filled().len();
+        ready!(Pin::new(s).poll_read(cx, buf))?;
+        if buf.filled().len() > before {
+            this.line.set_arrival(Instant::now());
         }
-        Ok(())
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -304,24 +295,17 @@ impl AsyncWrite for TimedStream {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        loop {
-            match &mut this.io {
-                Io::Loop(s) => return Pin::new(s).poll_write(cx, data),
-                Io::Out(s) => match s.write(data) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        // Full send buffer (rare: a large request): wait
-                        // for the grid, or for the event loop without one.
-                        if this.park(cx) {
-                            return Poll::Pending;
-                        }
-                        if let Err(e) = this.in_loop() {
-                            return Poll::Ready(Err(e));
-                        }
-                    }
-                    r => return Poll::Ready(r),
-                },
-                Io::Lost => return Poll::Ready(Err(lost())),
+        if let Io::Out(s) = &this.io {
+            match (&*s).write(data) {
+                // A full send buffer (rare: a large request): wait for it
+                // in the event loop.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                r => return Poll::Ready(r),
             }
+        }
+        match this.in_loop() {
+            Ok(s) => Pin::new(s).poll_write(cx, data),
+            Err(e) => Poll::Ready(Err(e)),
         }
     }
 

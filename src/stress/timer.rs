@@ -23,15 +23,18 @@
 //!
 //! Elsewhere it falls back to tokio's timer (1 ms resolution).
 
+use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::future::Future;
+use std::os::fd::RawFd;
 use std::pin::Pin;
-use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
+
+use super::poller::{InLoop, Poller, Watch};
 
 struct Entry {
     at: Instant,
@@ -137,16 +140,20 @@ pub struct Counters {
     pub woken: AtomicU64,
     /// The longest period used, ns.
     pub max_period_ns: AtomicU64,
-    /// Connection reads woken at grid points (replies read on the grid).
+    /// Connections woken at grid points with a reply to read.
     pub reads: AtomicU64,
+    /// Times arrivals began to wait for a connection while replies were
+    /// read on the grid (replies then wake the thread until none waits).
+    pub short: AtomicU64,
 }
 
 /// The sleepers, the deadline the kernel timer is armed for, and the
 /// period of the grid (with what the adaptive grid measures the rate by).
 struct State {
     heap: BinaryHeap<Reverse<Entry>>,
-    /// Connection reads waiting for the next grid point.
-    readers: Vec<Waker>,
+    /// Connections whose replies are read at grid points (None: epoll
+    /// unavailable, replies are read at once).
+    poller: Option<Poller>,
     armed: Option<Instant>,
     period: Duration,
     window_start: Instant,
@@ -165,14 +172,10 @@ impl State {
         (n, self.heap.peek().map(|Reverse(e)| e.at))
     }
 
-    /// Wake every connection read waiting for the grid.
-    fn wake_readers(&mut self, inner: &Inner) {
-        let n = self.readers.len() as u64;
-        for w in self.readers.drain(..) {
-            w.wake();
-        }
-        if n > 0 {
-            inner.counters.reads.fetch_add(n, Ordering::Relaxed);
+    /// Send every connection waiting for the grid back to the event loop.
+    fn release_readers(&self) {
+        if let Some(p) = &self.poller {
+            p.wake_all();
         }
     }
 
@@ -189,7 +192,7 @@ impl State {
                 .store(self.period.as_nanos() as u64, Ordering::Relaxed);
             if self.period.is_zero() {
                 // Precise again: reads go back to the event loop.
-                self.wake_readers(inner);
+                self.release_readers();
             }
             inner
                 .counters
@@ -207,6 +210,11 @@ struct Inner {
     requests: AtomicU64,
     /// The grid's period now, ns (0: precise), readable without the lock.
     period_ns: AtomicU64,
+    /// Arrivals waiting for a connection now: while there are any, replies
+    /// wake the thread.
+    waiting: AtomicUsize,
+    /// Told when the workers become short of connections.
+    short_begins: tokio::sync::Notify,
     clock: clock::Clock,
     grid: Grid,
     /// Workers that may sleep on this timer.
@@ -217,6 +225,10 @@ struct Inner {
 }
 
 impl Inner {
+    /// True while replies wake the thread for want of connections.
+    fn short_now(&self) -> bool {
+        self.waiting.load(Ordering::Relaxed) > 0
+    }
     /// The grid point at or after `at` (`at` itself when precise).
     fn fire_time(&self, at: Instant, period: Duration) -> Instant {
         let p = period.as_nanos();
@@ -251,26 +263,42 @@ fn current_grid() -> Option<Arc<Inner>> {
         .filter(|i| i.period_ns.load(Ordering::Relaxed) > 0)
 }
 
-/// True while this thread's timer runs on a grid: its connections may read
-/// on it ([`park_reader`]).
+/// True while this thread's connections read their replies on the timer's
+/// grid ([`park_reader`]).
 pub fn grid_active() -> bool {
     current_grid().is_some()
 }
 
-/// Wake `waker` at this thread's next grid point (a connection whose reply
-/// may read then). False when there is no grid: the caller waits on the
-/// event loop instead.
-pub fn park_reader(waker: &Waker) -> bool {
+/// Watch socket `fd` (out of the event loop) and wake `waker` at the first
+/// grid point that finds bytes to read on it (`watch` then says so). False
+/// when replies are not read on the grid (any more): the caller goes back
+/// to the event loop.
+pub fn park_reader(fd: RawFd, watch: &Arc<Watch>, waker: &Waker) -> bool {
     let Some(inner) = current_grid() else {
         return false;
     };
+    watch.register(waker);
     let mut st = inner.state.lock().unwrap();
     if st.period.is_zero() {
         return false;
     }
-    st.readers.push(waker.clone());
+    let Some(p) = st.poller.as_mut() else {
+        return false;
+    };
+    if p.watch(fd, watch).is_err() {
+        return false;
+    }
     inner.arm_for(&mut st, Instant::now());
     true
+}
+
+/// Stop watching socket `fd` (it goes back to the event loop, or closes).
+pub fn unpark_reader(fd: RawFd) {
+    if let Some(inner) = CURRENT.with_borrow(Weak::upgrade)
+        && let Some(p) = inner.state.lock().unwrap().poller.as_mut()
+    {
+        p.forget(fd);
+    }
 }
 
 /// The timer. Start it inside the tokio runtime whose tasks will sleep on
@@ -301,13 +329,15 @@ impl HrTimer {
         let inner = Arc::new(Inner {
             state: Mutex::new(State {
                 heap: BinaryHeap::with_capacity(capacity + 16),
-                readers: Vec::with_capacity(capacity + 16),
+                poller: Poller::new().ok(),
                 armed: None,
                 period,
                 window_start: now,
             }),
             requests: AtomicU64::new(0),
             period_ns: AtomicU64::new(period.as_nanos() as u64),
+            waiting: AtomicUsize::new(0),
+            short_begins: tokio::sync::Notify::new(),
             seq: AtomicU64::new(0),
             clock,
             grid,
@@ -323,6 +353,23 @@ impl HrTimer {
             CURRENT.set(Arc::downgrade(&inner));
         }
         HrTimer { inner, task }
+    }
+
+    /// An arrival is about to wait for a connection: one whose reply has
+    /// arrived must not stay busy until the next grid point. Until the
+    /// returned guard is dropped (the arrival has its connection), replies
+    /// wake the thread as they arrive (the grid's poller joins the event
+    /// loop). None when replies are not read on the grid.
+    pub fn short_of_connections(&self) -> Option<Short<'_>> {
+        let inner = &self.inner;
+        if inner.period_ns.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        if inner.waiting.fetch_add(1, Ordering::Relaxed) == 0 {
+            inner.counters.short.fetch_add(1, Ordering::Relaxed);
+            inner.short_begins.notify_one();
+        }
+        Some(Short(inner))
     }
 
     /// A future that completes at `at`.
@@ -347,35 +394,76 @@ impl Drop for HrTimer {
         });
         // Reads waiting for the grid go back to the event loop.
         self.inner.period_ns.store(0, Ordering::Relaxed);
-        let mut st = self.inner.state.lock().unwrap();
-        st.wake_readers(&self.inner);
+        self.inner.state.lock().unwrap().release_readers();
     }
 }
 
 /// The timer's task: each time the kernel timer fires, wake the due
 /// sleepers and re-arm for the next deadline.
+///
+/// While the workers are short of connections the grid's poller is in the
+/// event loop too: a reply arriving wakes the thread at once, so no arrival
+/// waits for a connection whose reply is only waiting to be read.
 async fn fire(inner: Arc<Inner>) {
+    let mut replies: Option<InLoop> = None;
     loop {
-        if inner.clock.wait().await.is_err() {
-            // The timer fd failed: fall back to polling the heap every
-            // millisecond (due sleepers are still woken; only precision is
-            // lost — a broken kernel timer does not happen in practice).
-            tokio::time::sleep(Duration::from_millis(1)).await;
+        let short = inner.short_now();
+        if short != replies.is_some() {
+            replies = match short {
+                true => inner.state.lock().unwrap().poller.as_ref().and_then(|p| p.in_loop().ok()),
+                false => None,
+            };
+        }
+        tokio::select! {
+            r = inner.clock.wait() => if r.is_err() {
+                // The timer fd failed: fall back to polling the heap every
+                // millisecond (due sleepers are still woken; only precision
+                // is lost — a broken kernel timer does not happen in
+                // practice).
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            },
+            _ = async { replies.as_ref().unwrap().replies().await }, if replies.is_some() => {}
+            _ = inner.short_begins.notified(), if !short => continue,
+        }
+        let reads = {
+            let mut st = inner.state.lock().unwrap();
+            st.armed = None;
+            st.poller.as_mut().map_or(0, Poller::look)
+        };
+        if reads > 0 {
+            // Replies first: once their connections have read them and
+            // their workers are done, the arrivals due now find those
+            // connections idle.
+            tokio::task::yield_now().await;
         }
         let mut st = inner.state.lock().unwrap();
-        st.armed = None;
-        // Replies first: their connections are free again for the arrivals.
-        let reads = st.readers.len();
-        st.wake_readers(&inner);
-        let (woken, next) = st.wake_due(Instant::now());
+        let now = Instant::now();
+        if inner.grid == Grid::Adaptive {
+            st.reread_rate(now, &inner);
+        }
+        let (woken, next) = st.wake_due(now);
         if woken > 0 || reads > 0 {
             let c = &inner.counters;
             c.wakeups.fetch_add(1, Ordering::Relaxed);
             c.woken.fetch_add(woken, Ordering::Relaxed);
+            c.reads.fetch_add(reads, Ordering::Relaxed);
         }
         if let Some(next) = next {
             inner.arm_for(&mut st, next);
         }
+        // Replies still out: look again at the next grid point.
+        if !st.period.is_zero() && st.poller.as_ref().is_some_and(|p| !p.is_empty()) {
+            inner.arm_for(&mut st, now);
+        }
+    }
+}
+
+/// See [`HrTimer::short_of_connections`].
+pub struct Short<'a>(&'a Inner);
+
+impl Drop for Short<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

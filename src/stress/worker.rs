@@ -121,15 +121,23 @@ impl Shared {
         WorkerCtx::new(SmallRng::seed_from_u64(seed), &self.prepared)
     }
 
-    /// Take a connection and run scenario `idx`: (pool wait µs, exec µs, result).
+    /// Take a connection and run scenario `idx`: (pool wait µs, exec µs,
+    /// result). With none idle, replies wake `timer`'s thread until one is
+    /// free (rather than waiting for its grid).
     async fn execute(
         &self,
         pool: &Pool,
+        timer: &HrTimer,
         idx: usize,
         ctx: &mut WorkerCtx,
     ) -> (u64, u64, Result<Outcome, ExecError>) {
         let t0 = Instant::now();
-        let client = match pool.get().await {
+        let short = (pool.status().available == 0)
+            .then(|| timer.short_of_connections())
+            .flatten();
+        let got = pool.get().await;
+        drop(short);
+        let client = match got {
             Ok(c) => c,
             Err(e) => {
                 ctx.ran = 0;
@@ -239,7 +247,7 @@ async fn open_worker(
         let started = Instant::now();
         sh.inflight.fetch_add(1, Ordering::Relaxed);
         let idx = sh.pick(&mut ctx.rng);
-        let (pool_us, exec_us, res) = sh.execute(&pool, idx, &mut ctx).await;
+        let (pool_us, exec_us, res) = sh.execute(&pool, &timer, idx, &mut ctx).await;
         sh.inflight.fetch_sub(1, Ordering::Relaxed);
         if claim.measured {
             let lag = started.saturating_duration_since(claim.at).as_micros() as u64;

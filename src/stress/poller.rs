@@ -1,0 +1,157 @@
+//! The grid's look at its connections: an epoll set that nobody ever waits
+//! on. A connection whose replies are read on the timer's grid leaves the
+//! event loop (so a reply arriving wakes no thread) and is watched here
+//! instead; at each grid point the timer looks (`epoll_wait` with a zero
+//! timeout, level-triggered) and wakes exactly the connections with bytes
+//! to read — no read is tried on a socket that has nothing.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Waker;
+
+use futures_util::task::AtomicWaker;
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+
+/// One watched connection: whether the last look found bytes to read, and
+/// its task to wake.
+#[derive(Debug, Default)]
+pub struct Watch {
+    ready: AtomicBool,
+    waker: AtomicWaker,
+}
+
+impl Watch {
+    /// The task to wake (the connection's).
+    pub fn register(&self, waker: &Waker) {
+        self.waker.register(waker);
+    }
+
+    /// Wake the connection's task.
+    pub fn wake(&self) {
+        self.waker.wake();
+    }
+
+    /// True once after a look found bytes to read.
+    pub fn take_ready(&self) -> bool {
+        self.ready.swap(false, Ordering::Relaxed)
+    }
+
+    fn found_ready(&self) {
+        self.ready.store(true, Ordering::Relaxed);
+        self.waker.wake();
+    }
+}
+
+/// The watched sockets of one driver thread.
+pub struct Poller {
+    ep: Epoll,
+    watched: HashMap<RawFd, Arc<Watch>>,
+    events: Vec<EpollEvent>,
+}
+
+impl Poller {
+    pub fn new() -> io::Result<Poller> {
+        Ok(Poller {
+            ep: Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?,
+            watched: HashMap::new(),
+            events: vec![EpollEvent::empty(); 64],
+        })
+    }
+
+    /// Watch socket `fd` for bytes to read (it must stay open until
+    /// [`Poller::forget`]).
+    pub fn watch(&mut self, fd: RawFd, w: &Arc<Watch>) -> io::Result<()> {
+        if let Some(old) = self.watched.get_mut(&fd) {
+            if !Arc::ptr_eq(old, w) {
+                *old = w.clone();
+            }
+            return Ok(());
+        }
+        let ev = EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLRDHUP, fd as u64);
+        // SAFETY: the caller keeps `fd` open while it is watched.
+        self.ep.add(unsafe { BorrowedFd::borrow_raw(fd) }, ev)?;
+        self.watched.insert(fd, w.clone());
+        if self.events.len() < self.watched.len() {
+            self.events.resize(self.watched.len(), EpollEvent::empty());
+        }
+        Ok(())
+    }
+
+    /// Stop watching `fd` (before it goes back to the event loop or closes).
+    pub fn forget(&mut self, fd: RawFd) {
+        if self.watched.remove(&fd).is_some() {
+            // SAFETY: `fd` is still open (the caller forgets before closing).
+            let _ = self.ep.delete(unsafe { BorrowedFd::borrow_raw(fd) });
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.watched.is_empty()
+    }
+
+    /// Wake every watched connection with bytes to read (or hung up): how
+    /// many.
+    pub fn look(&mut self) -> u64 {
+        // Room for every watched socket: one call sees them all (a
+        // level-triggered set would return the same ones to a second call).
+        let n = self
+            .ep
+            .wait(&mut self.events, EpollTimeout::ZERO)
+            .unwrap_or(0);
+        let mut woken = 0;
+        for ev in &self.events[..n] {
+            if let Some(w) = self.watched.get(&(ev.data() as RawFd)) {
+                w.found_ready();
+                woken += 1;
+            }
+        }
+        woken
+    }
+
+    /// The poller itself in the event loop (while it is there, a watched
+    /// socket getting bytes wakes the thread). It must not outlive `self`.
+    pub fn in_loop(&self) -> io::Result<InLoop> {
+        // SAFETY: the descriptor stays open while `InLoop` lives (the caller
+        // keeps the poller longer) and is deregistered when it is dropped.
+        unsafe { AsyncFd::register_with_interest(Fd(self.ep.0.as_raw_fd()), Interest::READABLE) }
+            .map(InLoop)
+            .map_err(io::Error::from)
+    }
+
+    /// Wake every watched connection (they go back to the event loop and
+    /// forget themselves).
+    pub fn wake_all(&self) {
+        for w in self.watched.values() {
+            w.found_ready();
+        }
+    }
+}
+
+/// The poller's descriptor, borrowed.
+struct Fd(RawFd);
+
+impl AsRawFd for Fd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0
+    }
+}
+
+/// See [`Poller::in_loop`].
+pub struct InLoop(AsyncFd<Fd>);
+
+impl InLoop {
+    /// Until a watched socket gets bytes (then [`Poller::look`]).
+    pub async fn replies(&self) {
+        match self.0.readable().await {
+            // Edge-triggered in the event loop: the next bytes raise a new
+            // event, whatever `look` leaves unread.
+            Ok(mut g) => g.clear_ready(),
+            Err(_) => std::future::pending().await,
+        }
+    }
+}
