@@ -194,11 +194,10 @@ pub fn pool_with(
     if let Some(h) = post_create {
         b = b.post_create(h);
     }
-    b.build()
-        .map_err(|e| ConnectError::Refused {
-            address: target.address(),
-            message: e.to_string(),
-        })
+    b.build().map_err(|e| ConnectError::Refused {
+        address: target.address(),
+        message: e.to_string(),
+    })
 }
 
 /// Take one connection from a pool, classifying failures like [`connect`].

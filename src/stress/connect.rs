@@ -95,12 +95,12 @@ impl Connect for TimedConnect {
                 }
                 Some(tls) => {
                     let mut tls = tls.clone();
-                    let tc = match MakeTlsConnect::<TimedStream>::make_tls_connect(
-                        &mut tls, &self.host,
-                    ) {
-                        Ok(tc) => tc,
-                        Err(e) => return Err(io_error(std::io::Error::other(e)).await),
-                    };
+                    let tc =
+                        match MakeTlsConnect::<TimedStream>::make_tls_connect(&mut tls, &self.host)
+                        {
+                            Ok(tc) => tc,
+                            Err(e) => return Err(io_error(std::io::Error::other(e)).await),
+                        };
                     let (client, conn) = cfg.connect_raw(stream, tc).await?;
                     (client, spawn(conn))
                 }

@@ -155,3 +155,36 @@ impl InLoop {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+
+    #[test]
+    fn a_look_wakes_only_the_sockets_with_bytes_to_read() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut a_peer, _) = listener.accept().unwrap();
+        let b = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (_b_peer, _) = listener.accept().unwrap();
+        let mut p = Poller::new().unwrap();
+        let (wa, wb) = (Arc::new(Watch::default()), Arc::new(Watch::default()));
+        p.watch(a.as_raw_fd(), &wa).unwrap();
+        p.watch(b.as_raw_fd(), &wb).unwrap();
+        p.watch(a.as_raw_fd(), &wa).unwrap(); // again: no error, no double
+        assert_eq!(p.look(), 0);
+        a_peer.write_all(b"reply").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(p.look(), 1);
+        assert!(wa.take_ready() && !wa.take_ready() && !wb.take_ready());
+        // Level-triggered: unread bytes are found again at the next look.
+        assert_eq!(p.look(), 1);
+        p.forget(a.as_raw_fd());
+        assert_eq!(p.look(), 0);
+        assert!(!p.is_empty());
+        p.forget(b.as_raw_fd());
+        assert!(p.is_empty());
+    }
+}

@@ -15,8 +15,8 @@
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
@@ -227,7 +227,10 @@ impl Drop for TimedStream {
 }
 
 fn lost() -> io::Error {
-    io::Error::new(io::ErrorKind::NotConnected, "the connection's socket was lost")
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "the connection's socket was lost",
+    )
 }
 
 /// The `SCM_TIMESTAMPNS` of a received message, as an `Instant`: the
@@ -255,8 +258,8 @@ unsafe fn arrival(msg: &libc::msghdr) -> Option<Instant> {
     };
     let now = Instant::now();
     let real = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME).ok()?;
-    let age_ns = (real.tv_sec() - ts.tv_sec) as i128 * 1_000_000_000
-        + (real.tv_nsec() - ts.tv_nsec) as i128;
+    let age_ns =
+        (real.tv_sec() - ts.tv_sec) as i128 * 1_000_000_000 + (real.tv_nsec() - ts.tv_nsec) as i128;
     let age = Duration::from_nanos(age_ns.clamp(0, u64::MAX as i128) as u64);
     Some(now.checked_sub(age).unwrap_or(now))
 }
@@ -323,5 +326,67 @@ impl AsyncWrite for TimedStream {
             Io::Out(s) => Poll::Ready(s.shutdown(std::net::Shutdown::Write)),
             Io::Lost => Poll::Ready(Err(lost())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::task::Waker;
+
+    #[tokio::test]
+    async fn a_reply_read_late_keeps_the_time_it_reached_the_machine() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let tcp = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (mut peer, _) = listener.accept().unwrap();
+        let line = Arc::new(Line::default());
+        let mut s = TimedStream::new(tcp, line.clone());
+        assert!(s.timed, "SO_TIMESTAMPNS on a TCP socket");
+        s.out().unwrap();
+        let sent = Instant::now();
+        peer.write_all(b"reply").unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let mut raw = [0u8; 64];
+        let mut buf = ReadBuf::new(&mut raw);
+        let cx = Context::from_waker(Waker::noop());
+        let r = s.poll_read_out(&cx, &mut buf);
+        assert!(matches!(r, Some(Poll::Ready(Ok(())))));
+        assert_eq!(buf.filled(), b"reply");
+        let at = line.last_arrival().expect("an arrival time");
+        let read = Instant::now();
+        assert!(at >= sent, "arrived before it was sent");
+        assert!(
+            read - at >= Duration::from_millis(45),
+            "the arrival is the kernel's, not the read's: {:?} before the read",
+            read - at
+        );
+        assert!(s.timed, "the read carried a timestamp");
+        // Emptied by a short read: without a grid there is no waiting for
+        // one, the caller goes back to the event loop.
+        assert!(s.drained);
+        assert!(s.poll_read_out(&cx, &mut buf).is_none());
+    }
+
+    #[test]
+    fn a_line_made_prompt_wakes_its_connection() {
+        let line = Line::default();
+        let woke = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        struct Count(Arc<std::sync::atomic::AtomicUsize>);
+        impl std::task::Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let waker = Waker::from(Arc::new(Count(woke.clone())));
+        line.watch.register(&waker);
+        line.set_prompt(false); // unchanged: no wake
+        assert_eq!(woke.load(Ordering::Relaxed), 0);
+        line.set_prompt(true);
+        assert_eq!(woke.load(Ordering::Relaxed), 1);
+        line.set_prompt(true); // already prompt
+        assert_eq!(woke.load(Ordering::Relaxed), 1);
     }
 }

@@ -294,7 +294,8 @@ pub fn park_reader(fd: RawFd, watch: &Arc<Watch>, waker: &Waker) -> bool {
 
 /// Stop watching socket `fd` (it goes back to the event loop, or closes).
 pub fn unpark_reader(fd: RawFd) {
-    if let Some(inner) = CURRENT.with_borrow(Weak::upgrade)
+    // (Also called while the thread ends, its thread-locals going.)
+    if let Ok(Some(inner)) = CURRENT.try_with(|c| c.borrow().upgrade())
         && let Some(p) = inner.state.lock().unwrap().poller.as_mut()
     {
         p.forget(fd);
@@ -410,7 +411,13 @@ async fn fire(inner: Arc<Inner>) {
         let short = inner.short_now();
         if short != replies.is_some() {
             replies = match short {
-                true => inner.state.lock().unwrap().poller.as_ref().and_then(|p| p.in_loop().ok()),
+                true => inner
+                    .state
+                    .lock()
+                    .unwrap()
+                    .poller
+                    .as_ref()
+                    .and_then(|p| p.in_loop().ok()),
                 false => None,
             };
         }

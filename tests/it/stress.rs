@@ -967,6 +967,14 @@ async fn the_default_timer_adapts_to_the_rate_and_says_what_it_did() {
     let period = t["max_period_us"].as_f64().unwrap();
     assert!(period > 0.0 && period <= 500.0, "{t}");
     assert!(t["per_wakeup"].as_f64().unwrap() > 1.0, "{t}");
+    // Replies were read on the grid (TCP to the local cluster), and their
+    // execution still ends when they arrived: within the total latency.
+    assert!(t["grid_reads"].as_u64().unwrap() > 0, "{t}");
+    let l = &fast.totals.latency;
+    assert!(
+        l.exec.p50_us > 0 && l.exec.p50_us <= l.total.p50_us,
+        "{l:?}"
+    );
     // Held, with a generous margin: a debug build among other tests on a
     // busy machine missed 10 %.
     let rate = fast.totals.rate;
