@@ -180,8 +180,9 @@ impl State {
     }
 
     /// With an adaptive grid: once per [`RATE_WINDOW`], read the rate of
-    /// sleeps asked for (`requests`, whether they had to wait or not) and
-    /// choose the period from it.
+    /// arrivals that came due (`requests`: those due when claimed and those
+    /// the timer woke; not those claimed ahead, which 1,000 idle workers do
+    /// all at once at the start) and choose the period from it.
     fn reread_rate(&mut self, now: Instant, inner: &Inner) {
         let span = now.saturating_duration_since(self.window_start);
         if span >= RATE_WINDOW {
@@ -206,7 +207,7 @@ impl State {
 struct Inner {
     state: Mutex<State>,
     seq: AtomicU64,
-    /// Sleeps asked for since the adaptive grid last read the rate.
+    /// Arrivals that came due since the adaptive grid last read the rate.
     requests: AtomicU64,
     /// The grid's period now, ns (0: precise), readable without the lock.
     period_ns: AtomicU64,
@@ -449,6 +450,9 @@ async fn fire(inner: Arc<Inner>) {
             st.reread_rate(now, &inner);
         }
         let (woken, next) = st.wake_due(now);
+        if inner.grid == Grid::Adaptive {
+            inner.requests.fetch_add(woken, Ordering::Relaxed);
+        }
         if woken > 0 || reads > 0 {
             let c = &inner.counters;
             c.wakeups.fetch_add(1, Ordering::Relaxed);
@@ -493,10 +497,11 @@ impl Future for HrSleep<'_> {
         let now = Instant::now();
         let timer = self.timer;
         let inner = &timer.inner;
-        if matches!(self.state, SleepState::New) && inner.grid == Grid::Adaptive {
-            inner.requests.fetch_add(1, Ordering::Relaxed);
-        }
         if now >= self.at {
+            if matches!(self.state, SleepState::New) && inner.grid == Grid::Adaptive {
+                // Due when claimed (the timer counts those it wakes).
+                inner.requests.fetch_add(1, Ordering::Relaxed);
+            }
             return Poll::Ready(());
         }
         let at = self.at;
