@@ -151,7 +151,7 @@ async fn connect_unbounded(target: &Target) -> Result<Client, ConnectError> {
 }
 
 /// Drive a connection on the current runtime until it closes.
-fn spawn_connection<F>(conn: F)
+pub(crate) fn spawn_connection<F>(conn: F) -> tokio::task::JoinHandle<()>
 where
     F: std::future::Future<Output = Result<(), tokio_postgres::Error>> + Send + 'static,
 {
@@ -159,7 +159,7 @@ where
         if let Err(e) = conn.await {
             tracing::debug!("connection closed: {e}");
         }
-    });
+    })
 }
 
 /// A deadpool pool of at most `size` connections to `target`. Connections

@@ -24,6 +24,7 @@ use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::{Client, NoTls};
 
 use super::socket::{Line, TimedStream};
+use crate::db::connect::spawn_connection;
 use crate::db::target::{SslMode, Target, is_socket_dir};
 use crate::db::{ConnectError, pool_with};
 
@@ -91,7 +92,7 @@ impl Connect for TimedConnect {
             let (client, task) = match &self.tls {
                 None => {
                     let (client, conn) = cfg.connect_raw(stream, NoTls).await?;
-                    (client, spawn(conn))
+                    (client, spawn_connection(conn))
                 }
                 Some(tls) => {
                     let mut tls = tls.clone();
@@ -102,24 +103,13 @@ impl Connect for TimedConnect {
                             Err(e) => return Err(io_error(std::io::Error::other(e)).await),
                         };
                     let (client, conn) = cfg.connect_raw(stream, tc).await?;
-                    (client, spawn(conn))
+                    (client, spawn_connection(conn))
                 }
             };
             OPENED.set(Some(line));
             Ok((client, task))
         })
     }
-}
-
-fn spawn<F>(conn: F) -> tokio::task::JoinHandle<()>
-where
-    F: std::future::Future<Output = Result<(), tokio_postgres::Error>> + Send + 'static,
-{
-    tokio::spawn(async move {
-        if let Err(e) = conn.await {
-            tracing::debug!("connection closed: {e}");
-        }
-    })
 }
 
 /// Connect to each address of `host` in turn (as libpq and tokio-postgres
@@ -214,20 +204,29 @@ impl AsyncWrite for Failing {
 /// A worker's hold on its connection's [`Line`] for one scenario (none for
 /// connections not opened here: their replies are read at once and end
 /// when read).
-pub struct Wire(Option<Arc<Line>>);
+pub struct Wire {
+    line: Option<Arc<Line>>,
+    /// Whether the last reply may be read on the grid at all.
+    may_wait: bool,
+}
 
 impl Wire {
-    /// The line of pooled connection `client`.
-    pub fn of(client: &deadpool_postgres::Client) -> Wire {
+    /// The line of pooled connection `client`; unless `may_wait`, every
+    /// reply is read at once.
+    pub fn of(client: &deadpool_postgres::Client, may_wait: bool) -> Wire {
         let key = Arc::as_ptr(&client.statement_cache) as usize;
-        Wire(LINES.with_borrow(|m| m.get(&key).and_then(Weak::upgrade)))
+        Wire {
+            line: LINES.with_borrow(|m| m.get(&key).and_then(Weak::upgrade)),
+            may_wait,
+        }
     }
 
     /// The next round trip's reply ends the scenario (`last`: it may be
     /// read on the grid) or the next statement waits for it (read at once).
     pub fn trip(&self, last: bool) {
-        if let Some(l) = &self.0 {
-            l.set_prompt(!last);
+        if let Some(l) = &self.line {
+            l.set_prompt(!(last && self.may_wait));
+            l.set_awaiting(true);
         }
     }
 
@@ -236,7 +235,10 @@ impl Wire {
     /// `sent`; else now.
     pub fn arrived(&self, sent: Instant) -> Instant {
         let now = Instant::now();
-        self.0
+        if let Some(l) = &self.line {
+            l.set_awaiting(false);
+        }
+        self.line
             .as_ref()
             .and_then(|l| l.last_arrival())
             .filter(|at| *at >= sent && *at <= now)

@@ -31,6 +31,9 @@ pub struct WorkerCtx {
     /// When the last scenario's last reply reached the machine (or it
     /// failed): the end of its execution.
     pub finished: Instant,
+    /// Statements a connection's cache holds once all of the workload's are
+    /// prepared (as the pool's warm-up leaves them).
+    statements: usize,
 }
 
 impl WorkerCtx {
@@ -49,6 +52,21 @@ impl WorkerCtx {
             ran: 0,
             discard: false,
             finished: Instant::now(),
+            statements: {
+                let mut sql: Vec<&str> = w
+                    .scenarios
+                    .iter()
+                    .flat_map(|s| s.statements.iter().map(|st| st.sql.as_str()))
+                    .collect();
+                sql.sort_unstable();
+                sql.dedup();
+                sql.len()
+                    + if w.scenarios.iter().any(|s| s.transaction) {
+                        3
+                    } else {
+                        0
+                    }
+            },
         }
     }
 }
@@ -176,7 +194,10 @@ pub async fn run_scenario(
 ) -> Result<Outcome, ExecError> {
     let sc: &Scenario = &prepared.workload.scenarios[idx];
     let start = Instant::now();
-    let wire = Wire::of(client);
+    // On a connection that has not prepared everything yet (opened during
+    // the run), a statement may first need its Parse round trip: read every
+    // reply of the scenario at once.
+    let wire = Wire::of(client, client.statement_cache.size() >= ctx.statements);
     let res = scenario(client, &wire, prepared, sc, idx, ctx, cached).await;
     ctx.finished = wire.arrived(start);
     res

@@ -22,6 +22,9 @@ use tokio::io::unix::AsyncFd;
 #[derive(Debug, Default)]
 pub struct Watch {
     ready: AtomicBool,
+    /// A request went out whose scenario has not ended: the grid must go
+    /// on looking.
+    awaiting: AtomicBool,
     waker: AtomicWaker,
 }
 
@@ -34,6 +37,11 @@ impl Watch {
     /// Wake the connection's task.
     pub fn wake(&self) {
         self.waker.wake();
+    }
+
+    /// Whether a reply is awaited on this connection.
+    pub fn set_awaiting(&self, awaiting: bool) {
+        self.awaiting.store(awaiting, Ordering::Relaxed);
     }
 
     /// True once after a look found bytes to read.
@@ -66,11 +74,12 @@ impl Poller {
     /// Watch socket `fd` for bytes to read (it must stay open until
     /// [`Poller::forget`]).
     pub fn watch(&mut self, fd: RawFd, w: &Arc<Watch>) -> io::Result<()> {
-        if let Some(old) = self.watched.get_mut(&fd) {
-            if !Arc::ptr_eq(old, w) {
-                *old = w.clone();
-            }
-            return Ok(());
+        match self.watched.get(&fd) {
+            Some(old) if Arc::ptr_eq(old, w) => return Ok(()),
+            // The number of a socket closed while watched, now another's:
+            // the kernel dropped the old registration with it.
+            Some(_) => self.forget(fd),
+            None => {}
         }
         let ev = EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLRDHUP, fd as u64);
         // SAFETY: the caller keeps `fd` open while it is watched.
@@ -90,8 +99,12 @@ impl Poller {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.watched.is_empty()
+    /// True while a watched connection awaits a reply (idle ones in the
+    /// pool do not keep the grid ticking).
+    pub fn awaiting(&self) -> bool {
+        self.watched
+            .values()
+            .any(|w| w.awaiting.load(Ordering::Relaxed))
     }
 
     /// Wake every watched connection with bytes to read (or hung up): how
@@ -183,8 +196,11 @@ mod tests {
         assert_eq!(p.look(), 1);
         p.forget(a.as_raw_fd());
         assert_eq!(p.look(), 0);
-        assert!(!p.is_empty());
+        assert_eq!(p.watched.len(), 1);
+        assert!(!p.awaiting(), "no request went out");
+        wb.set_awaiting(true);
+        assert!(p.awaiting());
         p.forget(b.as_raw_fd());
-        assert!(p.is_empty());
+        assert!(p.watched.is_empty() && !p.awaiting());
     }
 }

@@ -34,7 +34,7 @@ fn origin() -> Instant {
 }
 
 /// What a connection's socket shares with the worker running queries on it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Line {
     /// Kernel arrival time of the last bytes read, ns since [`origin`]
     /// (0: none yet).
@@ -45,7 +45,25 @@ pub struct Line {
     watch: Arc<Watch>,
 }
 
+impl Default for Line {
+    /// Prompt until a worker says a reply may wait for the grid (so the
+    /// start-up and anything not run through a [`super::connect::Wire`] is
+    /// read at once).
+    fn default() -> Line {
+        Line {
+            rx_ns: AtomicU64::new(0),
+            prompt: AtomicBool::new(true),
+            watch: Arc::default(),
+        }
+    }
+}
+
 impl Line {
+    /// A request goes out (`true`) or the scenario that sent it ended.
+    pub fn set_awaiting(&self, awaiting: bool) {
+        self.watch.set_awaiting(awaiting);
+    }
+
     /// Read this line's replies at once (`true`) or on the timer's grid.
     pub fn set_prompt(&self, prompt: bool) {
         if self.prompt.swap(prompt, Ordering::Relaxed) != prompt && prompt {
@@ -343,8 +361,12 @@ mod tests {
             .unwrap();
         let (mut peer, _) = listener.accept().unwrap();
         let line = Arc::new(Line::default());
+        line.set_prompt(false);
         let mut s = TimedStream::new(tcp, line.clone());
         assert!(s.timed, "SO_TIMESTAMPNS on a TCP socket");
+        // The kernel turns receive timestamps on for the first socket that
+        // asks a moment later (deferred work): packets before are unstamped.
+        std::thread::sleep(Duration::from_millis(50));
         s.out().unwrap();
         let sent = Instant::now();
         peer.write_all(b"reply").unwrap();
@@ -382,7 +404,7 @@ mod tests {
         }
         let waker = Waker::from(Arc::new(Count(woke.clone())));
         line.watch.register(&waker);
-        line.set_prompt(false); // unchanged: no wake
+        line.set_prompt(false); // to the grid: no wake
         assert_eq!(woke.load(Ordering::Relaxed), 0);
         line.set_prompt(true);
         assert_eq!(woke.load(Ordering::Relaxed), 1);

@@ -462,8 +462,8 @@ async fn fire(inner: Arc<Inner>) {
         if let Some(next) = next {
             inner.arm_for(&mut st, next);
         }
-        // Replies still out: look again at the next grid point.
-        if !st.period.is_zero() && st.poller.as_ref().is_some_and(|p| !p.is_empty()) {
+        // Replies still awaited: look again at the next grid point.
+        if !st.period.is_zero() && st.poller.as_ref().is_some_and(Poller::awaiting) {
             inner.arm_for(&mut st, now);
         }
     }
