@@ -21,7 +21,7 @@ use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use nix::libc;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 
 use super::poller::Watch;
 use super::timer;
@@ -194,46 +194,58 @@ impl TimedStream {
         self.park(fd, cx).then_some(Poll::Pending)
     }
 
-    /// One non-blocking `recvmsg` from `fd` into `buf`, noting on the line
-    /// when the bytes reached the machine: how many.
+    /// One non-blocking read from `fd` into `buf` ([`recv`]).
     fn recv(&mut self, fd: RawFd, buf: &mut ReadBuf<'_>) -> io::Result<usize> {
-        // SAFETY: the iovec covers `buf`'s unfilled part (valid for writes
-        // of its length; the kernel writes at most that many bytes); the
-        // control buffer is `self.cmsg`, aligned for `cmsghdr`, of the length
-        // given; `arrival` reads it while it is alive.
-        let (n, at) = unsafe {
-            let dst = buf.unfilled_mut();
-            let mut iov = libc::iovec {
-                iov_base: dst.as_mut_ptr().cast(),
-                iov_len: dst.len(),
-            };
-            let mut msg: libc::msghdr = std::mem::zeroed();
-            msg.msg_iov = &mut iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = self.cmsg.as_mut_ptr().cast();
-            msg.msg_controllen = std::mem::size_of_val(&self.cmsg) as _;
-            let n = libc::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT);
-            if n < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            (n as usize, arrival(&msg))
+        recv(fd, buf, &mut self.cmsg, &self.line, &mut self.timed)
+    }
+}
+
+/// One non-blocking `recvmsg` from `fd` into `buf`, noting on `line` when
+/// the bytes reached the machine (the kernel's receive timestamp; the time
+/// of the read once a read came without one, `timed` then false): how many.
+fn recv(
+    fd: RawFd,
+    buf: &mut ReadBuf<'_>,
+    cmsg: &mut [u64; 8],
+    line: &Line,
+    timed: &mut bool,
+) -> io::Result<usize> {
+    // SAFETY: the iovec covers `buf`'s unfilled part (valid for writes of its
+    // length; the kernel writes at most that many bytes); the control buffer
+    // is `cmsg`, aligned for `cmsghdr`, of the length given; `arrival` reads
+    // it while it is alive.
+    let (n, at) = unsafe {
+        let dst = buf.unfilled_mut();
+        let mut iov = libc::iovec {
+            iov_base: dst.as_mut_ptr().cast(),
+            iov_len: dst.len(),
         };
-        // SAFETY: the kernel wrote `n` bytes at the start of the unfilled part.
-        unsafe { buf.assume_init(n) };
-        buf.advance(n);
-        if n > 0 {
-            match at {
-                Some(at) => self.line.set_arrival(at),
-                None => {
-                    // No timestamp: the arrival is when it was read, and the
-                    // socket goes back to the event loop for good.
-                    self.timed = false;
-                    self.line.set_arrival(Instant::now());
-                }
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cmsg.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(cmsg) as _;
+        let n = libc::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT);
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        (n as usize, if *timed { arrival(&msg) } else { None })
+    };
+    // SAFETY: the kernel wrote `n` bytes at the start of the unfilled part.
+    unsafe { buf.assume_init(n) };
+    buf.advance(n);
+    if n > 0 {
+        match at {
+            Some(at) => line.set_arrival(at),
+            None => {
+                // No timestamp: the arrival is when it was read, and the
+                // socket stays in the event loop from now on.
+                *timed = false;
+                line.set_arrival(Instant::now());
             }
         }
-        Ok(n)
     }
+    Ok(n)
 }
 
 impl Drop for TimedStream {
@@ -294,18 +306,41 @@ impl AsyncRead for TimedStream {
         {
             return p;
         }
-        // In the event loop: read as soon as bytes arrive (so their arrival
-        // is now).
-        let s = match this.in_loop() {
-            Ok(s) => s,
-            Err(e) => return Poll::Ready(Err(e)),
-        };
-        let before = buf.filled().len();
-        ready!(Pin::new(s).poll_read(cx, buf))?;
-        if buf.filled().len() > before {
-            this.line.set_arrival(Instant::now());
+        // In the event loop: read as soon as bytes arrive, still noting the
+        // kernel's arrival time.
+        if let Err(e) = this.in_loop() {
+            return Poll::Ready(Err(e));
         }
-        Poll::Ready(Ok(()))
+        let TimedStream {
+            io: Io::Loop(s),
+            line,
+            timed,
+            cmsg,
+            ..
+        } = this
+        else {
+            return Poll::Ready(Err(lost()));
+        };
+        let fd = s.as_raw_fd();
+        loop {
+            ready!(s.poll_read_ready(cx))?;
+            let room = buf.remaining();
+            match s.try_io(Interest::READABLE, || recv(fd, buf, cmsg, line, timed)) {
+                Ok(n) => {
+                    if n < room {
+                        // A short read emptied the socket: wait for the next
+                        // bytes without a read that would only say EAGAIN
+                        // (tokio's own reads do the same).
+                        let _ = s.try_io(Interest::READABLE, || {
+                            Err::<(), _>(io::ErrorKind::WouldBlock.into())
+                        });
+                    }
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
     }
 }
 
@@ -390,6 +425,20 @@ mod tests {
         // one, the caller goes back to the event loop.
         assert!(s.drained);
         assert!(s.poll_read_out(&cx, &mut buf).is_none());
+
+        // In the event loop (no grid on this thread) a read also keeps the
+        // kernel's time.
+        let sent = Instant::now();
+        peer.write_all(b"again").unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let mut got = [0u8; 64];
+        let n = tokio::io::AsyncReadExt::read(&mut s, &mut got)
+            .await
+            .unwrap();
+        assert_eq!(&got[..n], b"again");
+        assert!(matches!(s.io, Io::Loop(_)));
+        let at = line.last_arrival().unwrap();
+        assert!(at >= sent && Instant::now() - at >= Duration::from_millis(45));
     }
 
     #[test]
