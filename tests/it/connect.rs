@@ -395,3 +395,97 @@ fn psql_flags_are_connection_flags_and_help_is_long() {
     let err = stderr_of(dbload().args(["migrate", "-p", "54x"]).assert().code(2));
     assert!(err.contains("-p/--port") && err.contains("'54x'"), "{err}");
 }
+
+/// TLS through the open model's own connections (opened by dbload and handed
+/// to tokio-postgres's `connect_raw`): a throw-away cluster with `ssl = on`
+/// and a self-signed certificate, a run at a rate whose replies are read on
+/// the timer's grid, with `sslmode=require` (which refuses a plain session).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_sessions_of_an_open_model_run_read_on_the_grid() {
+    use std::os::unix::fs::MetadataExt;
+    let home = crate::common::temp_home();
+    let cluster = LocalCluster::new(home.path().to_path_buf()).unwrap();
+    let target = cluster.start().await.unwrap().target;
+    let data = cluster.data_dir();
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-new",
+            "-x509",
+            "-days",
+            "1",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .args([
+            "-newkey",
+            "rsa:2048",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.crt",
+        ])
+        .current_dir(&data)
+        .output()
+        .expect("openssl (installed by .ci/run)");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let owner = std::fs::metadata(&data).unwrap();
+    for f in ["server.key", "server.crt"] {
+        let p = data.join(f);
+        nix::unistd::chown(
+            &p,
+            Some(nix::unistd::Uid::from_raw(owner.uid())),
+            Some(nix::unistd::Gid::from_raw(owner.gid())),
+        )
+        .unwrap();
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    }
+    let admin = connect(&target).await.unwrap();
+    admin
+        .batch_execute("ALTER SYSTEM SET ssl = on")
+        .await
+        .unwrap();
+    admin
+        .query_one("SELECT pg_reload_conf()", &[])
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let url = target
+        .to_url_with_password()
+        .replace("sslmode=disable", "sslmode=require");
+    assert!(url.contains("sslmode=require"), "{url}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let wl = dir.path().join("one.sql");
+    std::fs::write(&wl, "-- @scenario one weight=1\nSELECT 1;\n").unwrap();
+    let out = dbload()
+        .args(["-d", &url, "stress", "-w", wl.to_str().unwrap()])
+        .args([
+            "--qps",
+            "5000",
+            "--duration",
+            "2s",
+            "--warmup",
+            "0s",
+            "--pool",
+            "8",
+        ])
+        .args(["--format", "json", "--quiet"])
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let _ = cluster.stop().await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let t = &r["totals"];
+    assert!(t["calls"].as_u64().unwrap() > 1000, "{t}");
+    assert_eq!(t["errors"].as_u64(), Some(0), "{t}");
+    let timer = &r["driver_timer"];
+    assert!(timer["grid_reads"].as_u64().unwrap() > 0, "{timer}");
+}
