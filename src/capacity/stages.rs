@@ -242,11 +242,7 @@ pub fn stage_results(ws: &[StageWindow], intervals: &[IntervalSample]) -> Vec<St
             StageResult {
                 window: w.clone(),
                 target_mean: (w.from + w.to) / 2.0,
-                achieved_rate: if secs > 0.0 {
-                    (calls + errors) as f64 / secs
-                } else {
-                    0.0
-                },
+                achieved_rate: crate::stress::results::per_second(calls + errors, secs),
                 calls,
                 errors,
                 error_rate: if calls + errors > 0 {

@@ -96,11 +96,7 @@ fn one(
         t: (t * 1000.0).round() / 1000.0,
         secs: (secs * 1000.0).round() / 1000.0,
         target_rate,
-        rate: if secs > 0.0 {
-            (calls + errors) as f64 / secs
-        } else {
-            0.0
-        },
+        rate: crate::stress::results::per_second(calls + errors, secs),
         calls,
         errors,
         dropped,

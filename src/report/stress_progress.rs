@@ -67,11 +67,7 @@ impl Window {
             t: last.t,
             secs,
             target_rate: last.target_rate,
-            rate: if secs > 0.0 {
-                (calls + errors) as f64 / secs
-            } else {
-                0.0
-            },
+            rate: crate::stress::results::per_second(calls + errors, secs),
             calls,
             errors,
             dropped: sum(|x| x.dropped),

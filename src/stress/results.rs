@@ -331,7 +331,7 @@ pub fn interval_sample(
         t: (t * 1000.0).round() / 1000.0,
         secs: (secs * 1000.0).round() / 1000.0,
         target_rate,
-        rate: if secs > 0.0 { done as f64 / secs } else { 0.0 },
+        rate: per_second(done, secs),
         calls: s.calls(),
         errors: s.errors(),
         dropped: s.dropped,
@@ -540,6 +540,12 @@ impl<'de> Deserialize<'de> for Extensions {
         }
         d.deserialize_map(Visit)
     }
+}
+
+/// `count` over `secs` seconds, per second (0 over no time): the rate of
+/// every interval, stage and run.
+pub fn per_second(count: u64, secs: f64) -> f64 {
+    if secs > 0.0 { count as f64 / secs } else { 0.0 }
 }
 
 #[cfg(test)]
